@@ -1,0 +1,142 @@
+"""`rag` command line: ingest, search, papers. Errors become one line on stderr and exit code 1."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+
+from rag.errors import RagError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cited answers from Hugging Face Daily Papers abstracts.")
+
+
+def _fail(message: str, hint: str = "") -> None:
+    typer.echo(f"error: {message}" + (f"\nhint: {hint}" if hint else ""), err=True)
+    raise typer.Exit(1)
+
+
+def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn RagError into a message plus hint and exit code 1 (no traceback)."""
+
+    @wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RagError as e:
+            _fail(e.message, e.hint)
+
+    return run
+
+
+def _settings() -> Any:
+    from pydantic import ValidationError
+
+    from rag.config import Settings
+
+    try:
+        return Settings()
+    except ValidationError as e:
+        _fail(f"invalid setting: {e.errors()[0]['loc'][0]}: {e.errors()[0]['msg']}", "check your RAG_* environment variables")
+
+
+def _parse_date(value: Optional[str], flag: str) -> Optional[date]:
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        _fail(f"{flag} {value!r} is not a date", "use YYYY-MM-DD, e.g. 2024-06-01")
+    return None
+
+
+@app.command()
+@_friendly
+def ingest(
+    paths: list[Path] = typer.Argument(None, help="Seed files or folders (default: RAG_SEEDS, i.e. seeds/)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Drop the index and build it again from scratch."),
+) -> None:
+    """Parse the seeds and bring the index in line with them (incremental)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from rag.ingest import ingest as run_ingest
+
+    settings = _settings()
+    err = Console(stderr=True)
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("embedding chunks", total=None)
+        summary = run_ingest(settings, list(paths) if paths else None, rebuild=rebuild,
+                             progress=lambda done, total: bar.update(task, completed=done, total=total))
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict()))
+        return
+    for problem in summary.problems:
+        err.print(f"[yellow]warning[/]: {problem}", highlight=False)
+    s = summary
+    typer.echo(
+        f"{s.papers} papers ({s.records} records in the seeds), {s.chunks} chunks: {s.added} added, "
+        f"{s.updated} updated, {s.unchanged} unchanged, {s.removed} removed, {s.skipped} skipped "
+        f"in {s.seconds:.2f} s" + (f"; kept {s.kept_unreadable} papers of unreadable files" if s.kept_unreadable else "")
+    )
+
+
+@app.command()
+@_friendly
+def search(
+    query: str = typer.Argument(..., help="What you are looking for."),
+    k: int = typer.Option(None, "-k", min=1, max=200, help="Number of papers (default RAG_TOP_K=10)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only papers published on or after YYYY-MM-DD."),
+    until: Optional[str] = typer.Option(None, "--until", help="Only papers published on or before YYYY-MM-DD."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array of hits."),
+) -> None:
+    """Hybrid search: one hit per paper, best first."""
+    from rag.retrieve import Retriever
+
+    lo, hi = _parse_date(since, "--since"), _parse_date(until, "--until")
+    hits = Retriever(_settings()).search(query, k=k, since=lo, until=hi)
+    if as_json:
+        keys = ("paper_id", "title", "score", "date", "snippet", "dense_rank", "bm25_rank")
+        typer.echo(json.dumps([{key: h.to_dict()[key] for key in keys} for h in hits]))
+        return
+    if not hits:
+        typer.echo("no matching papers")
+    for n, h in enumerate(hits, 1):
+        typer.echo(f"{n:>2}. {h.title}  [{h.date or 'undated'}]  score {h.score:.4f}  id {h.paper_id}")
+        typer.echo(f"    {h.snippet}")
+
+
+@app.command()
+@_friendly
+def papers(as_json: bool = typer.Option(False, "--json", help="Print a JSON array.")) -> None:
+    """List the indexed papers."""
+    from rag.retrieve import Retriever
+
+    rows = Retriever(_settings()).papers()
+    out = [
+        {"paper_id": m["paper_id"], "title": m["title"], "date": m.get("date") or None,
+         "upvotes": m["upvotes"] if m.get("upvotes", -1) >= 0 else None, "files": m.get("files", "")}
+        for m in rows
+    ]
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    for row in out:
+        typer.echo(f"{row['paper_id']}  {row['date'] or '          '}  {row['title']}")
+    typer.echo(f"{len(out)} papers", err=True)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="rag")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

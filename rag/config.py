@@ -1,0 +1,71 @@
+"""One settings object. Every field can be set by an environment variable with the RAG_ prefix."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "rag-papers"
+
+
+class Settings(BaseSettings):
+    """Settings for every stage; read from RAG_* environment variables (and a .env file)."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
+
+    home: Path = Field(
+        default_factory=_default_home,
+        description="Data home: the Chroma folder and the BM25 index live here. "
+        "Default $XDG_DATA_HOME/rag-papers (~/.local/share/rag-papers).",
+    )
+    seeds: Path = Field(
+        default=Path("seeds"), description="Folder of seed page dumps that `rag ingest` reads by default."
+    )
+    collection: str = Field(default="papers", description="Chroma collection name.")
+    embedder: Literal["wordllama", "openai"] = Field(
+        default="wordllama",
+        description="Embedding model: 'wordllama' (offline, ships in its wheel) or 'openai' "
+        "(text-embedding-3-small by default; needs OPENAI_API_KEY).",
+    )
+    openai_embed_model: str = Field(
+        default="text-embedding-3-small", description="OpenAI embedding model when embedder=openai."
+    )
+    chunk_size: int = Field(default=512, ge=32, description="Chunk size in tiktoken (cl100k) tokens.")
+    chunk_overlap: int = Field(default=64, ge=0, description="Token overlap between chunks of one abstract.")
+    index_titles: bool = Field(
+        default=True, description="Prefix every chunk's indexed text with its paper title."
+    )
+    top_k: int = Field(default=10, ge=1, le=200, description="Papers returned by search by default.")
+    candidates: int = Field(
+        default=100, ge=1, description="Chunks fetched from each retriever before fusion."
+    )
+    rrf_k: float = Field(default=10.0, gt=0, description="Reciprocal-rank-fusion constant k.")
+    bm25_weight: float = Field(default=3.0, ge=0, description="Weight of the BM25 ranking in fusion.")
+    dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense ranking in fusion.")
+    query_expansion: int = Field(
+        default=0,
+        ge=0,
+        description="Add this many embedding-neighbour words per query word to the BM25 query (0 = off).",
+    )
+
+    @property
+    def chroma_dir(self) -> Path:
+        """Folder of the embedded Chroma database."""
+        return self.home / "chroma"
+
+    @property
+    def bm25_dir(self) -> Path:
+        """Folder of the persisted BM25 index."""
+        return self.home / "bm25" / self.collection
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (used by the CLI and tests)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

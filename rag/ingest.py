@@ -1,0 +1,158 @@
+"""Papers -> chunks -> embeddings -> store, incremental by content hash, then BM25 in step with it.
+
+Re-ingesting unchanged seeds writes nothing. Each chunk records its paper's hash and chunk count,
+so an interrupted ingest is finished by the next run instead of leaving half a paper behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from rag.corpus import load_corpus
+from rag.embed import get_embedder
+from rag.store import Store, build_params
+from rag.types import Chunk, Paper
+
+if TYPE_CHECKING:
+    from rag.config import Settings
+
+EMBED_BATCH = 256
+Progress = Callable[[int, int], None]  # (done, total) chunks embedded and stored
+
+
+@dataclass
+class IngestSummary:
+    """What one ingest did; `rag ingest --json` prints this."""
+
+    papers: int = 0
+    records: int = 0
+    chunks: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    skipped: int = 0
+    kept_unreadable: int = 0  # papers kept because their seed file could not be read this time
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        return asdict(self)
+
+
+def splitter(settings: Settings) -> Any:
+    """llama-index's sentence-aware splitter, counting cl100k tokens with tiktoken (offline)."""
+    from llama_index.core.node_parser import SentenceSplitter
+
+    from rag.tokens import encoding
+
+    return SentenceSplitter(
+        chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap, tokenizer=encoding().encode
+    )
+
+
+def paper_hash(paper: Paper, params: dict[str, Any]) -> str:
+    """Content hash of everything that goes into a paper's chunks (text, metadata, chunking)."""
+    d = paper.to_dict()
+    d.pop("sources")  # where a paper was seen does not change its chunks
+    blob = json.dumps([d, params], sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode("utf-8")).hexdigest()
+
+
+def chunk_paper(paper: Paper, settings: Settings, params: dict[str, Any], split: Any) -> list[Chunk]:
+    """Split one abstract; every chunk carries the paper's id, title and metadata."""
+    pieces = split.split_text(paper.abstract) or [paper.abstract]
+    files = sorted({s.rsplit(":", 1)[0] for s in paper.sources})
+    meta = {
+        "paper_id": paper.paper_id,
+        "title": paper.title,
+        "date": paper.published.isoformat() if paper.published else "",
+        "date_int": int(paper.published.strftime("%Y%m%d")) if paper.published else 0,
+        "date_text": paper.date_text or "",
+        "authors": paper.authors or 0,
+        "organization": paper.organization or "",
+        "upvotes": paper.upvotes if paper.upvotes is not None else -1,
+        "files": "; ".join(files),
+        "paper_hash": paper_hash(paper, params),
+        "n_chunks": len(pieces),
+    }
+    return [
+        Chunk(
+            chunk_id=f"{paper.paper_id}:{i}",
+            paper_id=paper.paper_id,
+            index=i,
+            # The title goes into the indexed text so a chunk can be found by it.
+            text=f"{paper.title}\n{piece}" if settings.index_titles else piece,
+            metadata={**meta, "chunk": i},
+        )
+        for i, piece in enumerate(pieces)
+    ]
+
+
+def ingest(
+    settings: Settings, paths: list[Path] | None = None, *, rebuild: bool = False, progress: Progress | None = None
+) -> IngestSummary:
+    """Bring the store in line with the seed files; returns what changed."""
+    from rag.retrieve import refresh_bm25
+
+    t0 = time.perf_counter()
+    corpus = load_corpus(paths or [settings.seeds])
+    embedder = get_embedder(settings)
+    params = build_params(settings, embedder.name, embedder.dim)
+    store = Store.open(settings, params, create=True, rebuild=rebuild)
+    stored = store.papers()
+    unreadable = {p.file for p in corpus.problems if p.line == 0}
+
+    split = splitter(settings)
+    summary = IngestSummary(papers=len(corpus.papers), records=corpus.records, skipped=corpus.skipped)
+    summary.problems = [str(p) for p in corpus.problems]
+    todo: list[Chunk] = []
+    replace: list[str] = []
+    for paper in corpus.papers:
+        chunks = chunk_paper(paper, settings, params, split)
+        summary.chunks += len(chunks)
+        old = stored.get(paper.paper_id)
+        new_hash = chunks[0].metadata["paper_hash"]
+        if old and old.paper_hash == new_hash and old.found == old.n_chunks:
+            summary.unchanged += 1
+            continue
+        if old:
+            summary.updated += 1
+            replace.append(paper.paper_id)
+        else:
+            summary.added += 1
+        todo.extend(chunks)
+
+    current = {p.paper_id for p in corpus.papers}
+    gone = [pid for pid in stored if pid not in current]
+    # Never delete a paper only because its seed file was unreadable this time: bad input loses nothing.
+    keep = [pid for pid in gone if unreadable & set(stored[pid].files)]
+    summary.kept_unreadable = len(keep)
+    removed = [pid for pid in gone if pid not in keep]
+    summary.removed = len(removed)
+
+    if replace or removed:
+        store.delete_papers(replace + removed)
+    _embed_and_store(store, embedder, todo, progress)
+    refresh_bm25(settings, store)
+    summary.seconds = round(time.perf_counter() - t0, 3)
+    return summary
+
+
+def _embed_and_store(store: Store, embedder: Any, chunks: list[Chunk], progress: Progress | None) -> None:
+    """Embed and upsert in batches, so an interruption keeps every finished batch."""
+    total = len(chunks)
+    if progress:
+        progress(0, total)
+    for i in range(0, total, EMBED_BATCH):
+        batch = chunks[i : i + EMBED_BATCH]
+        vectors = embedder.embed([c.text for c in batch])
+        store.upsert([c.chunk_id for c in batch], vectors, [c.text for c in batch], [c.metadata for c in batch])
+        if progress:
+            progress(min(i + EMBED_BATCH, total), total)

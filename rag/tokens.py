@@ -1,0 +1,25 @@
+"""tiktoken, offline: point it at the encodings that llama-index-core ships before first use."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any
+
+
+@lru_cache(maxsize=1)
+def encoding() -> Any:
+    """The cl100k_base encoding, loaded without any network access."""
+    if not os.environ.get("TIKTOKEN_CACHE_DIR"):
+        from importlib.resources import files
+
+        # llama-index sets this variable only while it loads cl100k, then unsets it.
+        os.environ["TIKTOKEN_CACHE_DIR"] = str(files("llama_index.core") / "_static" / "tiktoken_cache")
+    import tiktoken
+
+    return tiktoken.get_encoding("cl100k_base")
+
+
+def count_tokens(text: str) -> int:
+    """Number of cl100k tokens in text."""
+    return len(encoding().encode(text))
