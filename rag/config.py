@@ -46,14 +46,16 @@ class Settings(BaseSettings):
     candidates: int = Field(
         default=100, ge=1, description="Chunks fetched from each retriever before fusion."
     )
-    rrf_k: float = Field(default=10.0, gt=0, description="Reciprocal-rank-fusion constant k.")
-    bm25_weight: float = Field(default=3.0, ge=0, description="Weight of the BM25 ranking in fusion.")
-    dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense ranking in fusion.")
-    query_expansion: int = Field(
-        default=0,
-        ge=0,
-        description="Add this many embedding-neighbour words per query word to the BM25 query (0 = off).",
+    fusion: Literal["zscore", "rrf"] = Field(
+        default="zscore",
+        description="How dense and BM25 are combined: 'zscore' adds each retriever's score standardised "
+        "over the whole corpus (measured best), 'rrf' is weighted reciprocal-rank fusion.",
     )
+    dense_weight: float = Field(default=0.5, ge=0, description="Weight of the dense (embedding) retriever.")
+    bm25_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 retriever.")
+    rrf_k: float = Field(default=10.0, gt=0, description="Reciprocal-rank-fusion constant k (fusion=rrf).")
+    bm25_k1: float = Field(default=1.2, gt=0, description="BM25 term-frequency saturation k1.")
+    bm25_b: float = Field(default=0.75, ge=0, le=1, description="BM25 length normalisation b.")
 
     @property
     def chroma_dir(self) -> Path:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import TYPE_CHECKING, Protocol
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rag.errors import ConfigError, RagError
 
@@ -30,7 +30,9 @@ class WordLlamaEmbedder:
     name = "wordllama-l2_supercat-256"
     dim = 256
 
-    def __init__(self) -> None:
+    @cached_property
+    def model(self) -> Any:
+        """The WordLlama model, loaded on first use (an unchanged re-ingest never needs it)."""
         from pathlib import Path
 
         import wordllama
@@ -38,7 +40,7 @@ class WordLlamaEmbedder:
 
         # 0.4.0.post1 looks for its tokenizer under tokenizer/ while the wheel ships tokenizers/;
         # pointing cache_dir at the package and disabling downloads keeps it fully offline.
-        self.model = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True, dim=self.dim)
+        return WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True, dim=self.dim)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Normalised embeddings of texts."""

@@ -10,6 +10,7 @@ import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -65,9 +66,18 @@ def paper_hash(paper: Paper, params: dict[str, Any]) -> str:
     return hashlib.sha1(blob.encode("utf-8")).hexdigest()
 
 
-def chunk_paper(paper: Paper, settings: Settings, params: dict[str, Any], split: Any) -> list[Chunk]:
+def split_abstract(text: str, settings: Settings, split: Callable[[], Any]) -> list[str]:
+    """Token-based chunks of an abstract; one that fits in a chunk is not split (nor is llama-index loaded)."""
+    from rag.tokens import count_tokens
+
+    if count_tokens(text) <= settings.chunk_size:
+        return [text.strip()]
+    return split().split_text(text) or [text.strip()]
+
+
+def chunk_paper(paper: Paper, settings: Settings, params: dict[str, Any], split: Callable[[], Any]) -> list[Chunk]:
     """Split one abstract; every chunk carries the paper's id, title and metadata."""
-    pieces = split.split_text(paper.abstract) or [paper.abstract]
+    pieces = split_abstract(paper.abstract, settings, split)
     files = sorted({s.rsplit(":", 1)[0] for s in paper.sources})
     meta = {
         "paper_id": paper.paper_id,
@@ -99,7 +109,7 @@ def ingest(
     settings: Settings, paths: list[Path] | None = None, *, rebuild: bool = False, progress: Progress | None = None
 ) -> IngestSummary:
     """Bring the store in line with the seed files; returns what changed."""
-    from rag.retrieve import refresh_bm25
+    from rag.retrieve import refresh_local_index
 
     t0 = time.perf_counter()
     corpus = load_corpus(paths or [settings.seeds])
@@ -109,19 +119,19 @@ def ingest(
     stored = store.papers()
     unreadable = {p.file for p in corpus.problems if p.line == 0}
 
-    split = splitter(settings)
+    split = lru_cache(maxsize=1)(lambda: splitter(settings))
     summary = IngestSummary(papers=len(corpus.papers), records=corpus.records, skipped=corpus.skipped)
     summary.problems = [str(p) for p in corpus.problems]
     todo: list[Chunk] = []
     replace: list[str] = []
     for paper in corpus.papers:
+        old = stored.get(paper.paper_id)
+        if old and old.paper_hash == paper_hash(paper, params) and old.found == old.n_chunks:
+            summary.unchanged += 1
+            summary.chunks += old.n_chunks
+            continue
         chunks = chunk_paper(paper, settings, params, split)
         summary.chunks += len(chunks)
-        old = stored.get(paper.paper_id)
-        new_hash = chunks[0].metadata["paper_hash"]
-        if old and old.paper_hash == new_hash and old.found == old.n_chunks:
-            summary.unchanged += 1
-            continue
         if old:
             summary.updated += 1
             replace.append(paper.paper_id)
@@ -140,7 +150,7 @@ def ingest(
     if replace or removed:
         store.delete_papers(replace + removed)
     _embed_and_store(store, embedder, todo, progress)
-    refresh_bm25(settings, store)
+    refresh_local_index(settings, store)
     summary.seconds = round(time.perf_counter() - t0, 3)
     return summary
 

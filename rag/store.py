@@ -107,33 +107,36 @@ class Store:
         for i in range(0, len(paper_ids), BATCH):
             self.collection.delete(where={"paper_id": {"$in": paper_ids[i : i + BATCH]}})
 
-    def all_chunks(self) -> tuple[list[str], list[str], list[dict]]:
-        """Every chunk's id, document and metadata (to build the BM25 index from)."""
-        got = self.collection.get(include=["documents", "metadatas"])
-        return list(got["ids"]), list(got["documents"] or []), list(got["metadatas"] or [])
+    def all_chunks(self) -> tuple[list[str], list[str], list[dict], np.ndarray]:
+        """Every chunk's id, document, metadata and vector (to build the local index from)."""
+        import numpy as np
 
-    @staticmethod
-    def fingerprint(ids: list[str], metas: list[dict]) -> str:
-        """A digest of what the collection holds (chunk ids and their paper hashes)."""
-        import hashlib
+        got = self.collection.get(include=["documents", "metadatas", "embeddings"])
+        vectors = np.asarray(got["embeddings"] if got["embeddings"] is not None else [], dtype=np.float32)
+        return list(got["ids"]), list(got["documents"] or []), list(got["metadatas"] or []), vectors
 
-        h = hashlib.sha1()
-        for cid, meta in sorted(zip(ids, (m.get("paper_hash", "") for m in metas))):
-            h.update(f"{cid}={meta};".encode())
-        return h.hexdigest()
+    def fingerprint(self) -> str:
+        """A digest of what the collection holds now (chunk ids and their paper hashes)."""
+        got = self.collection.get(include=["metadatas"])
+        return digest(list(got["ids"]), list(got["metadatas"] or []))
 
-    def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float, str, dict]]:
-        """Nearest chunks as (id, cosine similarity, document, metadata), best first."""
+    def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
+        """Nearest chunks as (id, cosine similarity), best first. Ids only: documents come from the local index."""
         n = min(n, self.count())
         if n <= 0:
             return []
-        res = self.collection.query(
-            query_embeddings=[vector], n_results=n, where=where, include=["distances", "documents", "metadatas"]
-        )
-        return [
-            (cid, 1.0 - dist, doc, meta)
-            for cid, dist, doc, meta in zip(res["ids"][0], res["distances"][0], res["documents"][0], res["metadatas"][0])
-        ]
+        res = self.collection.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
+        return [(cid, 1.0 - dist) for cid, dist in zip(res["ids"][0], res["distances"][0])]
+
+
+def digest(ids: list[str], metas: list[dict]) -> str:
+    """Order-free digest of chunk ids and their paper hashes."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for cid, paper_hash in sorted(zip(ids, (m.get("paper_hash", "") for m in metas))):
+        h.update(f"{cid}={paper_hash};".encode())
+    return h.hexdigest()
 
 
 def _client(settings: Settings) -> Any:

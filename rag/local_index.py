@@ -1,0 +1,111 @@
+"""The local mirror of the store: the chunk table, BM25 over it, and dense-score statistics.
+
+Built from what Chroma holds and saved with the store's fingerprint, so a mirror that no longer
+agrees with Chroma (another ingest, another client) is rebuilt, never used. It lets a search ask
+Chroma for ids and distances only (fast) and standardise both retrievers' scores over the whole corpus.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _bm25s() -> Any:
+    import bm25s
+
+    # bm25s sets its logger to DEBUG on import and logs every index build; keep output clean.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """Lower-cased, stop-word-free, stemmed tokens, the same for documents and queries."""
+    return _bm25s().tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+
+
+class LocalIndex:
+    """Chunk ids, texts and metadata in store order, a bm25s index, and the mean/covariance of the vectors."""
+
+    def __init__(self, model: Any, ids: list[str], docs: list[str], metas: list[dict], fingerprint: str,
+                 mean: np.ndarray, cov: np.ndarray) -> None:
+        self.model = model
+        self.ids = ids
+        self.docs = docs
+        self.metas = metas
+        self.fingerprint = fingerprint
+        self.mean = mean
+        self.cov = cov
+        self.position = {cid: i for i, cid in enumerate(ids)}
+        self.date_ints = np.array([int(m.get("date_int", 0)) for m in metas], dtype=np.int64)
+
+    @classmethod
+    def build(cls, ids: list[str], docs: list[str], metas: list[dict], vectors: np.ndarray, fingerprint: str,
+              k1: float = 1.2, b: float = 0.75) -> LocalIndex:
+        """Index the given chunks."""
+        model = _bm25s().BM25(k1=k1, b=b)
+        if docs:
+            model.index(tokenize(docs), show_progress=False)
+        vectors = np.asarray(vectors, dtype=np.float64).reshape(len(ids), -1)
+        mean = vectors.mean(axis=0) if len(ids) else np.zeros(vectors.shape[1])
+        cov = np.cov(vectors, rowvar=False, bias=True) if len(ids) > 1 else np.zeros((vectors.shape[1],) * 2)
+        return cls(model, ids, docs, metas, fingerprint, mean, np.atleast_2d(cov))
+
+    def save(self, folder: Path) -> None:
+        """Write everything; the sidecar with the fingerprint goes last, so a half-written index is stale."""
+        folder.mkdir(parents=True, exist_ok=True)
+        side = folder / "chunks.json"
+        side.unlink(missing_ok=True)
+        if self.docs:
+            self.model.save(str(folder / "bm25"))
+        np.savez(folder / "dense_stats.npz", mean=self.mean, cov=self.cov)
+        tmp = folder / "chunks.json.tmp"
+        tmp.write_text(json.dumps({"fingerprint": self.fingerprint, "ids": self.ids, "docs": self.docs, "metas": self.metas}))
+        tmp.replace(side)
+
+    @classmethod
+    def load(cls, folder: Path, fingerprint: str) -> LocalIndex | None:
+        """The saved index if it matches the fingerprint, else None."""
+        bm25s = _bm25s()
+        try:
+            data = json.loads((folder / "chunks.json").read_text())
+            if data.get("fingerprint") != fingerprint:
+                return None
+            stats = np.load(folder / "dense_stats.npz")
+            model = bm25s.BM25.load(str(folder / "bm25")) if data["docs"] else bm25s.BM25()
+        except (OSError, ValueError, KeyError):
+            return None
+        return cls(model, data["ids"], data["docs"], data["metas"], fingerprint, stats["mean"], stats["cov"])
+
+    def bm25_scores(self, tokens: list[str]) -> np.ndarray:
+        """BM25 score of every chunk for the query tokens (zeros if none is known)."""
+        known = [t for t in tokens if t in self.model.vocab_dict] if self.ids else []
+        if not known:
+            return np.zeros(len(self.ids), dtype=np.float64)
+        return np.asarray(self.model.get_scores(known), dtype=np.float64)
+
+    def date_mask(self, since: int = 0, until: int = 0) -> np.ndarray:
+        """Which chunks fall in the date_int range (undated chunks fail any bound)."""
+        ok = np.ones(len(self.ids), dtype=bool)
+        if since:
+            ok &= self.date_ints >= since
+        if until:
+            ok &= (self.date_ints <= until) & (self.date_ints > 0)
+        return ok
+
+    def dense_stats(self, query_vec: np.ndarray) -> tuple[float, float]:
+        """Mean and standard deviation of the query's cosine with every chunk, exactly, without scoring them."""
+        q = np.asarray(query_vec, dtype=np.float64)
+        return float(q @ self.mean), float(np.sqrt(max(q @ self.cov @ q, 1e-12)))
