@@ -63,6 +63,7 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=ROOT / "artifacts" / "bench")
+    ap.add_argument("--chunk-sizes", default="", help="also compare these chunk sizes, e.g. 128,256,512")
     ap.add_argument("--questions", type=Path, default=ROOT / "eval" / "paraphrase_queries.jsonl")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -95,9 +96,40 @@ def main() -> None:
     for name in METHODS:
         k, p, lat = report["known_item"][name], report["paraphrase"][name], report["latency_ms"][name]
         print(f"{name:<28}{k['R@1']:>7.3f}{k['R@10']:>7.3f}{k['MRR@10']:>8.3f}   |  {'':>16}{p['R@5']:>6.3f}{p['MRR@10']:>8.3f}   | {lat['p50']:6.2f}  {lat['p95']:6.2f}")
+    if args.chunk_sizes:
+        report["chunking"] = compare_chunking(home, papers, paras, [int(x) for x in args.chunk_sizes.split(",")])
     (args.out / "retrieval.json").write_text(json.dumps(report, indent=2))
     plot(report, args.out / "retrieval.png")
     print(f"\nwrote {args.out / 'retrieval.json'} and {args.out / 'retrieval.png'}")
+
+
+def compare_chunking(home: Path, papers: list, paras: list[dict], sizes: list[int]) -> dict:
+    """Default fusion at several chunk sizes (overlap = size/8): known-item MRR@10, paraphrase hit@5."""
+    from rag.config import Settings
+    from rag.corpus import paper_id
+    from rag.ingest import ingest
+    from rag.retrieve import Retriever
+
+    out = {}
+    print("\nchunk size  chunks  ingest s  known-item MRR@10  paraphrase hit@5")
+    for size in sizes:
+        row = {}
+        for titles in (False, True):
+            s = Settings(home=home, seeds=ROOT / "seeds", collection=f"bench-c{size}-{titles}", index_titles=titles,
+                         chunk_size=size, chunk_overlap=size // 8)
+            t = time.perf_counter()
+            summary = ingest(s)
+            row["chunks"], row["ingest_s"] = summary.chunks, round(time.perf_counter() - t, 2)
+            r = Retriever(s)
+            if titles:
+                ranked, _ = run(r, {}, {}, [q["question"] for q in paras])
+                row["paraphrase_hit@5"] = metrics(ranked, [paper_id(q["expected_titles"][0]) for q in paras])["R@5"]
+            else:
+                ranked, _ = run(r, {}, {}, [p.title for p in papers])
+                row["known_item_MRR@10"] = metrics(ranked, [p.paper_id for p in papers])["MRR@10"]
+        out[size] = row
+        print(f"{size:>10}  {row['chunks']:>6}  {row['ingest_s']:>8}  {row['known_item_MRR@10']:>17.3f}  {row['paraphrase_hit@5']:>16.3f}")
+    return out
 
 
 def plot(report: dict, path: Path) -> None:

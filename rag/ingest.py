@@ -116,7 +116,8 @@ def ingest(
     embedder = get_embedder(settings)
     params = build_params(settings, embedder.name, embedder.dim)
     store = Store.open(settings, params, create=True, rebuild=rebuild)
-    stored = store.papers()
+    snapshot = store.snapshot()
+    stored = store.papers(snapshot)
     unreadable = {p.file for p in corpus.problems if p.line == 0}
 
     split = lru_cache(maxsize=1)(lambda: splitter(settings))
@@ -150,7 +151,8 @@ def ingest(
     if replace or removed:
         store.delete_papers(replace + removed)
     _embed_and_store(store, embedder, todo, progress)
-    refresh_local_index(settings, store)
+    wrote = bool(todo or replace or removed)
+    refresh_local_index(settings, store, None if wrote else snapshot)
     summary.seconds = round(time.perf_counter() - t0, 3)
     return summary
 

@@ -26,10 +26,13 @@ MAX_QUERY_CHARS = 4000
 SNIPPET_CHARS = 240
 
 
-def refresh_local_index(settings: Settings, store: Store) -> LocalIndex:
-    """The local index for what the store holds now: loaded if still in step, else rebuilt and saved."""
+def refresh_local_index(settings: Settings, store: Store, snapshot: tuple[list[str], list[dict]] | None = None) -> LocalIndex:
+    """The local index for what the store holds now: loaded if still in step, else rebuilt and saved.
+
+    `snapshot` is a fresh Store.snapshot() when the caller has one (saves a read of the collection).
+    """
     suffix = f"|bm25 k1={settings.bm25_k1} b={settings.bm25_b}"
-    index = LocalIndex.load(settings.bm25_dir, store.fingerprint() + suffix)
+    index = LocalIndex.load(settings.bm25_dir, digest(*(snapshot or store.snapshot())) + suffix)
     if index is None:
         ids, docs, metas, vectors = store.all_chunks()
         index = LocalIndex.build(ids, docs, metas, vectors, digest(ids, metas) + suffix, settings.bm25_k1, settings.bm25_b)
@@ -65,9 +68,9 @@ class Retriever:
         self.settings = settings
         self.embedder = get_embedder(settings)
         self.store = Store.open(settings, build_params(settings, self.embedder.name, self.embedder.dim), create=False)
-        if self.store.count() == 0:
-            raise IndexMissingError(f"the index at {settings.home} is empty", "run `rag ingest` first")
         self.index = refresh_local_index(settings, self.store)
+        if not self.index.ids:
+            raise IndexMissingError(f"the index at {settings.home} is empty", "run `rag ingest` first")
 
     def search(self, query: str, k: int | None = None, since: date | None = None, until: date | None = None) -> list[Hit]:
         """Top k papers for the query, one hit per paper, best first."""

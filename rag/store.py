@@ -79,11 +79,19 @@ class Store:
         """Number of stored chunks."""
         return self.collection.count()
 
-    def papers(self) -> dict[str, StoredPaper]:
+    def snapshot(self) -> tuple[list[str], list[dict]]:
+        """Every chunk id with its metadata: one read that serves papers() and digest()."""
+        got = self.collection.get(include=["metadatas"])
+        return list(got["ids"]), list(got["metadatas"] or [])
+
+    def fingerprint(self) -> str:
+        """A digest of what the collection holds now (chunk ids and their paper hashes)."""
+        return digest(*self.snapshot())
+
+    def papers(self, snapshot: tuple[list[str], list[dict]] | None = None) -> dict[str, StoredPaper]:
         """paper_id -> what is stored for it, read from chunk metadata."""
         out: dict[str, StoredPaper] = {}
-        got = self.collection.get(include=["metadatas"])
-        for meta in got["metadatas"] or []:
+        for meta in (snapshot or self.snapshot())[1]:
             pid = meta["paper_id"]
             sp = out.get(pid)
             if sp is None or sp.paper_hash != meta["paper_hash"]:
@@ -115,16 +123,8 @@ class Store:
         vectors = np.asarray(got["embeddings"] if got["embeddings"] is not None else [], dtype=np.float32)
         return list(got["ids"]), list(got["documents"] or []), list(got["metadatas"] or []), vectors
 
-    def fingerprint(self) -> str:
-        """A digest of what the collection holds now (chunk ids and their paper hashes)."""
-        got = self.collection.get(include=["metadatas"])
-        return digest(list(got["ids"]), list(got["metadatas"] or []))
-
     def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
         """Nearest chunks as (id, cosine similarity), best first. Ids only: documents come from the local index."""
-        n = min(n, self.count())
-        if n <= 0:
-            return []
         res = self.collection.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
         return [(cid, 1.0 - dist) for cid, dist in zip(res["ids"][0], res["distances"][0])]
 

@@ -11,10 +11,13 @@ from typing import Any
 def encoding() -> Any:
     """The cl100k_base encoding, loaded without any network access."""
     if not os.environ.get("TIKTOKEN_CACHE_DIR"):
-        from importlib.resources import files
+        from importlib.util import find_spec
 
-        # llama-index sets this variable only while it loads cl100k, then unsets it.
-        os.environ["TIKTOKEN_CACHE_DIR"] = str(files("llama_index.core") / "_static" / "tiktoken_cache")
+        # llama-index sets this variable only while it loads cl100k, then unsets it. find_spec
+        # locates the folder without importing llama_index.core (about 2 s).
+        spec = find_spec("llama_index.core")
+        if spec and spec.submodule_search_locations:
+            os.environ["TIKTOKEN_CACHE_DIR"] = os.path.join(spec.submodule_search_locations[0], "_static", "tiktoken_cache")
     import tiktoken
 
     return tiktoken.get_encoding("cl100k_base")
