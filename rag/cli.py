@@ -42,7 +42,9 @@ def _settings() -> Any:
     try:
         return Settings()
     except ValidationError as e:
-        _fail(f"invalid setting: {e.errors()[0]['loc'][0]}: {e.errors()[0]['msg']}", "check your RAG_* environment variables")
+        err = e.errors()[0]
+        where = f"RAG_{str(err['loc'][0]).upper()}: " if err["loc"] else ""
+        _fail(f"invalid setting: {where}{err['msg']}", "check your RAG_* environment variables")
 
 
 def _parse_date(value: Optional[str], flag: str) -> Optional[date]:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     rrf_k: float = Field(default=10.0, gt=0, description="Reciprocal-rank-fusion constant k (fusion=rrf).")
     bm25_k1: float = Field(default=1.2, gt=0, description="BM25 term-frequency saturation k1.")
     bm25_b: float = Field(default=0.75, ge=0, le=1, description="BM25 length normalisation b.")
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})")
+        return self
 
     @property
     def chroma_dir(self) -> Path:

@@ -89,17 +89,17 @@ def read_lines(path: Path, problems: list[Problem]) -> list[tuple[int, str]] | N
     try:
         raw = path.read_bytes()
     except OSError as e:
-        problems.append(Problem(path.name, 0, f"cannot read file: {e.strerror or e}; file skipped"))
+        problems.append(Problem(path.name, 0, f"cannot read file: {e.strerror or e}; file skipped", whole_file=True))
         return None
     if b"\x00" in raw[:8192]:
-        problems.append(Problem(path.name, 0, "binary file, not a text page dump; file skipped"))
+        problems.append(Problem(path.name, 0, "binary file, not a text page dump; file skipped", whole_file=True))
         return None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         problems.append(
-            Problem(path.name, line, f"not UTF-8 text (byte {e.start}); save the file as UTF-8. File skipped")
+            Problem(path.name, line, f"not UTF-8 text (byte {e.start}); save it as UTF-8. File skipped", whole_file=True)
         )
         return None
     return [(i, s.strip()) for i, s in enumerate(text.splitlines(), 1) if s.strip()]

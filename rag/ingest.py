@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from rag.corpus import load_corpus
+from rag.errors import CorpusError
 from rag.embed import get_embedder
 from rag.store import Store, build_params
 from rag.types import Chunk, Paper
@@ -113,12 +114,18 @@ def ingest(
 
     t0 = time.perf_counter()
     corpus = load_corpus(paths or [settings.seeds])
+    if not corpus.papers:
+        shown = "; ".join(str(p) for p in corpus.problems[:3])
+        raise CorpusError(
+            f"no papers found in {', '.join(corpus.files)}" + (f" ({shown})" if shown else ""),
+            "point `rag ingest` at the Daily Papers page dumps (seeds/); the index was left unchanged",
+        )
     embedder = get_embedder(settings)
     params = build_params(settings, embedder.name, embedder.dim)
     store = Store.open(settings, params, create=True, rebuild=rebuild)
     snapshot = store.snapshot()
     stored = store.papers(snapshot)
-    unreadable = {p.file for p in corpus.problems if p.line == 0}
+    unreadable = {p.file for p in corpus.problems if p.whole_file}
 
     split = lru_cache(maxsize=1)(lambda: splitter(settings))
     summary = IngestSummary(papers=len(corpus.papers), records=corpus.records, skipped=corpus.skipped)

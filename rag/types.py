@@ -68,7 +68,8 @@ class Problem:
     file: str
     line: int
     message: str
-    skipped: bool = True  # True when a would-be paper was not ingested because of it
+    skipped: bool = True  # True when a would-be paper (or a whole file) was not ingested because of it
+    whole_file: bool = False  # the file could not be read at all
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
+        return f"{self.file}:{self.line}: {self.message}" if self.line else f"{self.file}: {self.message}"
