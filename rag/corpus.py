@@ -95,7 +95,7 @@ def read_lines(path: Path, problems: list[Problem]) -> list[tuple[int, str]] | N
         problems.append(Problem(path.name, 0, "binary file, not a text page dump; file skipped", whole_file=True))
         return None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # tolerate a byte-order mark
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         problems.append(
@@ -119,8 +119,8 @@ def parse_file(path: Path, problems: list[Problem]) -> list[Record]:
         if _is_chrome(text):
             i += 1
             continue
-        if text.startswith(GLUED_PREFIX) and not _is_chrome(text):
-            text = text[len(GLUED_PREFIX) :].strip()
+        if not records and text.startswith(GLUED_PREFIX) and text[len(GLUED_PREFIX) : len(GLUED_PREFIX) + 1].isupper():
+            text = text[len(GLUED_PREFIX) :].strip()  # "SubscribeAgentPS: ..." above the first paper only
         if DATE_RE.match(text) and not records:
             i += 1  # the page's own date, above the first paper
             continue
@@ -207,11 +207,11 @@ def merge(records: list[Record]) -> list[Paper]:
 
 
 def seed_files(paths: list[Path]) -> list[Path]:
-    """Expand folders to their *.txt files; a missing path is an error with a hint."""
+    """Expand folders to their *.txt files (named files are read whatever their suffix); a missing path is an error."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")))
+            files.extend(sorted(p for p in path.glob("*.txt") if p.is_file() and not p.name.startswith(".")))
         elif path.is_file():
             files.append(path)
         else:

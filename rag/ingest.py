@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from rag.corpus import load_corpus
 from rag.errors import CorpusError
 from rag.embed import get_embedder
-from rag.store import Store, build_params
+from rag.store import Store, build_params, digest
 from rag.types import Chunk, Paper
 
 if TYPE_CHECKING:
@@ -62,7 +62,8 @@ def splitter(settings: Settings) -> Any:
 def paper_hash(paper: Paper, params: dict[str, Any]) -> str:
     """Content hash of everything that goes into a paper's chunks (text, metadata, chunking)."""
     d = paper.to_dict()
-    d.pop("sources")  # where a paper was seen does not change its chunks
+    # Line numbers move when a page is edited; the files a paper comes from are stored metadata.
+    d["sources"] = sorted({src.rsplit(":", 1)[0] for src in paper.sources})
     blob = json.dumps([d, params], sort_keys=True, default=str)
     return hashlib.sha1(blob.encode("utf-8")).hexdigest()
 
@@ -155,11 +156,15 @@ def ingest(
     removed = [pid for pid in gone if pid not in keep]
     summary.removed = len(removed)
 
+    wrote = bool(todo or replace or removed)
+    if wrote:
+        store.set_marker(None)  # readers treat the collection as changed until the new digest is set
     if replace or removed:
         store.delete_papers(replace + removed)
     _embed_and_store(store, embedder, todo, progress)
-    wrote = bool(todo or replace or removed)
-    refresh_local_index(settings, store, None if wrote else snapshot)
+    index = refresh_local_index(settings, store, None if wrote else digest(*snapshot))
+    if wrote or store.marker() != index.digest:
+        store.set_marker(index.digest)
     summary.seconds = round(time.perf_counter() - t0, 3)
     return summary
 

@@ -51,16 +51,21 @@ class LocalIndex:
         self.position = {cid: i for i, cid in enumerate(ids)}
         self.date_ints = np.array([int(m.get("date_int", 0)) for m in metas], dtype=np.int64)
 
+    @property
+    def digest(self) -> str:
+        """The store content digest this index was built from (the fingerprint without the BM25 settings)."""
+        return self.fingerprint.split("|", 1)[0]
+
     @classmethod
     def build(cls, ids: list[str], docs: list[str], metas: list[dict], vectors: np.ndarray, fingerprint: str,
-              k1: float = 1.2, b: float = 0.75) -> LocalIndex:
-        """Index the given chunks."""
+              dim: int, k1: float = 1.2, b: float = 0.75) -> LocalIndex:
+        """Index the given chunks (possibly none)."""
         model = _bm25s().BM25(k1=k1, b=b)
         if docs:
             model.index(tokenize(docs), show_progress=False)
-        vectors = np.asarray(vectors, dtype=np.float64).reshape(len(ids), -1)
-        mean = vectors.mean(axis=0) if len(ids) else np.zeros(vectors.shape[1])
-        cov = np.cov(vectors, rowvar=False, bias=True) if len(ids) > 1 else np.zeros((vectors.shape[1],) * 2)
+        vectors = np.asarray(vectors, dtype=np.float64).reshape(len(ids), dim)
+        mean = vectors.mean(axis=0) if len(ids) else np.zeros(dim)
+        cov = np.cov(vectors, rowvar=False, bias=True) if len(ids) > 1 else np.zeros((dim, dim))
         return cls(model, ids, docs, metas, fingerprint, mean, np.atleast_2d(cov))
 
     def save(self, folder: Path) -> None:

@@ -26,16 +26,19 @@ MAX_QUERY_CHARS = 4000
 SNIPPET_CHARS = 240
 
 
-def refresh_local_index(settings: Settings, store: Store, snapshot: tuple[list[str], list[dict]] | None = None) -> LocalIndex:
+def refresh_local_index(settings: Settings, store: Store, content_digest: str | None = None) -> LocalIndex:
     """The local index for what the store holds now: loaded if still in step, else rebuilt and saved.
 
-    `snapshot` is a fresh Store.snapshot() when the caller has one (saves a read of the collection).
+    The store's content digest is taken from the caller, else from the marker the last ingest left on
+    the collection, else computed from a full read of the collection.
     """
     suffix = f"|bm25 k1={settings.bm25_k1} b={settings.bm25_b}"
-    index = LocalIndex.load(settings.bm25_dir, digest(*(snapshot or store.snapshot())) + suffix)
+    current = content_digest or store.marker() or digest(*store.snapshot())
+    index = LocalIndex.load(settings.bm25_dir, current + suffix)
     if index is None:
         ids, docs, metas, vectors = store.all_chunks()
-        index = LocalIndex.build(ids, docs, metas, vectors, digest(ids, metas) + suffix, settings.bm25_k1, settings.bm25_b)
+        index = LocalIndex.build(ids, docs, metas, vectors, digest(ids, metas) + suffix, int(store.params["dim"]),
+                                 settings.bm25_k1, settings.bm25_b)
         index.save(settings.bm25_dir)
     return index
 
@@ -54,11 +57,6 @@ def _where(since: int, until: int) -> dict | None:
     if not conds:
         return None
     return conds[0] if len(conds) == 1 else {"$and": conds}
-
-
-def _ranks(order: list[int]) -> dict[int, int]:
-    """Chunk position -> 1-based paper rank (a paper ranks by its best chunk)."""
-    return {pos: r for r, pos in enumerate(order, 1)}
 
 
 class Retriever:
@@ -81,73 +79,81 @@ class Retriever:
             raise RagError(f"the query is {len(query)} characters long", f"keep it under {MAX_QUERY_CHARS} characters")
         if since and until and since > until:
             raise RagError(f"the start date {since} is after the end date {until}", "swap the dates")
-        s, idx = self.settings, self.index
+        s = self.settings
+        marker = self.store.marker()
+        if marker and marker != self.index.digest:
+            # Another ingest (this or another process) changed the collection: get back in step.
+            self.index = refresh_local_index(s, self.store, marker)
         lo, hi = _date_int(since), _date_int(until)
         qvec = self.embedder.embed([query])[0]
         dense = self.store.query(qvec, s.candidates, _where(lo, hi))
-        if any(cid not in idx.position for cid, _ in dense):
-            # Another client changed the collection since we loaded: bring the local index back in step.
-            self.index = idx = refresh_local_index(s, self.store)
+        if any(cid not in self.index.position for cid, _ in dense):
+            self.index = refresh_local_index(s, self.store)
+        idx = self.index
         dense_pos = [(idx.position[cid], sim) for cid, sim in dense if cid in idx.position]
-
         bm25 = idx.bm25_scores(tokenize([query])[0])
         allowed = idx.date_mask(lo, hi) & (bm25 > 0)
         lex_pos = [int(i) for i in np.argsort(-np.where(allowed, bm25, -np.inf), kind="stable")[: s.candidates] if allowed[i]]
+        scored = self._fuse(qvec, dense_pos, lex_pos, bm25)
+        return self._hits(scored, dense_pos, lex_pos, bm25, k or s.top_k)
 
-        fused = self._fuse(qvec, dense_pos, lex_pos, bm25)
-        return self._hits(fused, dense_pos, lex_pos, bm25, k or s.top_k)
+    def _paper(self, pos: int) -> str:
+        return self.index.metas[pos]["paper_id"]
 
-    def _fuse(self, qvec: np.ndarray, dense_pos: list[tuple[int, float]], lex_pos: list[int], bm25: np.ndarray) -> dict[int, float]:
-        """Fused score of every candidate chunk position."""
+    def _paper_ranks(self, positions: list[int]) -> dict[str, tuple[int, int]]:
+        """paper_id -> (1-based rank, position of its best chunk) for a chunk ranking, best first."""
+        out: dict[str, tuple[int, int]] = {}
+        for pos in positions:
+            out.setdefault(self._paper(pos), (len(out) + 1, pos))
+        return out
+
+    def _fuse(self, qvec: np.ndarray, dense_pos: list[tuple[int, float]], lex_pos: list[int],
+              bm25: np.ndarray) -> dict[str, tuple[float, int]]:
+        """paper_id -> (fused score, position of the chunk to show)."""
         s = self.settings
         if s.fusion == "rrf":
-            dr = _ranks(self._best_per_paper([p for p, _ in dense_pos]))
-            br = _ranks(self._best_per_paper(lex_pos))
-            return {
-                p: (s.dense_weight / (s.rrf_k + dr[p]) if p in dr else 0.0)
-                + (s.bm25_weight / (s.rrf_k + br[p]) if p in br else 0.0)
-                for p in dr.keys() | br.keys()
-            }
+            dr, br = self._paper_ranks([p for p, _ in dense_pos]), self._paper_ranks(lex_pos)
+            out = {}
+            for pid in dr.keys() | br.keys():
+                d = s.dense_weight / (s.rrf_k + dr[pid][0]) if pid in dr else 0.0
+                b = s.bm25_weight / (s.rrf_k + br[pid][0]) if pid in br else 0.0
+                out[pid] = (d + b, dr[pid][1] if pid in dr and d >= b else br[pid][1])
+            return out
         mu, sd = self.index.dense_stats(qvec)
         bm_mu, bm_sd = float(bm25.mean()), float(bm25.std()) or 1.0
         dz = {p: (sim - mu) / sd for p, sim in dense_pos}
         floor = min(dz.values(), default=0.0)  # chunks beyond the dense candidates score at most this
-        return {
-            p: s.bm25_weight * (bm25[p] - bm_mu) / bm_sd + s.dense_weight * dz.get(p, floor)
-            for p in dz.keys() | set(lex_pos)
-        }
+        best: dict[str, tuple[float, int]] = {}
+        for pos in sorted(dz.keys() | set(lex_pos)):
+            score = s.bm25_weight * (bm25[pos] - bm_mu) / bm_sd + s.dense_weight * dz.get(pos, floor)
+            pid = self._paper(pos)
+            if pid not in best or score > best[pid][0]:
+                best[pid] = (score, pos)
+        return best
 
-    def _best_per_paper(self, positions: list[int]) -> list[int]:
-        seen: set[str] = set()
-        out = []
-        for p in positions:
-            pid = self.index.metas[p]["paper_id"]
-            if pid not in seen:
-                seen.add(pid)
-                out.append(p)
-        return out
-
-    def _hits(self, fused: dict[int, float], dense_pos: list[tuple[int, float]], lex_pos: list[int],
+    def _hits(self, scored: dict[str, tuple[float, int]], dense_pos: list[tuple[int, float]], lex_pos: list[int],
               bm25: np.ndarray, k: int) -> list[Hit]:
-        """One Hit per paper (its best chunk), best first."""
+        """One Hit per paper, best first, showing the chunk that scored best."""
         idx = self.index
-        order = sorted(fused, key=lambda p: (-fused[p], idx.ids[p]))
-        best = self._best_per_paper(order)[:k]
-        dense_rank = _ranks(self._best_per_paper([p for p, _ in dense_pos]))
+        dense_rank = self._paper_ranks([p for p, _ in dense_pos])
         dense_sim = dict(dense_pos)
-        bm25_rank = _ranks(self._best_per_paper(lex_pos))
+        bm25_rank = self._paper_ranks(lex_pos)
         hits = []
-        for p in best:
-            meta, doc = idx.metas[p], idx.docs[p]
+        for pid in sorted(scored, key=lambda p: (-scored[p][0], p))[:k]:
+            score, pos = scored[pid]
+            meta, doc = idx.metas[pos], idx.docs[pos]
             title = meta["title"]
             text = doc[len(title) + 1 :] if doc.startswith(title + "\n") else doc
+            d_best = dense_rank[pid][1] if pid in dense_rank else None
+            b_best = bm25_rank[pid][1] if pid in bm25_rank else None
             hits.append(Hit(
-                paper_id=meta["paper_id"], title=title, score=round(float(fused[p]), 6),
+                paper_id=pid, title=title, score=round(float(score), 6),
                 snippet=text[:SNIPPET_CHARS] + ("…" if len(text) > SNIPPET_CHARS else ""),
-                date=meta.get("date") or None, chunk_id=idx.ids[p], text=text, metadata=meta,
-                dense_rank=dense_rank.get(p), bm25_rank=bm25_rank.get(p),
-                dense_score=round(dense_sim[p], 6) if p in dense_sim else None,
-                bm25_score=round(float(bm25[p]), 6) if bm25[p] > 0 else None,
+                date=meta.get("date") or None, chunk_id=idx.ids[pos], text=text, metadata=meta,
+                dense_rank=dense_rank[pid][0] if pid in dense_rank else None,
+                bm25_rank=bm25_rank[pid][0] if pid in bm25_rank else None,
+                dense_score=round(dense_sim[d_best], 6) if d_best is not None else None,
+                bm25_score=round(float(bm25[b_best]), 6) if b_best is not None else None,
             ))
         return hits
 

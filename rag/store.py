@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from rag.config import Settings
 
 SCHEMA = 1
+MARKER = "content_digest"  # collection metadata: digest of the contents, set by every ingest that writes
 BATCH = 1000  # below Chroma's max batch size
 
 
@@ -45,7 +46,8 @@ class StoredPaper:
 class Store:
     """A Chroma collection of chunks, with our own embeddings and cosine distance."""
 
-    def __init__(self, collection: Any, params: dict[str, Any]) -> None:
+    def __init__(self, client: Any, collection: Any, params: dict[str, Any]) -> None:
+        self.client = client
         self.collection = collection
         self.params = params
 
@@ -64,7 +66,7 @@ class Store:
             col = client.create_collection(
                 name, metadata=params, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
             )
-            return cls(col, params)
+            return cls(client, col, params)
         col = client.get_collection(name, embedding_function=None)
         built = {k: v for k, v in (col.metadata or {}).items() if k in params}
         if built != params:
@@ -73,7 +75,16 @@ class Store:
                 f"the index at {settings.home} was built with other settings ({diff})",
                 "run `rag ingest --rebuild` to rebuild it, or restore the settings it was built with",
             )
-        return cls(col, params)
+        return cls(client, col, params)
+
+    def marker(self) -> str | None:
+        """The content digest the last completed ingest recorded (None while an ingest is writing)."""
+        meta = self.client.get_collection(self.collection.name, embedding_function=None).metadata or {}
+        return meta.get(MARKER) or None
+
+    def set_marker(self, value: str | None) -> None:
+        """Record the content digest (or clear it before writing)."""
+        self.collection.modify(metadata={**self.params, MARKER: value or ""})
 
     def count(self) -> int:
         """Number of stored chunks."""
