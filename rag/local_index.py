@@ -49,6 +49,7 @@ class LocalIndex:
         self.mean = mean
         self.cov = cov
         self.position = {cid: i for i, cid in enumerate(ids)}
+        self.paper_ids = [m["paper_id"] for m in metas]  # position -> paper id
         self.date_ints = np.array([int(m.get("date_int", 0)) for m in metas], dtype=np.int64)
 
     @property

@@ -8,6 +8,7 @@ exactly from the mean vector and covariance kept in the local index.
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from rag.config import Settings
 
 MAX_QUERY_CHARS = 4000
+FRESHNESS_SECONDS = 1.0  # how often a long-lived Retriever checks whether another ingest changed the store
 SNIPPET_CHARS = 240
 
 
@@ -67,6 +69,7 @@ class Retriever:
         self.embedder = get_embedder(settings)
         self.store = Store.open(settings, build_params(settings, self.embedder.name, self.embedder.dim), create=False)
         self.index = refresh_local_index(settings, self.store)
+        self._checked = time.monotonic()
         if not self.index.ids:
             raise IndexMissingError(f"the index at {settings.home} is empty", "run `rag ingest` first")
 
@@ -80,10 +83,7 @@ class Retriever:
         if since and until and since > until:
             raise RagError(f"the start date {since} is after the end date {until}", "swap the dates")
         s = self.settings
-        marker = self.store.marker()
-        if marker and marker != self.index.digest:
-            # Another ingest (this or another process) changed the collection: get back in step.
-            self.index = refresh_local_index(s, self.store, marker)
+        self._follow_store()
         lo, hi = _date_int(since), _date_int(until)
         qvec = self.embedder.embed([query])[0]
         dense = self.store.query(qvec, s.candidates, _where(lo, hi))
@@ -97,14 +97,22 @@ class Retriever:
         scored = self._fuse(qvec, dense_pos, lex_pos, bm25)
         return self._hits(scored, dense_pos, lex_pos, bm25, k or s.top_k)
 
-    def _paper(self, pos: int) -> str:
-        return self.index.metas[pos]["paper_id"]
+    def _follow_store(self) -> None:
+        """At most once a second, check the ingest marker; if another ingest changed the collection, reload."""
+        now = time.monotonic()
+        if now - self._checked < FRESHNESS_SECONDS:
+            return
+        self._checked = now
+        marker = self.store.marker()
+        if marker and marker != self.index.digest:
+            self.index = refresh_local_index(self.settings, self.store, marker)
 
     def _paper_ranks(self, positions: list[int]) -> dict[str, tuple[int, int]]:
         """paper_id -> (1-based rank, position of its best chunk) for a chunk ranking, best first."""
+        paper_ids = self.index.paper_ids
         out: dict[str, tuple[int, int]] = {}
         for pos in positions:
-            out.setdefault(self._paper(pos), (len(out) + 1, pos))
+            out.setdefault(paper_ids[pos], (len(out) + 1, pos))
         return out
 
     def _fuse(self, qvec: np.ndarray, dense_pos: list[tuple[int, float]], lex_pos: list[int],
@@ -123,10 +131,14 @@ class Retriever:
         bm_mu, bm_sd = float(bm25.mean()), float(bm25.std()) or 1.0
         dz = {p: (sim - mu) / sd for p, sim in dense_pos}
         floor = min(dz.values(), default=0.0)  # chunks beyond the dense candidates score at most this
+        positions = sorted(dz.keys() | set(lex_pos))
+        scores = s.bm25_weight * (bm25[positions] - bm_mu) / bm_sd + s.dense_weight * np.array(
+            [dz.get(p, floor) for p in positions], dtype=np.float64
+        )
+        paper_ids = self.index.paper_ids
         best: dict[str, tuple[float, int]] = {}
-        for pos in sorted(dz.keys() | set(lex_pos)):
-            score = s.bm25_weight * (bm25[pos] - bm_mu) / bm_sd + s.dense_weight * dz.get(pos, floor)
-            pid = self._paper(pos)
+        for pos, score in zip(positions, scores.tolist()):
+            pid = paper_ids[pos]
             if pid not in best or score > best[pid][0]:
                 best[pid] = (score, pos)
         return best
