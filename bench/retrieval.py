@@ -19,12 +19,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # name -> settings overrides; the first two are each retriever alone.
 METHODS: dict[str, dict] = {
-    "bm25": {"fusion": "zscore", "dense_weight": 0.0, "bm25_weight": 1.0},
+    "bm25": {"fusion": "zscore", "dense_weight": 0.0, "bm25_weight": 1.0, "pair_weight": 0.0},
+    "bm25 + pairs": {"fusion": "zscore", "dense_weight": 0.0, "bm25_weight": 1.0},
     "dense": {"fusion": "zscore", "dense_weight": 1.0, "bm25_weight": 0.0},
     "rrf k=60 equal": {"fusion": "rrf", "rrf_k": 60.0, "dense_weight": 1.0, "bm25_weight": 1.0},
     "rrf k=10 bm25x3": {"fusion": "rrf", "rrf_k": 10.0, "dense_weight": 1.0, "bm25_weight": 3.0},
-    "zscore dense 1.0": {"fusion": "zscore", "dense_weight": 1.0, "bm25_weight": 1.0},
-    "zscore dense 0.5 (default)": {},
+    "zscore dense 0.5, no pairs": {"fusion": "zscore", "dense_weight": 0.5, "pair_weight": 0.0},
+    "zscore dense 1.0, no pairs": {"fusion": "zscore", "dense_weight": 1.0, "pair_weight": 0.0},
+    "zscore dense 0.5 + pairs": {"fusion": "zscore", "dense_weight": 0.5},
+    "zscore dense 1.0 + pairs (default)": {},
 }
 
 
@@ -80,7 +83,7 @@ def main() -> None:
         again = ingest(s)
         report["ingest"][f"titles={titles} re-ingest"] = {"seconds": again.seconds, "writes": again.added + again.updated + again.removed}
         r = Retriever(s)
-        base = {k: getattr(s, k) for k in ("fusion", "rrf_k", "dense_weight", "bm25_weight")}
+        base = {k: getattr(s, k) for k in ("fusion", "rrf_k", "dense_weight", "bm25_weight", "pair_weight")}
         for name, over in METHODS.items():
             if not titles:
                 ranked, ms = run(r, base, over, [p.title for p in papers])
@@ -92,10 +95,10 @@ def main() -> None:
                 report["paraphrase"][name] = metrics(ranked, want)
     print(json.dumps(report["ingest"]))
     print(f"\nknown-item ({len(papers)} titles -> abstracts indexed without titles)")
-    print(f"{'method':<28}{'R@1':>7}{'R@10':>7}{'MRR@10':>8}   |  paraphrase ({len(paras)}) {'hit@5':>6}{'MRR@10':>8}   | p50 ms  p95 ms")
+    print(f"{'method':<36}{'R@1':>7}{'R@10':>7}{'MRR@10':>8}   |  paraphrase ({len(paras)}) {'hit@5':>6}{'MRR@10':>8}   | p50 ms  p95 ms")
     for name in METHODS:
         k, p, lat = report["known_item"][name], report["paraphrase"][name], report["latency_ms"][name]
-        print(f"{name:<28}{k['R@1']:>7.3f}{k['R@10']:>7.3f}{k['MRR@10']:>8.3f}   |  {'':>16}{p['R@5']:>6.3f}{p['MRR@10']:>8.3f}   | {lat['p50']:6.2f}  {lat['p95']:6.2f}")
+        print(f"{name:<36}{k['R@1']:>7.3f}{k['R@10']:>7.3f}{k['MRR@10']:>8.3f}   |  {'':>16}{p['R@5']:>6.3f}{p['MRR@10']:>8.3f}   | {lat['p50']:6.2f}  {lat['p95']:6.2f}")
     if args.chunk_sizes:
         report["chunking"] = compare_chunking(home, papers, paras, [int(x) for x in args.chunk_sizes.split(",")])
     (args.out / "retrieval.json").write_text(json.dumps(report, indent=2))

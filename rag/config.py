@@ -51,8 +51,11 @@ class Settings(BaseSettings):
         description="How dense and BM25 are combined: 'zscore' adds each retriever's score standardised "
         "over the whole corpus (measured best), 'rrf' is weighted reciprocal-rank fusion.",
     )
-    dense_weight: float = Field(default=0.5, ge=0, description="Weight of the dense (embedding) retriever.")
+    dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense (embedding) retriever.")
     bm25_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 retriever.")
+    pair_weight: float = Field(
+        default=0.25, ge=0, description="Weight of BM25 over adjacent word pairs (phrases), added to the term BM25."
+    )
     rrf_k: float = Field(default=10.0, gt=0, description="Reciprocal-rank-fusion constant k (fusion=rrf).")
     bm25_k1: float = Field(default=1.2, gt=0, description="BM25 term-frequency saturation k1.")
     bm25_b: float = Field(default=0.75, ge=0, le=1, description="BM25 length normalisation b.")

@@ -36,12 +36,25 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     return _bm25s().tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
 
 
+def _scores(model: Any, tokens: list[str], n: int) -> np.ndarray:
+    known = [t for t in tokens if t in getattr(model, "vocab_dict", {})] if n else []
+    if not known:
+        return np.zeros(n, dtype=np.float64)
+    return np.asarray(model.get_scores(known), dtype=np.float64)
+
+
+def bigrams(tokens: list[str]) -> list[str]:
+    """Adjacent token pairs ("mixtur_expert"): phrase evidence that single terms miss."""
+    return [f"{a}_{b}" for a, b in zip(tokens, tokens[1:])]
+
+
 class LocalIndex:
     """Chunk ids, texts and metadata in store order, a bm25s index, and the mean/covariance of the vectors."""
 
-    def __init__(self, model: Any, ids: list[str], docs: list[str], metas: list[dict], fingerprint: str,
+    def __init__(self, model: Any, pairs: Any, ids: list[str], docs: list[str], metas: list[dict], fingerprint: str,
                  mean: np.ndarray, cov: np.ndarray) -> None:
-        self.model = model
+        self.model = model  # BM25 over stemmed terms
+        self.pairs = pairs  # BM25 over adjacent term pairs
         self.ids = ids
         self.docs = docs
         self.metas = metas
@@ -61,13 +74,15 @@ class LocalIndex:
     def build(cls, ids: list[str], docs: list[str], metas: list[dict], vectors: np.ndarray, fingerprint: str,
               dim: int, k1: float = 1.2, b: float = 0.75) -> LocalIndex:
         """Index the given chunks (possibly none)."""
-        model = _bm25s().BM25(k1=k1, b=b)
+        model, pairs = _bm25s().BM25(k1=k1, b=b), _bm25s().BM25(k1=k1, b=b)
         if docs:
-            model.index(tokenize(docs), show_progress=False)
+            tokens = tokenize(docs)
+            model.index(tokens, show_progress=False)
+            pairs.index([bigrams(t) for t in tokens], show_progress=False)
         vectors = np.asarray(vectors, dtype=np.float64).reshape(len(ids), dim)
         mean = vectors.mean(axis=0) if len(ids) else np.zeros(dim)
         cov = np.cov(vectors, rowvar=False, bias=True) if len(ids) > 1 else np.zeros((dim, dim))
-        return cls(model, ids, docs, metas, fingerprint, mean, np.atleast_2d(cov))
+        return cls(model, pairs, ids, docs, metas, fingerprint, mean, np.atleast_2d(cov))
 
     def save(self, folder: Path) -> None:
         """Write everything; the sidecar with the fingerprint goes last, so a half-written index is stale."""
@@ -76,6 +91,7 @@ class LocalIndex:
         side.unlink(missing_ok=True)
         if self.docs:
             self.model.save(str(folder / "bm25"))
+            self.pairs.save(str(folder / "bm25-pairs"))
         np.savez(folder / "dense_stats.npz", mean=self.mean, cov=self.cov)
         tmp = folder / "chunks.json.tmp"
         tmp.write_text(json.dumps({"fingerprint": self.fingerprint, "ids": self.ids, "docs": self.docs, "metas": self.metas}))
@@ -91,16 +107,17 @@ class LocalIndex:
                 return None
             stats = np.load(folder / "dense_stats.npz")
             model = bm25s.BM25.load(str(folder / "bm25")) if data["docs"] else bm25s.BM25()
+            pairs = bm25s.BM25.load(str(folder / "bm25-pairs")) if data["docs"] else bm25s.BM25()
         except (OSError, ValueError, KeyError):
             return None
-        return cls(model, data["ids"], data["docs"], data["metas"], fingerprint, stats["mean"], stats["cov"])
+        return cls(model, pairs, data["ids"], data["docs"], data["metas"], fingerprint, stats["mean"], stats["cov"])
 
-    def bm25_scores(self, tokens: list[str]) -> np.ndarray:
-        """BM25 score of every chunk for the query tokens (zeros if none is known)."""
-        known = [t for t in tokens if t in self.model.vocab_dict] if self.ids else []
-        if not known:
-            return np.zeros(len(self.ids), dtype=np.float64)
-        return np.asarray(self.model.get_scores(known), dtype=np.float64)
+    def bm25_scores(self, tokens: list[str], pair_weight: float = 0.0) -> np.ndarray:
+        """BM25 score of every chunk for the query tokens, plus pair_weight times the score of its term pairs."""
+        scores = _scores(self.model, tokens, len(self.ids))
+        if pair_weight:
+            scores += pair_weight * _scores(self.pairs, bigrams(tokens), len(self.ids))
+        return scores
 
     def date_mask(self, since: int = 0, until: int = 0) -> np.ndarray:
         """Which chunks fall in the date_int range (undated chunks fail any bound)."""

@@ -34,7 +34,7 @@ def refresh_local_index(settings: Settings, store: Store, content_digest: str | 
     The store's content digest is taken from the caller, else from the marker the last ingest left on
     the collection, else computed from a full read of the collection.
     """
-    suffix = f"|bm25 k1={settings.bm25_k1} b={settings.bm25_b}"
+    suffix = f"|bm25 k1={settings.bm25_k1} b={settings.bm25_b} pairs"
     current = content_digest or store.marker() or digest(*store.snapshot())
     index = LocalIndex.load(settings.bm25_dir, current + suffix)
     if index is None:
@@ -91,7 +91,7 @@ class Retriever:
             self.index = refresh_local_index(s, self.store)
         idx = self.index
         dense_pos = [(idx.position[cid], sim) for cid, sim in dense if cid in idx.position]
-        bm25 = idx.bm25_scores(tokenize([query])[0])
+        bm25 = idx.bm25_scores(tokenize([query])[0], s.pair_weight)
         allowed = idx.date_mask(lo, hi) & (bm25 > 0)
         lex_pos = [int(i) for i in np.argsort(-np.where(allowed, bm25, -np.inf), kind="stable")[: s.candidates] if allowed[i]]
         scored = self._fuse(qvec, dense_pos, lex_pos, bm25)

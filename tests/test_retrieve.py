@@ -176,7 +176,7 @@ def paper_ranks(r: Retriever, query: str) -> tuple[dict[str, int], dict[str, int
     """Each paper's 1-based rank in the dense and in the BM25 retriever, by its best chunk."""
     idx = r.index
     dense = r.store.query(r.embedder.embed([query])[0], r.settings.candidates)
-    bm25 = idx.bm25_scores(tokenize([query])[0])
+    bm25 = idx.bm25_scores(tokenize([query])[0], r.settings.pair_weight)
     lexical = [idx.ids[i] for i in np.argsort(-bm25, kind="stable") if bm25[i] > 0][: r.settings.candidates]
 
     def ranks(chunk_ids):
@@ -218,3 +218,21 @@ def test_rrf_score_adds_both_retrievers_per_paper(chunked):
             if h.paper_id in lexical:
                 expected += s.bm25_weight / (s.rrf_k + lexical[h.paper_id])
             assert h.score == pytest.approx(expected, abs=1e-6), h.title
+
+
+def test_word_pairs_favour_the_phrase():
+    from rag.local_index import LocalIndex, bigrams
+
+    assert bigrams(["mixtur", "expert", "rout"]) == ["mixtur_expert", "expert_rout"]
+    docs = [
+        "we route tokens to a mixture of experts in every layer",  # the phrase
+        "the experts agree that a mixture of methods helps",  # both words, apart
+        "an unrelated abstract about protein folding",
+    ]
+    metas = [{"paper_id": f"p{i}"} for i in range(3)]
+    idx = LocalIndex.build(["a", "b", "c"], docs, metas, np.eye(3, 4), "fp", dim=4)
+    tokens = tokenize(["mixture of experts"])[0]
+    plain, phrased = idx.bm25_scores(tokens), idx.bm25_scores(tokens, pair_weight=0.5)
+    assert phrased[0] > plain[0] and phrased[1] == pytest.approx(plain[1])
+    assert phrased[0] - phrased[1] > plain[0] - plain[1]
+    assert phrased[2] == 0
