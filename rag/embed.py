@@ -90,13 +90,14 @@ class OpenAIEmbedder:
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
-@lru_cache(maxsize=4)
-def _cached(kind: str, model: str) -> Embedder:
-    if kind == "openai":
-        return OpenAIEmbedder(model)
+@lru_cache(maxsize=1)
+def _wordllama() -> WordLlamaEmbedder:
     return WordLlamaEmbedder()
 
 
 def get_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings ask for (loaded once per process)."""
-    return _cached(settings.embedder, settings.openai_embed_model)
+    """The embedder the settings ask for. WordLlama is loaded once per process; an OpenAI client is
+    made per call so it follows the current OPENAI_* environment."""
+    if settings.embedder == "openai":
+        return OpenAIEmbedder(settings.openai_embed_model)
+    return _wordllama()

@@ -1,0 +1,39 @@
+"""Chunking: llama-index's SentenceSplitter counting cl100k tokens with tiktoken, offline."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import pytest
+
+from conftest import make_settings
+from rag.ingest import chunk_paper, split_abstract, splitter
+from rag.store import build_params
+from rag.tokens import count_tokens
+
+
+@pytest.mark.parametrize("size", [64, 128, 512])
+def test_chunks_are_what_the_splitter_makes(corpus, tmp_path, size):
+    settings = make_settings(tmp_path, chunk_size=size, chunk_overlap=size // 8)
+    split = splitter(settings)
+    lazy = lru_cache(maxsize=1)(lambda: split)
+    for paper in corpus.papers[:80]:
+        pieces = split_abstract(paper.abstract, settings, lazy)
+        # The shortcut for abstracts that fit in one chunk gives exactly what the splitter gives.
+        assert pieces == split.split_text(paper.abstract)
+        assert all(count_tokens(p) <= size for p in pieces)
+
+
+def test_every_chunk_carries_its_paper(corpus, tmp_path):
+    settings = make_settings(tmp_path, chunk_size=64, chunk_overlap=8)
+    params = build_params(settings, "wordllama-l2_supercat-256", 256)
+    paper = max(corpus.papers, key=lambda p: len(p.abstract))
+    chunks = chunk_paper(paper, settings, params, lambda: splitter(settings))
+    assert len(chunks) > 3
+    assert [c.chunk_id for c in chunks] == [f"{paper.paper_id}:{i}" for i in range(len(chunks))]
+    for c in chunks:
+        assert c.text.startswith(paper.title + "\n")  # found by its title too
+        assert c.metadata["paper_id"] == paper.paper_id and c.metadata["title"] == paper.title
+        assert c.metadata["n_chunks"] == len(chunks)
+    untitled = make_settings(tmp_path, chunk_size=64, chunk_overlap=8, index_titles=False)
+    assert not chunk_paper(paper, untitled, params, lambda: splitter(untitled))[0].text.startswith(paper.title)
