@@ -30,6 +30,10 @@ def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except RagError as e:
             _fail(e.message, e.hint)
+        except KeyboardInterrupt:
+            # Ingest writes in batches and records each paper's hash, so nothing half-done is trusted.
+            typer.echo("interrupted; run the same command again to finish (finished work is kept)", err=True)
+            raise typer.Exit(130) from None
 
     return run
 

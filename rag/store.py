@@ -54,6 +54,8 @@ class Store:
     @classmethod
     def open(cls, settings: Settings, params: dict[str, Any], *, create: bool, rebuild: bool = False) -> Store:
         """Open (or create) the collection; raise if it was built with other params."""
+        if not create and not settings.chroma_dir.is_dir():
+            raise IndexMissingError(f"no index at {settings.home}", "run `rag ingest` first")
         client = _client(settings)
         name = settings.collection
         exists = name in {c if isinstance(c, str) else c.name for c in client.list_collections()}
