@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from rag.corpus import load_corpus
 from rag.errors import CorpusError
 from rag.embed import get_embedder
-from rag.store import Store, build_params, digest
+from rag.store import Store, StoredPaper, build_params, digest
 from rag.types import Chunk, Paper
 
 if TYPE_CHECKING:
@@ -148,13 +148,8 @@ def ingest(
             summary.added += 1
         todo.extend(chunks)
 
-    current = {p.paper_id for p in corpus.papers}
-    gone = [pid for pid in stored if pid not in current]
-    # Never delete a paper only because its seed file was unreadable this time: bad input loses nothing.
-    keep = [pid for pid in gone if unreadable & set(stored[pid].files)]
-    summary.kept_unreadable = len(keep)
-    removed = [pid for pid in gone if pid not in keep]
-    summary.removed = len(removed)
+    removed, kept = _removals(stored, {p.paper_id for p in corpus.papers}, unreadable)
+    summary.removed, summary.kept_unreadable = len(removed), len(kept)
 
     wrote = bool(todo or replace or removed)
     if wrote:
@@ -167,6 +162,14 @@ def ingest(
         store.set_marker(index.digest)
     summary.seconds = round(time.perf_counter() - t0, 3)
     return summary
+
+
+def _removals(stored: dict[str, StoredPaper], current: set[str], unreadable: set[str]) -> tuple[list[str], list[str]]:
+    """Stored papers no longer in the seeds: (to remove, to keep because their file was unreadable)."""
+    gone = [pid for pid in stored if pid not in current]
+    # Never delete a paper only because its seed file was unreadable this time: bad input loses nothing.
+    kept = [pid for pid in gone if unreadable & set(stored[pid].files)]
+    return [pid for pid in gone if pid not in kept], kept
 
 
 def _embed_and_store(store: Store, embedder: Any, chunks: list[Chunk], progress: Progress | None) -> None:
