@@ -1,0 +1,1 @@
+"""The Gradio app (issue 5). It will call rag's public API only, never the store."""
