@@ -18,7 +18,7 @@ from rag.corpus import load_corpus
 from rag.errors import CorpusError
 from rag.embed import get_embedder
 from rag.store import Store, StoredPaper, build_params, digest
-from rag.types import Chunk, Paper
+from rag.types import Chunk, Paper, date_int
 
 if TYPE_CHECKING:
     from rag.config import Settings
@@ -85,7 +85,7 @@ def chunk_paper(paper: Paper, settings: Settings, params: dict[str, Any], split:
         "paper_id": paper.paper_id,
         "title": paper.title,
         "date": paper.published.isoformat() if paper.published else "",
-        "date_int": int(paper.published.strftime("%Y%m%d")) if paper.published else 0,
+        "date_int": date_int(paper.published),
         "date_text": paper.date_text or "",
         "authors": paper.authors or 0,
         "organization": paper.organization or "",

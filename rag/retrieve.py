@@ -18,7 +18,7 @@ from rag.embed import get_embedder
 from rag.errors import IndexMissingError, RagError
 from rag.local_index import LocalIndex, tokenize
 from rag.store import Store, build_params, digest
-from rag.types import Hit
+from rag.types import Hit, date_int
 
 if TYPE_CHECKING:
     from rag.config import Settings
@@ -43,10 +43,6 @@ def refresh_local_index(settings: Settings, store: Store, content_digest: str | 
                                  settings.bm25_k1, settings.bm25_b)
         index.save(settings.bm25_dir)
     return index
-
-
-def _date_int(d: date | None) -> int:
-    return int(d.strftime("%Y%m%d")) if d else 0
 
 
 def _where(since: int, until: int) -> dict | None:
@@ -84,11 +80,12 @@ class Retriever:
             raise RagError(f"the start date {since} is after the end date {until}", "swap the dates")
         s = self.settings
         self._follow_store()
-        lo, hi = _date_int(since), _date_int(until)
+        lo, hi = date_int(since), date_int(until)
         qvec = self.embedder.embed([query])[0]
         dense = self.store.query(qvec, s.candidates, _where(lo, hi))
         if any(cid not in self.index.position for cid, _ in dense):
-            self.index = refresh_local_index(s, self.store)
+            # Chroma holds chunks the mirror does not know (a writer that left no marker): trust a full read.
+            self.index = refresh_local_index(s, self.store, digest(*self.store.snapshot()))
         idx = self.index
         dense_pos = [(idx.position[cid], sim) for cid, sim in dense if cid in idx.position]
         bm25 = idx.bm25_scores(tokenize([query])[0], s.pair_weight)

@@ -7,6 +7,11 @@ from datetime import date
 from typing import Any
 
 
+def date_int(d: date | None) -> int:
+    """A date as the sortable integer YYYYMMDD stored in chunk metadata; 0 for no date."""
+    return int(d.strftime("%Y%m%d")) if d else 0
+
+
 @dataclass
 class Paper:
     """One unique paper, merged from every seed file it appears in."""
