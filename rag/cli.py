@@ -1,4 +1,4 @@
-"""`rag` command line: ingest, search, papers. Errors become one line on stderr and exit code 1."""
+"""`rag` command line: ingest, search, ask, chat, papers. Errors become one line on stderr and exit code 1."""
 
 from __future__ import annotations
 
@@ -117,6 +117,109 @@ def search(
     for n, h in enumerate(hits, 1):
         typer.echo(f"{n:>2}. {h.title}  [{h.date or 'undated'}]  score {h.score:.4f}  id {h.paper_id}")
         typer.echo(f"    {h.snippet}")
+
+
+def _mode(offline: bool, llm: bool) -> Optional[str]:
+    if offline and llm:
+        _fail("--offline and --llm exclude each other", "pick one")
+    return "extractive" if offline else "llm" if llm else None
+
+
+def _print_answer(stream: Any, out: Any) -> Any:
+    """Write the streamed text as it comes, then what the final Answer adds (sources, flags); return it."""
+    from rag.types import Answer
+
+    shown = ""
+    try:
+        for item in stream:
+            if isinstance(item, Answer):
+                break
+            out.write(item)
+            out.flush()
+            shown += item
+    except RagError:
+        if shown:
+            out.write("\n[answer incomplete]\n")
+        raise
+    answer: Answer = item
+    if answer.text != shown:  # an abstention from the model, expanded with the nearest papers
+        out.write(("\n\n" if shown else "") + answer.text[len(shown):] if answer.text.startswith(shown) else "\n" + answer.text)
+    out.write("\n")
+    if answer.citations:
+        out.write("\nSources:\n")
+        for c in answer.citations:
+            out.write(f"  [{c.n}] {c.title}" + (f" ({c.date})" if c.date else "") + f"  id {c.paper_id}\n")
+    notes = []
+    if answer.removed_citations:
+        notes.append(f"removed {answer.removed_citations} citation(s) to sources that do not exist")
+    for f in answer.flags:
+        what = "cites nothing" if f.reason == "uncited" else f"not supported by {''.join(f'[{n}]' for n in f.citations)}"
+        notes.append(f"check: \"{f.sentence[:80]}\" {what}")
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+    t = answer.timings_ms
+    tokens = f", {answer.usage.total_tokens} tokens ({answer.usage.counted_by})" if answer.mode == "llm" else ""
+    typer.echo(f"[{answer.mode}{' ' + answer.model if answer.model else ''}: retrieval {t.get('retrieve', 0):.0f} ms, "
+               f"total {t.get('total', 0):.0f} ms{tokens}]", err=True)
+    return answer
+
+
+@app.command()
+@_friendly
+def ask(
+    question: str = typer.Argument(..., help="Your question about the papers."),
+    k: int = typer.Option(None, "-k", min=1, max=20, help="Papers given as sources (default RAG_ANSWER_K=5)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only papers published on or after YYYY-MM-DD."),
+    until: Optional[str] = typer.Option(None, "--until", help="Only papers published on or before YYYY-MM-DD."),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole answer as one JSON object."),
+    offline: bool = typer.Option(False, "--offline", help="Answer from the abstracts' own sentences, no LLM."),
+    llm: bool = typer.Option(False, "--llm", help="Use the LLM (OPENAI_API_KEY / OPENAI_BASE_URL)."),
+) -> None:
+    """Answer a question with numbered citations to the papers (streams to the terminal)."""
+    from rag.answer import Answerer
+
+    lo, hi = _parse_date(since, "--since"), _parse_date(until, "--until")
+    mode = _mode(offline, llm)
+    answerer = Answerer(_settings())
+    if as_json:
+        typer.echo(json.dumps(answerer.ask(question, k=k, since=lo, until=hi, mode=mode).to_dict()))
+        return
+    _print_answer(answerer.stream(question, k=k, since=lo, until=hi, mode=mode), sys.stdout)
+
+
+@app.command()
+@_friendly
+def chat(
+    k: int = typer.Option(None, "-k", min=1, max=20, help="Papers given as sources (default RAG_ANSWER_K=5)."),
+    offline: bool = typer.Option(False, "--offline", help="Answer from the abstracts' own sentences, no LLM."),
+    llm: bool = typer.Option(False, "--llm", help="Use the LLM (OPENAI_API_KEY / OPENAI_BASE_URL)."),
+) -> None:
+    """A conversation in the terminal: follow-up questions refer to earlier answers ("what about [2]?")."""
+    from rag.answer import Answerer
+
+    mode = _mode(offline, llm)
+    answerer = Answerer(_settings())
+    history: list[Any] = []
+    typer.echo(f"Ask about the {answerer.retriever.paper_count()} papers. /new starts over, /quit (or Ctrl-D) ends.",
+               err=True)
+    while True:
+        try:
+            question = input("\nyou> ").strip()
+        except EOFError:
+            typer.echo("", err=True)
+            return
+        if question in ("/quit", "/exit", "quit", "exit"):
+            return
+        if question == "/new":
+            history = []
+            typer.echo("(new conversation)", err=True)
+            continue
+        if not question:
+            continue
+        try:
+            history.append(_print_answer(answerer.stream(question, history[-5:], k=k, mode=mode), sys.stdout))
+        except RagError as e:  # the conversation goes on after a failed turn
+            typer.echo(f"error: {e.message}" + (f"\nhint: {e.hint}" if e.hint else ""), err=True)
 
 
 @app.command()

@@ -60,6 +60,28 @@ class Settings(BaseSettings):
     bm25_k1: float = Field(default=1.2, gt=0, description="BM25 term-frequency saturation k1.")
     bm25_b: float = Field(default=0.75, ge=0, le=1, description="BM25 length normalisation b.")
 
+    llm: Literal["auto", "openai", "extractive"] = Field(
+        default="auto",
+        description="Answer mode: 'openai' uses an OpenAI-compatible chat model (OPENAI_API_KEY and/or "
+        "OPENAI_BASE_URL), 'extractive' answers offline from the abstracts' own sentences, 'auto' picks "
+        "'openai' when OPENAI_API_KEY or OPENAI_BASE_URL is set and 'extractive' otherwise.",
+    )
+    llm_model: str = Field(default="gpt-4o-mini", description="Chat model name sent to the OpenAI-compatible server.")
+    llm_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for the LLM before giving up.")
+    llm_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries (with exponential backoff) on connection errors, 429 and 5xx."
+    )
+    llm_max_tokens: int = Field(default=512, ge=16, description="Most tokens the LLM may write per answer.")
+    llm_temperature: float = Field(default=0.0, ge=0, le=2, description="Sampling temperature of the LLM.")
+    llm_context_window: int = Field(
+        default=8192, ge=1024,
+        description="The model's context window in tokens; sources are cut to fit it with the prompt and the answer.",
+    )
+    answer_k: int = Field(default=5, ge=1, le=20, description="Papers given to the answerer as sources by default.")
+    abstain: bool = Field(
+        default=True, description="Abstain (and list the nearest papers) when the retrieval evidence is too weak."
+    )
+
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:
         if self.chunk_overlap >= self.chunk_size:

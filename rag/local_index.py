@@ -119,6 +119,18 @@ class LocalIndex:
             scores += pair_weight * _scores(self.pairs, bigrams(tokens), len(self.ids))
         return scores
 
+    def idf(self, terms: set[str] | frozenset[str]) -> dict[str, float]:
+        """BM25 idf of each term over the chunks; a term the corpus never uses gets the highest idf."""
+        n = len(self.ids)
+        vocab = getattr(self.model, "vocab_dict", {}) if n else {}
+        indptr = self.model.scores["indptr"] if vocab else []
+        out = {}
+        for t in terms:
+            i = vocab.get(t)
+            df = int(indptr[i + 1] - indptr[i]) if i is not None and i + 1 < len(indptr) else 0
+            out[t] = float(np.log1p((n - df + 0.5) / (df + 0.5)))
+        return out
+
     def date_mask(self, since: int = 0, until: int = 0) -> np.ndarray:
         """Which chunks fall in the date_int range (undated chunks fail any bound)."""
         ok = np.ones(len(self.ids), dtype=bool)

@@ -143,28 +143,49 @@ class Retriever:
     def _hits(self, scored: dict[str, tuple[float, int]], dense_pos: list[tuple[int, float]], lex_pos: list[int],
               bm25: np.ndarray, k: int) -> list[Hit]:
         """One Hit per paper, best first, showing the chunk that scored best."""
-        idx = self.index
         dense_rank = self._paper_ranks([p for p, _ in dense_pos])
         dense_sim = dict(dense_pos)
         bm25_rank = self._paper_ranks(lex_pos)
         hits = []
         for pid in sorted(scored, key=lambda p: (-scored[p][0], p))[:k]:
             score, pos = scored[pid]
-            meta, doc = idx.metas[pos], idx.docs[pos]
-            title = meta["title"]
-            text = doc[len(title) + 1 :] if doc.startswith(title + "\n") else doc
             d_best = dense_rank[pid][1] if pid in dense_rank else None
             b_best = bm25_rank[pid][1] if pid in bm25_rank else None
-            hits.append(Hit(
-                paper_id=pid, title=title, score=round(float(score), 6),
-                snippet=text[:SNIPPET_CHARS] + ("…" if len(text) > SNIPPET_CHARS else ""),
-                date=meta.get("date") or None, chunk_id=idx.ids[pos], text=text, metadata=meta,
+            hits.append(self._hit_at(
+                pos, round(float(score), 6),
                 dense_rank=dense_rank[pid][0] if pid in dense_rank else None,
                 bm25_rank=bm25_rank[pid][0] if pid in bm25_rank else None,
                 dense_score=round(dense_sim[d_best], 6) if d_best is not None else None,
                 bm25_score=round(float(bm25[b_best]), 6) if b_best is not None else None,
             ))
         return hits
+
+    def paper_count(self, since: date | None = None, until: date | None = None) -> int:
+        """How many indexed papers fall in the date range (all of them without one)."""
+        self._follow_store()
+        mask = self.index.date_mask(date_int(since), date_int(until))
+        return len({pid for pid, ok in zip(self.index.paper_ids, mask.tolist()) if ok})
+
+    def idf(self, terms: frozenset[str]) -> dict[str, float]:
+        """Inverse document frequency of stemmed terms in the index."""
+        return self.index.idf(terms)
+
+    def paper_hit(self, paper_id: str) -> Hit | None:
+        """A paper as a Hit (its first chunk, no scores), e.g. to bring back a paper an earlier answer cited."""
+        try:
+            pos = self.index.paper_ids.index(paper_id)
+        except ValueError:
+            return None
+        return self._hit_at(pos, 0.0)
+
+    def _hit_at(self, pos: int, score: float, **ranks: Any) -> Hit:
+        """The Hit for the chunk at a position of the local index."""
+        meta, doc = self.index.metas[pos], self.index.docs[pos]
+        title = meta["title"]
+        text = doc[len(title) + 1 :] if doc.startswith(title + "\n") else doc
+        return Hit(paper_id=meta["paper_id"], title=title, score=score,
+                   snippet=text[:SNIPPET_CHARS] + ("…" if len(text) > SNIPPET_CHARS else ""),
+                   date=meta.get("date") or None, chunk_id=self.index.ids[pos], text=text, metadata=meta, **ranks)
 
     def papers(self) -> list[dict[str, Any]]:
         """Every indexed paper's metadata (from its first chunk), sorted by title."""

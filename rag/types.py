@@ -78,3 +78,103 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.message}" if self.line else f"{self.file}: {self.message}"
+
+
+@dataclass
+class Citation:
+    """A paper an answer cites as [n]."""
+
+    n: int
+    paper_id: str
+    title: str
+    date: str | None = None
+
+
+@dataclass
+class Source:
+    """A paper given to the answerer as source [n], with the text it was shown."""
+
+    n: int
+    paper_id: str
+    title: str
+    date: str | None
+    text: str  # the abstract as shown (cut to the token budget when needed)
+    score: float = 0.0  # retrieval score (fused); 0.0 for papers carried over from earlier turns
+    metadata: dict[str, Any] = field(default_factory=dict)
+    supporting: list[str] = field(default_factory=list)  # sentences of text that support the answer's claims
+    cited: bool = False
+    truncated: bool = False
+
+    def citation(self) -> Citation:
+        """This source as a citation."""
+        return Citation(self.n, self.paper_id, self.title, self.date)
+
+
+@dataclass
+class Flag:
+    """An answer sentence the validator could not match to its cited abstracts (or that cites nothing)."""
+
+    sentence: str
+    citations: list[int]
+    reason: str  # "unsupported" | "uncited"
+    support: float  # share of the sentence's content words found in the cited abstracts
+
+
+@dataclass
+class Usage:
+    """LLM tokens of one answer; `counted_by` says whether the server reported them or tiktoken counted them."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    counted_by: str = "none"  # "server" | "tiktoken" | "none" (no LLM was used)
+
+    @property
+    def total_tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.prompt_tokens + self.completion_tokens
+
+    def add(self, other: Usage) -> Usage:
+        """The sum of two usages (e.g. condensing a follow-up plus answering it)."""
+        kinds = {self.counted_by, other.counted_by} - {"none"}
+        by = "none" if not kinds else kinds.pop() if len(kinds) == 1 else "mixed"
+        return Usage(self.prompt_tokens + other.prompt_tokens, self.completion_tokens + other.completion_tokens, by)
+
+
+@dataclass
+class Turn:
+    """One earlier exchange of a conversation: what was asked, what was answered, what it cited."""
+
+    question: str
+    answer: str = ""
+    citations: list[Citation] = field(default_factory=list)
+
+
+@dataclass
+class Answer:
+    """A cited answer: the text, the citations in it, the sources shown, and how it was made."""
+
+    question: str
+    text: str
+    mode: str  # "extractive" | "llm"
+    citations: list[Citation] = field(default_factory=list)  # exactly the papers cited in text, by first use
+    sources: list[Source] = field(default_factory=list)
+    abstained: bool = False
+    nearest: list[Citation] = field(default_factory=list)  # nearest papers, listed when abstaining
+    flags: list[Flag] = field(default_factory=list)
+    removed_citations: int = 0  # citations to numbers that were not among the sources, removed
+    search_query: str = ""  # the standalone query retrieval used (differs from question for follow-ups)
+    papers_searched: int = 0
+    model: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)  # retrieve, generate, total (+ first_token)
+    usage: Usage = field(default_factory=Usage)
+
+    def as_turn(self) -> Turn:
+        """This answer as history for a follow-up question."""
+        return Turn(self.question, self.text, list(self.citations))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (the `rag ask --json` shape)."""
+        d = asdict(self)
+        d["answer"] = d.pop("text")
+        d["usage"]["total_tokens"] = self.usage.total_tokens
+        return d

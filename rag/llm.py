@@ -1,0 +1,143 @@
+"""The OpenAI-compatible chat client: the only reader of the OPENAI_* environment.
+
+Works with OpenAI and with any server that speaks its API (vLLM, Ollama, llama.cpp). Retries with
+backoff on connection errors, 429 and 5xx are the openai client's own (max_retries). Every failure
+becomes an LLMError whose hint says how to fix it or how to fall back to the offline mode.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Iterator
+
+from rag.errors import ConfigError, RagError
+from rag.tokens import count_tokens
+from rag.types import Usage
+
+if TYPE_CHECKING:
+    from rag.config import Settings
+
+FALLBACK = "or answer offline with --offline (RAG_LLM=extractive)"
+
+
+class LLMError(RagError):
+    """The LLM could not give an answer (unreachable, timed out, rate-limited, refused, garbled)."""
+
+
+def llm_configured() -> bool:
+    """Whether the environment points at an LLM (an API key or a server URL)."""
+    return bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"))
+
+
+def use_llm(settings: Settings) -> bool:
+    """Whether answers go through the LLM under these settings (RAG_LLM=auto follows the environment)."""
+    return settings.llm == "openai" or (settings.llm == "auto" and llm_configured())
+
+
+def base_url() -> str:
+    """Where requests go (for messages; never includes the key)."""
+    return os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+
+
+def make_client(settings: Settings) -> Any:
+    """An openai.OpenAI client from OPENAI_API_KEY / OPENAI_BASE_URL and the timeout/retry settings."""
+    import openai
+
+    key = os.environ.get("OPENAI_API_KEY")
+    if not key and not os.environ.get("OPENAI_BASE_URL"):
+        raise ConfigError("the LLM mode needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)",
+                          f"set OPENAI_API_KEY, point OPENAI_BASE_URL at a server, {FALLBACK}")
+    # Local servers (llama.cpp, Ollama, vLLM) usually need no key, but the client insists on one.
+    return openai.OpenAI(api_key=key or "not-needed", base_url=os.environ.get("OPENAI_BASE_URL") or None,
+                         timeout=settings.llm_timeout, max_retries=settings.llm_retries)
+
+
+class LLM:
+    """A chat model behind the OpenAI API. `client` is anything with openai's `chat.completions.create`."""
+
+    def __init__(self, settings: Settings, client: Any = None) -> None:
+        self.settings = settings
+        self.model = settings.llm_model
+        self.client = client if client is not None else make_client(settings)
+
+    def complete(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> tuple[str, Usage]:
+        """The whole reply and its token usage."""
+        try:
+            resp = self.client.chat.completions.create(
+                model=self.model, messages=messages, max_tokens=max_tokens or self.settings.llm_max_tokens,
+                temperature=self.settings.llm_temperature,
+            )
+            choice = resp.choices[0] if getattr(resp, "choices", None) else None
+            text = choice.message.content if choice is not None else None
+        except Exception as e:  # noqa: BLE001  every failure becomes an LLMError with a hint
+            raise self._error(e) from e
+        if not isinstance(text, str):
+            raise LLMError(f"the LLM at {base_url()} sent a reply without text", f"check the server, {FALLBACK}")
+        return text, self._usage(getattr(resp, "usage", None), messages, text)
+
+    def stream(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str | Usage]:
+        """Text deltas as the model writes them, then the Usage as the last item."""
+        parts: list[str] = []
+        usage = None
+        try:
+            chunks = self.client.chat.completions.create(
+                model=self.model, messages=messages, max_tokens=max_tokens or self.settings.llm_max_tokens,
+                temperature=self.settings.llm_temperature, stream=True, stream_options={"include_usage": True},
+            )
+            for chunk in chunks:
+                usage = getattr(chunk, "usage", None) or usage
+                for choice in getattr(chunk, "choices", None) or []:
+                    delta = getattr(choice.delta, "content", None)
+                    if delta:
+                        parts.append(delta)
+                        yield delta
+        except Exception as e:  # noqa: BLE001
+            err = self._error(e)
+            if parts:
+                err = LLMError(f"the answer broke off after {sum(map(len, parts))} characters: {err.message}",
+                               "the partial answer above is incomplete; ask again, " + FALLBACK)
+            raise err from e
+        yield self._usage(usage, messages, "".join(parts))
+
+    def _usage(self, reported: Any, messages: list[dict[str, str]], text: str) -> Usage:
+        """The server's token counts when it sent them, else tiktoken's count of what was sent and received."""
+        if reported is not None and getattr(reported, "prompt_tokens", None) is not None:
+            return Usage(int(reported.prompt_tokens), int(reported.completion_tokens or 0), "server")
+        prompt = sum(count_tokens(m["content"]) + 4 for m in messages) + 3  # per-message framing, as OpenAI counts
+        return Usage(prompt, count_tokens(text), "tiktoken")
+
+    def _error(self, e: Exception) -> LLMError:
+        """A clear message and remedy for whatever the client raised."""
+        import openai
+
+        where, model = base_url(), self.model
+        if isinstance(e, LLMError):
+            return e
+        if isinstance(e, openai.APITimeoutError):
+            return LLMError(f"the LLM at {where} did not answer within {self.settings.llm_timeout:g} s",
+                            f"raise RAG_LLM_TIMEOUT, {FALLBACK}")
+        if isinstance(e, openai.APIConnectionError):
+            return LLMError(f"cannot reach the LLM at {where}",
+                            f"check that the server runs and OPENAI_BASE_URL is right, {FALLBACK}")
+        if isinstance(e, openai.AuthenticationError):
+            return LLMError(f"the LLM at {where} refused the API key", f"check OPENAI_API_KEY, {FALLBACK}")
+        if isinstance(e, openai.NotFoundError):
+            return LLMError(f"the LLM at {where} has no model {model!r}",
+                            f"set RAG_LLM_MODEL to a model the server serves, {FALLBACK}")
+        if isinstance(e, openai.RateLimitError):
+            return LLMError(f"the LLM at {where} is rate-limiting (still after {self.settings.llm_retries} retries)",
+                            f"wait a minute and ask again, {FALLBACK}")
+        if isinstance(e, openai.APIStatusError):
+            return LLMError(f"the LLM at {where} answered with HTTP {e.status_code}: {_short(e)}",
+                            f"check the server's log, {FALLBACK}")
+        return LLMError(f"the LLM at {where} sent a reply that could not be read ({type(e).__name__}: {_short(e)})",
+                        f"check that OPENAI_BASE_URL is an OpenAI-compatible API, {FALLBACK}")
+
+
+def _short(e: Exception) -> str:
+    """A one-line excerpt of an exception message (no request details, never the key)."""
+    text = " ".join(str(getattr(e, "message", None) or e).split())
+    key = os.environ.get("OPENAI_API_KEY")
+    if key:
+        text = text.replace(key, "***")
+    return text[:200]
