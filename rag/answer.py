@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 from rag import followup
 from rag.citations import CitationFilter, answer_sentences, content_terms, support
 from rag.errors import RagError
-from rag.evidence import Evidence, is_weak, measure
+from rag.evidence import is_weak, measure
 from rag.extractive import compose, pick_sentences, question_terms
 from rag.llm import LLM, use_llm
 from rag.prompt import answer_messages, condense_messages, fit_sources, is_abstention, source_budget
@@ -94,7 +94,8 @@ class Answerer:
         timings = {"condense": plan.condense_ms, "retrieve": _ms(t1)}
         base = Answer(question=question, text="", mode=mode, search_query=plan.search_query, papers_searched=n_papers,
                       model=self.llm.model if mode == "llm" else None, usage=plan.usage)
-        ev = measure(question_terms(plan.search_query), hits, self.retriever.idf)
+        ev = measure(question_terms(plan.search_query), hits, self.retriever.idf, self.retriever.knows)
+        base.evidence = ev.to_dict()
         if not sources or (self.settings.abstain and not plan.explicit and is_weak(ev)):
             answer = self._abstain(base, sources, n_papers, since or until)
             timings.update(generate=0.0, total=_ms(t0))
@@ -223,8 +224,3 @@ class Answerer:
 def _ms(since: float) -> float:
     return round((time.perf_counter() - since) * 1000, 2)
 
-
-def evidence_for(answerer: Answerer, question: str, k: int | None = None) -> Evidence:
-    """The abstention features of a question (for calibration in bench/abstain.py)."""
-    hits = answerer.retriever.search(question, k=k or answerer.settings.answer_k)
-    return measure(question_terms(question), hits, answerer.retriever.idf)

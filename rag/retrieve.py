@@ -170,6 +170,10 @@ class Retriever:
         """Inverse document frequency of stemmed terms in the index."""
         return self.index.idf(terms)
 
+    def knows(self, term: str) -> bool:
+        """Whether any indexed chunk contains the stemmed term."""
+        return term in getattr(self.index.model, "vocab_dict", {})
+
     def paper_hit(self, paper_id: str) -> Hit | None:
         """A paper as a Hit (its first chunk, no scores), e.g. to bring back a paper an earlier answer cited."""
         try:

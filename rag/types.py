@@ -165,6 +165,7 @@ class Answer:
     search_query: str = ""  # the standalone query retrieval used (differs from question for follow-ups)
     papers_searched: int = 0
     model: str | None = None
+    evidence: dict[str, float] = field(default_factory=dict)  # retrieval evidence behind the abstain decision
     timings_ms: dict[str, float] = field(default_factory=dict)  # retrieve, generate, total (+ first_token)
     usage: Usage = field(default_factory=Usage)
 
