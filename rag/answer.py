@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from rag.retrieve import Retriever
 
 MAX_QUESTION_CHARS = 4000
-SUPPORT_MIN = 0.5  # a cited sentence needs this share of its content words in the cited abstracts (bench/support.py)
+SUPPORT_MIN = 0.3  # share of a cited sentence's content words found in the cited abstracts; bench/support.py: keeps 85% of reworded supported claims, catches 84% of miscited ones (lexical AUC 0.92 vs 0.82 for embeddings)
 UNCITED_MIN_TERMS = 4  # an uncited sentence with at least this many content words is a claim without a source
 NEAREST = 5
 
