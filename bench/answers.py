@@ -123,8 +123,7 @@ def main() -> None:
     ap.add_argument("--calibrate", action="store_true", help="print the best abstain thresholds on a grid")
     ap.add_argument("--out", type=Path, default=ROOT / "artifacts" / "bench")
     args = ap.parse_args()
-    paths = args.questions or ([ROOT / "eval" / "questions.jsonl"] if (ROOT / "eval" / "questions.jsonl").exists()
-                               else sorted((ROOT / "eval").glob("golden_*.jsonl")))
+    paths = args.questions or [ROOT / "eval" / "questions.jsonl"]
     questions = load_questions(paths)
     corpus = load_corpus([ROOT / "seeds"])
     ids = {p.title: p.paper_id for p in corpus.papers}

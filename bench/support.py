@@ -53,7 +53,7 @@ def main() -> None:
     for t in titles[::5]:
         sents = split_sentences(papers[t].abstract)
         claims["verbatim"].append((third_person(sents[int(rng.integers(len(sents)))]), t))
-    for q in load_questions(sorted((ROOT / "eval").glob("golden_*.jsonl"))):
+    for q in load_questions([ROOT / "eval" / "questions.jsonl"]):
         if q["type"] in ("single", "title", "paraphrase"):
             claims["reworded"].append((q["question"], q["expected_titles"][0]))
 
