@@ -15,11 +15,11 @@ from datetime import date
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 from rag import followup
-from rag.citations import CitationFilter, answer_sentences, content_terms, support
+from rag.citations import CitationFilter, answer_sentences, cited_numbers, content_terms, support
 from rag.errors import RagError
 from rag.evidence import is_weak, measure
 from rag.extractive import compose, pick_sentences, question_terms
-from rag.llm import LLM, use_llm
+from rag.llm import LLM, LLMError, use_llm
 from rag.prompt import answer_messages, condense_messages, fit_sources, is_abstention, source_budget
 from rag.types import Answer, Citation, Flag, Hit, Source, Turn, Usage
 
@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from rag.retrieve import Retriever
 
 MAX_QUESTION_CHARS = 4000
-SUPPORT_MIN = 0.3  # share of a cited sentence's content words found in the cited abstracts; bench/support.py: keeps 85% of reworded supported claims, catches 84% of miscited ones (lexical AUC 0.92 vs 0.82 for embeddings)
+# A cited sentence needs this share of its content words in the cited abstracts. bench/support.py: keeps
+# 85% of reworded supported claims and catches 84% of miscited ones (lexical AUC 0.92, embeddings 0.82).
+SUPPORT_MIN = 0.3
 UNCITED_MIN_TERMS = 4  # an uncited sentence with at least this many content words is a claim without a source
 NEAREST = 5
 
@@ -111,7 +113,10 @@ class Answerer:
         else:
             text, shown, used = yield from self._generate(plan, sources, cites, timings, t2)
         timings["generate"] = _ms(t2)
-        if mode == "llm" and is_abstention(text):
+        if mode == "llm" and not text.strip():
+            raise LLMError(f"the LLM ({self.llm.model}) wrote an empty answer",
+                           "ask again, try another RAG_LLM_MODEL, or answer offline with --offline")
+        if mode == "llm" and is_abstention(text) and not cited_numbers(text):  # a hedge that cites is an answer
             answer = self._abstain(base, shown, n_papers, since or until)
             answer.usage = answer.usage.add(used)
         else:
@@ -132,7 +137,8 @@ class Answerer:
             return Plan(ref.expanded_query, ref.papers, ref.explicit)
         t = time.perf_counter()
         text, usage = self.llm.complete(condense_messages(question, turns), max_tokens=128)
-        standalone = " ".join(text.split()).strip('"') or ref.expanded_query
+        # a small model may ramble: keep the first line's worth, and fall back when it wrote nothing
+        standalone = " ".join(text.split()).strip("\"'“”‘’")[:MAX_QUESTION_CHARS // 4] or ref.expanded_query
         return Plan(standalone, ref.papers, ref.explicit, usage, _ms(t))
 
     def _sources(self, carried: list[Citation], hits: list[Hit], k: int) -> list[Source]:

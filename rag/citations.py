@@ -25,7 +25,8 @@ CITE_GROUP = re.compile(
 )
 CITE_MARK = re.compile(r"\[(\d{1,3})\]")  # the normalised form
 _OPENERS = "[【("
-_HOLD_CHARS = 40  # an opener further back than this cannot start a citation any more
+_HOLD_CHARS = 120  # an opener further back than this cannot start a citation any more
+_DOUBLE_OPEN = re.compile(r"\[\[[^\[\]]{0,120}\]$")
 
 
 def group_numbers(group: str) -> list[int]:
@@ -54,8 +55,7 @@ class CitationFilter:
         """Add streamed text; return the part that is now final."""
         self.pending += delta
         cut = len(self.pending.rstrip(" \t"))
-        tail_start = max(0, cut - _HOLD_CHARS)
-        for i in range(cut - 1, tail_start - 1, -1):
+        for i in range(cut - 1, max(0, cut - _HOLD_CHARS) - 1, -1):
             ch = self.pending[i]
             if ch in _OPENERS:
                 if not _closed(self.pending, i):
@@ -63,8 +63,10 @@ class CitationFilter:
                 break
             if ch in "]】)":
                 break
-        # never split "[[1]" from its second bracket, nor whitespace from a following citation
-        while cut > 0 and self.pending[cut - 1] in " \t[":
+        awaiting = _DOUBLE_OPEN.search(self.pending, 0, cut)  # "[[1]" may still get its second "]"
+        if awaiting:
+            cut = awaiting.start()
+        while cut > 0 and self.pending[cut - 1] in " \t[":  # whitespace goes with a citation after it
             cut -= 1
         ready, self.pending = self.pending[:cut], self.pending[cut:]
         return self._rewrite(ready)
