@@ -57,15 +57,13 @@ class OpenAIEmbedder:
     dims = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
 
     def __init__(self, model: str, timeout: float = 30.0) -> None:
-        import os
+        from rag.llm import api_key_set, openai_client
 
-        import openai
-
-        if not os.environ.get("OPENAI_API_KEY"):
+        if not api_key_set():
             raise ConfigError(
                 "RAG_EMBEDDER=openai needs OPENAI_API_KEY", "set OPENAI_API_KEY, or use RAG_EMBEDDER=wordllama"
             )
-        self.client = openai.OpenAI(timeout=timeout, max_retries=2)
+        self.client = openai_client(timeout, retries=2)
         self.model = model
         self.name = f"openai-{model}"
         self.dim = self.dims.get(model, 0) or len(self._call(["dimension probe"])[0])

@@ -39,17 +39,26 @@ def base_url() -> str:
     return os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
 
 
-def make_client(settings: Settings) -> Any:
-    """An openai.OpenAI client from OPENAI_API_KEY / OPENAI_BASE_URL and the timeout/retry settings."""
+def api_key_set() -> bool:
+    """Whether OPENAI_API_KEY is set (its value is never read anywhere else)."""
+    return bool(os.environ.get("OPENAI_API_KEY"))
+
+
+def openai_client(timeout: float, retries: int) -> Any:
+    """An openai.OpenAI client for OPENAI_API_KEY / OPENAI_BASE_URL, used for chat and for embeddings."""
     import openai
 
-    key = os.environ.get("OPENAI_API_KEY")
-    if not key and not os.environ.get("OPENAI_BASE_URL"):
+    # Local servers (llama.cpp, Ollama, vLLM) usually need no key, but the client insists on one.
+    return openai.OpenAI(api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
+                         base_url=os.environ.get("OPENAI_BASE_URL") or None, timeout=timeout, max_retries=retries)
+
+
+def make_client(settings: Settings) -> Any:
+    """The chat client, with the timeout and retry settings; a clear error when nothing is configured."""
+    if not llm_configured():
         raise ConfigError("the LLM mode needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)",
                           f"set OPENAI_API_KEY, point OPENAI_BASE_URL at a server, {FALLBACK}")
-    # Local servers (llama.cpp, Ollama, vLLM) usually need no key, but the client insists on one.
-    return openai.OpenAI(api_key=key or "not-needed", base_url=os.environ.get("OPENAI_BASE_URL") or None,
-                         timeout=settings.llm_timeout, max_retries=settings.llm_retries)
+    return openai_client(settings.llm_timeout, settings.llm_retries)
 
 
 class LLM:
