@@ -17,7 +17,7 @@ import numpy as np
 from rag.embed import get_embedder
 from rag.errors import IndexMissingError, RagError
 from rag.local_index import LocalIndex, tokenize
-from rag.store import Store, build_params, digest
+from rag.store import Store, build_params, digest, where_index
 from rag.types import Hit, date_int
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ class Retriever:
         self.index = refresh_local_index(settings, self.store)
         self._checked = time.monotonic()
         if not self.index.ids:
-            raise IndexMissingError(f"the index at {settings.home} is empty", "run `rag ingest` first")
+            raise IndexMissingError(f"the index at {where_index(settings)} is empty", "run `rag ingest` first")
 
     def search(self, query: str, k: int | None = None, since: date | None = None, until: date | None = None) -> list[Hit]:
         """Top k papers for the query, one hit per paper, best first."""
