@@ -15,14 +15,8 @@ from rag.corpus import paper_id
 from rag.errors import StoreUnavailableError
 from rag.ingest import ingest
 from rag.retrieve import FRESHNESS_SECONDS, Retriever
+from test_ingest import COMPACT, SPACED, TITLES
 
-COMPACT = ["Quokka Population Dynamics on Rottnest Island", "Zebrafish Fin Regeneration Atlas",
-           "Basalt Weathering Rates Under Glacial Cycles"]
-SPACED = [
-    {"title": "Tidal Energy Harvesting with Flexible Membranes", "authors": 4, "date": "Mar 2, 2024 7"},
-    {"title": "Lichen Symbiosis Networks in Alpine Soil", "organization": "Alpine Institute", "date": "Apr 9"},
-]
-TITLES = COMPACT + [p["title"] for p in SPACED]
 
 
 def server_settings(tmp_path, server: ChromaServer, name: str, home: str = "home"):
