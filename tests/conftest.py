@@ -157,58 +157,7 @@ def retriever(full_settings):
 
 # --------------------------------------------------------------------------- a real Chroma server
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ChromaServer:
-    """`chroma run --path PATH --host 127.0.0.1 --port PORT` as a real subprocess, stopped by PID."""
-
-    def __init__(self, path: Path, port: int | None = None) -> None:
-        self.path, self.port = path, port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-        self.log = path.parent / f"chroma-{self.port}.log"
-
-    def start(self, timeout: float = 30.0) -> ChromaServer:
-        """Start the server and wait until it answers its heartbeat."""
-        import time
-        import urllib.request
-
-        chroma = Path(sys.executable).parent / "chroma"  # installed with chromadb in the same venv
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [str(chroma), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"chroma run exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=1) as resp:
-                    if resp.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"chroma run did not answer within {timeout} s: {self.log.read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        """Terminate the server by its PID (kill it if it does not exit)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+from rag.chroma_server import ChromaServer, free_port  # noqa: E402,F401  (re-exported for the tests)
 
 
 @pytest.fixture(scope="session")
