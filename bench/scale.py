@@ -167,6 +167,14 @@ def measure(mode: str, size: int, work: Path, repeats: int) -> dict:
             "ingest_runs": [round(r["papers_per_s"], 1) for r in runs]}
 
 
+def save(out: Path, rows: list[dict], naive: list[dict]) -> dict:
+    """Write scale.json (also after every row) and return the report."""
+    report = {"cpus": os.cpu_count(), "rows": rows, "naive": naive}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "scale.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
 def main() -> None:
     """Run every size and mode, print the table, write scale.json and scale.png."""
     ap = argparse.ArgumentParser()
@@ -176,7 +184,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes (615, 2000) for a smoke run")
     ap.add_argument("--modes", default="embedded,server")
     ap.add_argument("--naive-max", type=int, default=10000, help="largest size for the naive llama-index path")
-    ap.add_argument("--repeats", type=int, default=3, help="ingest runs per size up to 10k (100k: one)")
+    ap.add_argument("--repeats", type=int, default=3, help="ingest runs per size below 10k (larger sizes: one)")
     ap.add_argument("--out", type=Path, default=ROOT / "artifacts" / "bench")
     args = ap.parse_args()
     if args.phase:
@@ -190,17 +198,16 @@ def main() -> None:
     rows, naive = [], []
     for size in sizes:
         for mode in args.modes.split(","):
-            rows.append(measure(mode, size, work, args.repeats if size <= 10000 else 1))
+            rows.append(measure(mode, size, work, args.repeats if size < 10000 else 1))
             print(json.dumps(rows[-1]), flush=True)
+            save(args.out, rows, naive)  # partial results survive an interrupted run
         if size <= args.naive_max:
             job = {"home": str(work / f"naive-{size}"), "size": size, "collection": "papers"}
             naive.append({"size": size, **child("naive", job)})
             print(json.dumps(naive[-1]), flush=True)
     from report import plot, table
 
-    report = {"cpus": os.cpu_count(), "rows": rows, "naive": naive}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "scale.json").write_text(json.dumps(report, indent=2))
+    report = save(args.out, rows, naive)
     print(table(report))
     plot(report, args.out / "scale.png")
     print(f"\nwrote {args.out / 'scale.json'} and {args.out / 'scale.png'} (work folder {work})")

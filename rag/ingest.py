@@ -23,7 +23,7 @@ from rag.types import Chunk, Paper, date_int
 if TYPE_CHECKING:
     from rag.config import Settings
 
-EMBED_BATCH = 256
+EMBED_BATCH = 1000  # chunks per embed-and-write step; Chroma's local writes cost less per row in big batches
 Progress = Callable[[int, int], None]  # (done, total) chunks embedded and stored
 
 
