@@ -240,8 +240,6 @@ def test_word_pairs_favour_the_phrase():
 
 def test_top_positions_matches_a_stable_full_sort():
     """The partial selection used for BM25 candidates gives exactly what a stable argsort would, ties included."""
-    import numpy as np
-
     from rag.retrieve import top_positions
 
     rng = np.random.default_rng(1)
