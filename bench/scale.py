@@ -205,6 +205,7 @@ def main() -> None:
             job = {"home": str(work / f"naive-{size}"), "size": size, "collection": "papers"}
             naive.append({"size": size, **child("naive", job)})
             print(json.dumps(naive[-1]), flush=True)
+            save(args.out, rows, naive)
     from report import plot, table
 
     report = save(args.out, rows, naive)
