@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 SCHEMA = 1
 MARKER = "content_digest"  # collection metadata: digest of the contents, set by every ingest that writes
 BATCH = 1000  # below Chroma's max batch size
+READ_PAGE = 5000  # records per get when reading the whole collection
 F = TypeVar("F", bound=Callable[..., Any])
 SERVER_HINT = "start the server with `chroma run --path DIR --host HOST --port PORT`, or unset RAG_CHROMA_URL"
 
@@ -148,8 +149,8 @@ class Store:
     @_guarded
     def snapshot(self) -> tuple[list[str], list[dict]]:
         """Every chunk id with its metadata: one read that serves papers() and digest()."""
-        got = self.collection.get(include=["metadatas"])
-        return list(got["ids"]), list(got["metadatas"] or [])
+        got = self._get_all(["metadatas"])
+        return got["ids"], got["metadatas"]
 
     def fingerprint(self) -> str:
         """A digest of what the collection holds now (chunk ids and their paper hashes)."""
@@ -189,9 +190,20 @@ class Store:
         """Every chunk's id, document, metadata and vector (to build the local index from)."""
         import numpy as np
 
-        got = self.collection.get(include=["documents", "metadatas", "embeddings"])
-        vectors = np.asarray(got["embeddings"] if got["embeddings"] is not None else [], dtype=np.float32)
-        return list(got["ids"]), list(got["documents"] or []), list(got["metadatas"] or []), vectors
+        got = self._get_all(["documents", "metadatas", "embeddings"])
+        vectors = np.asarray(got["embeddings"], dtype=np.float32)  # shape (0,) for an empty collection
+        return got["ids"], got["documents"], got["metadatas"], vectors
+
+    def _get_all(self, include: list[str]) -> dict[str, list]:
+        """Every record, read in pages: one unpaged get of 100k chunks fails in the embedded store
+        ("too many SQL variables", found by bench/scale.py)."""
+        out: dict[str, list] = {"ids": [], **{key: [] for key in include}}
+        while True:
+            got = self.collection.get(include=include, limit=READ_PAGE, offset=len(out["ids"]))
+            for key in out:
+                out[key].extend(got[key] if got[key] is not None else [])
+            if len(got["ids"]) < READ_PAGE:
+                return out
 
     @_guarded
     def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
