@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +29,21 @@ class Settings(BaseSettings):
         default=Path("seeds"), description="Folder of seed page dumps that `rag ingest` reads by default."
     )
     collection: str = Field(default="papers", description="Chroma collection name.")
+    chroma_url: str | None = Field(
+        default=None,
+        description="URL of a Chroma server (e.g. http://127.0.0.1:8000); unset: the embedded store under home. "
+        "The local BM25 mirror stays under home, kept apart per server and collection.",
+    )
+    chroma_token: SecretStr | None = Field(
+        default=None, description="Auth token for a secured Chroma server (sent in chroma_token_header)."
+    )
+    chroma_token_header: Literal["Authorization", "X-Chroma-Token"] = Field(
+        default="Authorization",
+        description="Header that carries chroma_token: 'Authorization' (as 'Bearer TOKEN') or 'X-Chroma-Token'.",
+    )
+    chroma_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds to wait for a Chroma server request before giving up."
+    )
     embedder: Literal["wordllama", "openai"] = Field(
         default="wordllama",
         description="Embedding model: 'wordllama' (offline, ships in its wheel) or 'openai' "
@@ -95,8 +110,13 @@ class Settings(BaseSettings):
 
     @property
     def bm25_dir(self) -> Path:
-        """Folder of the persisted BM25 index."""
-        return self.home / "bm25" / self.collection
+        """Folder of the persisted BM25 index (per server too, so two servers never share a mirror)."""
+        if not self.chroma_url:
+            return self.home / "bm25" / self.collection
+        import hashlib
+
+        server = hashlib.sha1(self.chroma_url.rstrip("/").encode()).hexdigest()[:12]
+        return self.home / "bm25" / f"{self.collection}@{server}"
 
 
 def get_settings(**overrides: object) -> Settings:

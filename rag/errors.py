@@ -29,3 +29,7 @@ class IndexMismatchError(RagError):
 
 class ConfigError(RagError):
     """A setting is missing or invalid."""
+
+
+class StoreUnavailableError(RagError):
+    """The Chroma server (RAG_CHROMA_URL) cannot be reached or refused the request."""

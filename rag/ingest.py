@@ -23,7 +23,7 @@ from rag.types import Chunk, Paper, date_int
 if TYPE_CHECKING:
     from rag.config import Settings
 
-EMBED_BATCH = 256
+EMBED_BATCH = 1000  # chunks per embed-and-write step; Chroma's local writes cost less per row in big batches
 Progress = Callable[[int, int], None]  # (done, total) chunks embedded and stored
 
 
@@ -111,8 +111,6 @@ def ingest(
     settings: Settings, paths: list[Path] | None = None, *, rebuild: bool = False, progress: Progress | None = None
 ) -> IngestSummary:
     """Bring the store in line with the seed files; returns what changed."""
-    from rag.retrieve import refresh_local_index
-
     t0 = time.perf_counter()
     corpus = load_corpus(paths or [settings.seeds])
     if not corpus.papers:
@@ -121,19 +119,33 @@ def ingest(
             f"no papers found in {', '.join(corpus.files)}" + (f" ({shown})" if shown else ""),
             "point `rag ingest` at the Daily Papers page dumps (seeds/); the index was left unchanged",
         )
+    summary = IngestSummary(records=corpus.records, skipped=corpus.skipped, problems=[str(p) for p in corpus.problems])
+    unreadable = {p.file for p in corpus.problems if p.whole_file}
+    ingest_papers(settings, corpus.papers, rebuild=rebuild, progress=progress, unreadable=unreadable, summary=summary)
+    summary.seconds = round(time.perf_counter() - t0, 3)
+    return summary
+
+
+def ingest_papers(
+    settings: Settings, papers: list[Paper], *, rebuild: bool = False, progress: Progress | None = None,
+    unreadable: set[str] | None = None, summary: IngestSummary | None = None,
+) -> IngestSummary:
+    """Bring the store in line with these papers, taken as the whole corpus (the seeds, or a benchmark's)."""
+    from rag.retrieve import refresh_local_index
+
+    t0 = time.perf_counter()
     embedder = get_embedder(settings)
     params = build_params(settings, embedder.name, embedder.dim)
     store = Store.open(settings, params, create=True, rebuild=rebuild)
     snapshot = store.snapshot()
     stored = store.papers(snapshot)
-    unreadable = {p.file for p in corpus.problems if p.whole_file}
 
     split = lru_cache(maxsize=1)(lambda: splitter(settings))
-    summary = IngestSummary(papers=len(corpus.papers), records=corpus.records, skipped=corpus.skipped)
-    summary.problems = [str(p) for p in corpus.problems]
+    summary = summary or IngestSummary(records=len(papers))
+    summary.papers = len(papers)
     todo: list[Chunk] = []
     replace: list[str] = []
-    for paper in corpus.papers:
+    for paper in papers:
         old = stored.get(paper.paper_id)
         if old and old.paper_hash == paper_hash(paper, params) and old.found == old.n_chunks:
             summary.unchanged += 1
@@ -148,7 +160,7 @@ def ingest(
             summary.added += 1
         todo.extend(chunks)
 
-    removed, kept = _removals(stored, {p.paper_id for p in corpus.papers}, unreadable)
+    removed, kept = _removals(stored, {p.paper_id for p in papers}, unreadable or set())
     summary.removed, summary.kept_unreadable = len(removed), len(kept)
 
     wrote = bool(todo or replace or removed)

@@ -17,7 +17,7 @@ import numpy as np
 from rag.embed import get_embedder
 from rag.errors import IndexMissingError, RagError
 from rag.local_index import LocalIndex, tokenize
-from rag.store import Store, build_params, digest
+from rag.store import Store, build_params, digest, where_index
 from rag.types import Hit, date_int
 
 if TYPE_CHECKING:
@@ -45,6 +45,22 @@ def refresh_local_index(settings: Settings, store: Store, content_digest: str | 
     return index
 
 
+def top_positions(scores: np.ndarray, k: int) -> list[int]:
+    """Positions of the k best finite scores, best first, ties by position (as a stable full sort would give).
+
+    A partial selection, then a sort of the few: a full argsort of every chunk was the largest cost of a
+    search at 100k chunks (13 ms against 5 ms, bench/scale.py).
+    """
+    finite = int(np.isfinite(scores).sum())
+    k = min(k, finite)
+    if k <= 0:
+        return []
+    threshold = np.partition(scores, len(scores) - k)[len(scores) - k]
+    top = np.flatnonzero(scores >= threshold)  # every tie with the k-th score, so the cut below is exact
+    top = top[np.lexsort((top, -scores[top]))][:k]
+    return [int(i) for i in top]
+
+
 def _where(since: int, until: int) -> dict | None:
     conds: list[dict] = []
     if since:
@@ -67,7 +83,7 @@ class Retriever:
         self.index = refresh_local_index(settings, self.store)
         self._checked = time.monotonic()
         if not self.index.ids:
-            raise IndexMissingError(f"the index at {settings.home} is empty", "run `rag ingest` first")
+            raise IndexMissingError(f"the index at {where_index(settings)} is empty", "run `rag ingest` first")
 
     def search(self, query: str, k: int | None = None, since: date | None = None, until: date | None = None) -> list[Hit]:
         """Top k papers for the query, one hit per paper, best first."""
@@ -90,7 +106,7 @@ class Retriever:
         dense_pos = [(idx.position[cid], sim) for cid, sim in dense if cid in idx.position]
         bm25 = idx.bm25_scores(tokenize([query])[0], s.pair_weight)
         allowed = idx.date_mask(lo, hi) & (bm25 > 0)
-        lex_pos = [int(i) for i in np.argsort(-np.where(allowed, bm25, -np.inf), kind="stable")[: s.candidates] if allowed[i]]
+        lex_pos = top_positions(np.where(allowed, bm25, -np.inf), s.candidates)
         scored = self._fuse(qvec, dense_pos, lex_pos, bm25)
         return self._hits(scored, dense_pos, lex_pos, bm25, k or s.top_k)
 

@@ -6,10 +6,12 @@ settings is an IndexMismatchError, never silently mixed vectors.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import wraps
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
-from rag.errors import IndexMismatchError, IndexMissingError, RagError
+from rag.errors import ConfigError, IndexMismatchError, IndexMissingError, RagError, StoreUnavailableError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -19,6 +21,48 @@ if TYPE_CHECKING:
 SCHEMA = 1
 MARKER = "content_digest"  # collection metadata: digest of the contents, set by every ingest that writes
 BATCH = 1000  # below Chroma's max batch size
+READ_PAGE = 5000  # records per get when reading the whole collection
+F = TypeVar("F", bound=Callable[..., Any])
+SERVER_HINT = "start the server with `chroma run --path DIR --host HOST --port PORT`, or unset RAG_CHROMA_URL"
+
+
+def where_index(settings: Settings) -> str:
+    """Where the index lives, for messages: the server and collection, or the data home."""
+    return f"collection {settings.collection!r} on {settings.chroma_url}" if settings.chroma_url else str(settings.home)
+
+
+@contextmanager
+def reachable(url: str | None) -> Iterator[None]:
+    """Turn a Chroma server's connection and auth failures into a StoreUnavailableError naming the URL."""
+    if not url:
+        yield
+        return
+    import httpx
+    from chromadb.errors import AuthorizationError, ChromaAuthError
+
+    try:
+        yield
+    except httpx.TransportError as e:  # refused, reset, timed out: the server is down or unreachable
+        raise StoreUnavailableError(
+            f"cannot reach the Chroma server at {url} ({type(e).__name__}: {e})",
+            SERVER_HINT,
+        ) from e
+    except (ChromaAuthError, AuthorizationError) as e:
+        raise StoreUnavailableError(
+            f"the Chroma server at {url} refused the request: {e}",
+            "set RAG_CHROMA_TOKEN (and RAG_CHROMA_TOKEN_HEADER) to the server's token",
+        ) from e
+
+
+def _guarded(method: F) -> F:
+    """Run a Store method under reachable(self.url)."""
+
+    @wraps(method)
+    def run(self: Store, *args: Any, **kwargs: Any) -> Any:
+        with reachable(self.url):
+            return method(self, *args, **kwargs)
+
+    return run  # type: ignore[return-value]
 
 
 def build_params(settings: Settings, embedder_name: str, dim: int) -> dict[str, Any]:
@@ -46,56 +90,67 @@ class StoredPaper:
 class Store:
     """A Chroma collection of chunks, with our own embeddings and cosine distance."""
 
-    def __init__(self, client: Any, collection: Any, params: dict[str, Any]) -> None:
+    def __init__(self, client: Any, collection: Any, params: dict[str, Any], url: str | None = None) -> None:
         self.client = client
         self.collection = collection
         self.params = params
+        self.url = url  # the Chroma server, None for the embedded store
 
     @classmethod
     def open(cls, settings: Settings, params: dict[str, Any], *, create: bool, rebuild: bool = False) -> Store:
         """Open (or create) the collection; raise if it was built with other params."""
-        if not create and not settings.chroma_dir.is_dir():
+        # A server holds its data elsewhere: only the embedded store has a folder to look for.
+        if not create and not settings.chroma_url and not settings.chroma_dir.is_dir():
             raise IndexMissingError(f"no index at {settings.home}", "run `rag ingest` first")
+        with reachable(settings.chroma_url):
+            return cls._open(settings, params, create=create, rebuild=rebuild)
+
+    @classmethod
+    def _open(cls, settings: Settings, params: dict[str, Any], *, create: bool, rebuild: bool) -> Store:
         client = _client(settings)
-        name = settings.collection
+        name, url, where = settings.collection, settings.chroma_url, where_index(settings)
         exists = name in {c if isinstance(c, str) else c.name for c in client.list_collections()}
         if exists and rebuild:
             client.delete_collection(name)
             exists = False
         if not exists:
             if not create:
-                raise IndexMissingError(f"no index at {settings.home}", "run `rag ingest` first")
+                raise IndexMissingError(f"no index at {where}", "run `rag ingest` first")
             col = client.create_collection(
                 name, metadata=params, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
             )
-            return cls(client, col, params)
+            return cls(client, col, params, url)
         col = client.get_collection(name, embedding_function=None)
         built = {k: v for k, v in (col.metadata or {}).items() if k in params}
         if built != params:
             diff = ", ".join(f"{k}: index={built.get(k)!r} now={params[k]!r}" for k in params if built.get(k) != params[k])
             raise IndexMismatchError(
-                f"the index at {settings.home} was built with other settings ({diff})",
+                f"the index at {where} was built with other settings ({diff})",
                 "run `rag ingest --rebuild` to rebuild it, or restore the settings it was built with",
             )
-        return cls(client, col, params)
+        return cls(client, col, params, url)
 
+    @_guarded
     def marker(self) -> str | None:
         """The content digest the last completed ingest recorded (None while an ingest is writing)."""
         meta = self.client.get_collection(self.collection.name, embedding_function=None).metadata or {}
         return meta.get(MARKER) or None
 
+    @_guarded
     def set_marker(self, value: str | None) -> None:
         """Record the content digest (or clear it before writing)."""
         self.collection.modify(metadata={**self.params, MARKER: value or ""})
 
+    @_guarded
     def count(self) -> int:
         """Number of stored chunks."""
         return self.collection.count()
 
+    @_guarded
     def snapshot(self) -> tuple[list[str], list[dict]]:
         """Every chunk id with its metadata: one read that serves papers() and digest()."""
-        got = self.collection.get(include=["metadatas"])
-        return list(got["ids"]), list(got["metadatas"] or [])
+        got = self._get_all(["metadatas"])
+        return got["ids"], got["metadatas"]
 
     def fingerprint(self) -> str:
         """A digest of what the collection holds now (chunk ids and their paper hashes)."""
@@ -113,6 +168,7 @@ class Store:
             sp.found += 1
         return out
 
+    @_guarded
     def upsert(self, ids: list[str], vectors: np.ndarray, documents: list[str], metadatas: list[dict]) -> None:
         """Insert or replace chunks, in batches."""
         for i in range(0, len(ids), BATCH):
@@ -123,19 +179,33 @@ class Store:
                 metadatas=metadatas[i : i + BATCH],
             )
 
+    @_guarded
     def delete_papers(self, paper_ids: list[str]) -> None:
         """Remove every chunk of these papers."""
         for i in range(0, len(paper_ids), BATCH):
             self.collection.delete(where={"paper_id": {"$in": paper_ids[i : i + BATCH]}})
 
+    @_guarded
     def all_chunks(self) -> tuple[list[str], list[str], list[dict], np.ndarray]:
         """Every chunk's id, document, metadata and vector (to build the local index from)."""
         import numpy as np
 
-        got = self.collection.get(include=["documents", "metadatas", "embeddings"])
-        vectors = np.asarray(got["embeddings"] if got["embeddings"] is not None else [], dtype=np.float32)
-        return list(got["ids"]), list(got["documents"] or []), list(got["metadatas"] or []), vectors
+        got = self._get_all(["documents", "metadatas", "embeddings"])
+        vectors = np.asarray(got["embeddings"], dtype=np.float32)  # shape (0,) for an empty collection
+        return got["ids"], got["documents"], got["metadatas"], vectors
 
+    def _get_all(self, include: list[str]) -> dict[str, list]:
+        """Every record, read in pages: one unpaged get of 100k chunks fails in the embedded store
+        ("too many SQL variables", found by bench/scale.py)."""
+        out: dict[str, list] = {"ids": [], **{key: [] for key in include}}
+        while True:
+            got = self.collection.get(include=include, limit=READ_PAGE, offset=len(out["ids"]))
+            for key in out:
+                out[key].extend(got[key] if got[key] is not None else [])
+            if len(got["ids"]) < READ_PAGE:
+                return out
+
+    @_guarded
     def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
         """Nearest chunks as (id, cosine similarity), best first. Ids only: documents come from the local index."""
         res = self.collection.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
@@ -156,6 +226,8 @@ def _client(settings: Settings) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
+    if settings.chroma_url:
+        return _server_client(settings)
     try:
         settings.chroma_dir.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(
@@ -163,3 +235,48 @@ def _client(settings: Settings) -> Any:
         )
     except OSError as e:
         raise RagError(f"cannot open the index folder {settings.chroma_dir}: {e}", "check RAG_HOME") from e
+
+
+def _server_client(settings: Settings) -> Any:
+    """An HttpClient for RAG_CHROMA_URL (with the token if one is set); checks the server answers."""
+    import logging
+    from urllib.parse import urlsplit
+
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    # Something in the stack sets the root logger to INFO; httpx would print every request on stderr.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    url = str(settings.chroma_url)
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
+        raise ConfigError(f"RAG_CHROMA_URL={url!r} is not an http(s) URL", "use e.g. http://127.0.0.1:8000")
+    ssl = parts.scheme == "https"
+    extra: dict[str, Any] = {}
+    if settings.chroma_token is not None:
+        extra = {
+            "chroma_client_auth_provider": "chromadb.auth.token_authn.TokenAuthClientProvider",
+            "chroma_client_auth_credentials": settings.chroma_token.get_secret_value(),
+            "chroma_auth_token_transport_header": settings.chroma_token_header,
+        }
+    try:
+        client = chromadb.HttpClient(host=parts.hostname, port=port or (443 if ssl else 8000), ssl=ssl,
+                                     settings=ChromaSettings(anonymized_telemetry=False, **extra))
+    except ValueError as e:  # chromadb reports an unreachable server (and a malformed token) as ValueError
+        if "connect" not in str(e).lower():
+            raise ConfigError(f"cannot use RAG_CHROMA_TOKEN: {e}", "check the token") from e
+        raise StoreUnavailableError(
+            f"cannot reach the Chroma server at {url}",
+            SERVER_HINT,
+        ) from e
+    # chromadb's HTTP session never times out; a hung server would hang every search.
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if session is not None:
+        import httpx
+
+        session.timeout = httpx.Timeout(settings.chroma_timeout)
+    return client

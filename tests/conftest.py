@@ -153,3 +153,16 @@ def retriever(full_settings):
     from rag.retrieve import Retriever
 
     return Retriever(full_settings)
+
+
+# --------------------------------------------------------------------------- a real Chroma server
+
+from rag.chroma_server import ChromaServer, free_port  # noqa: E402,F401  (re-exported for the tests)
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """One Chroma server for the session; tests keep apart by collection name."""
+    server = ChromaServer(tmp_path_factory.mktemp("chroma-server") / "data").start()
+    yield server
+    server.stop()
