@@ -79,6 +79,13 @@ def test_cli_through_server(tmp_path, chroma_server):
     assert json.loads(proc.stdout)[0]["title"] == SPACED[1]["title"]
     assert not (settings.home / "chroma").exists()
 
+    proc = cli("ask", "alpine lichen symbiosis", "--json", "--offline", home=settings.home, env=env)
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)
+    assert not answer["abstained"] and answer["citations"][0]["title"] == SPACED[1]["title"]
+    assert f"[{answer['citations'][0]['n']}]" in answer["answer"]
+    assert not (settings.home / "chroma").exists()
+
 
 def test_another_client_changes_the_collection(tmp_path, chroma_server):
     """Two machines (two data homes) share one collection: each local BM25 mirror follows the server."""
