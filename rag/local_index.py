@@ -64,6 +64,7 @@ class LocalIndex:
         self.position = {cid: i for i, cid in enumerate(ids)}
         self.paper_ids = [m["paper_id"] for m in metas]  # position -> paper id
         self.date_ints = np.array([int(m.get("date_int", 0)) for m in metas], dtype=np.int64)
+        self._paper_counts: dict[tuple[int, int], int] = {}  # the index never changes once built
 
     @property
     def digest(self) -> str:
@@ -139,6 +140,14 @@ class LocalIndex:
         if until:
             ok &= (self.date_ints <= until) & (self.date_ints > 0)
         return ok
+
+    def paper_count(self, since: int = 0, until: int = 0) -> int:
+        """How many papers have a chunk in the date_int range (computed once per range)."""
+        key = (since, until)
+        if key not in self._paper_counts:
+            mask = self.date_mask(since, until)
+            self._paper_counts[key] = len({pid for pid, ok in zip(self.paper_ids, mask.tolist()) if ok})
+        return self._paper_counts[key]
 
     def dense_stats(self, query_vec: np.ndarray) -> tuple[float, float]:
         """Mean and standard deviation of the query's cosine with every chunk, exactly, without scoring them."""

@@ -179,8 +179,7 @@ class Retriever:
     def paper_count(self, since: date | None = None, until: date | None = None) -> int:
         """How many indexed papers fall in the date range (all of them without one)."""
         self._follow_store()
-        mask = self.index.date_mask(date_int(since), date_int(until))
-        return len({pid for pid, ok in zip(self.index.paper_ids, mask.tolist()) if ok})
+        return self.index.paper_count(date_int(since), date_int(until))
 
     def idf(self, terms: frozenset[str]) -> dict[str, float]:
         """Inverse document frequency of stemmed terms in the index."""
