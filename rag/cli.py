@@ -1,4 +1,4 @@
-"""`rag` command line: ingest, search, ask, chat, papers. Errors become one line on stderr and exit code 1."""
+"""`rag` command line: ingest, search, ask, chat, papers, eval. Errors become one line on stderr and exit code 1."""
 
 from __future__ import annotations
 
@@ -240,6 +240,30 @@ def papers(as_json: bool = typer.Option(False, "--json", help="Print a JSON arra
     for row in out:
         typer.echo(f"{row['paper_id']}  {row['date'] or '          '}  {row['title']}")
     typer.echo(f"{len(out)} papers", err=True)
+
+
+@app.command("eval")
+@_friendly
+def eval_(
+    questions: Path = typer.Option(None, "--questions", help="Golden questions (JSONL); default eval/questions.jsonl."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write all metrics and per-question results here."),
+    html_out: Optional[Path] = typer.Option(None, "--html", help="Write an HTML report with plots here."),
+    baseline: Path = typer.Option(None, "--baseline", help="Baseline to gate against; default eval/baseline.json."),
+    update_baseline: bool = typer.Option(False, "--update-baseline", help="Accept this run as the new baseline."),
+    compare: bool = typer.Option(False, "--compare", help="Run several configurations side by side (no gate)."),
+    config: list[str] = typer.Option([], "--config", help="Extra configuration 'name:setting=value,...' (repeatable)."),
+    index: str = typer.Option("fresh", "--index", help="'fresh': build from the seeds in a temp folder; "
+                              "'current': the configured index as it is."),
+    llm: bool = typer.Option(False, "--llm", help="Evaluate the LLM mode (default: offline, which the gate uses)."),
+    judge: bool = typer.Option(False, "--judge", help="Also ask an LLM judge (needs OPENAI_API_KEY/OPENAI_BASE_URL)."),
+) -> None:
+    """Evaluate answer quality on the golden questions; exit 1 when a metric got worse than the baseline allows."""
+    from eval.cli import run_eval
+
+    code = run_eval(_settings(), questions=questions, json_out=json_out, html_out=html_out, baseline=baseline,
+                    update_baseline=update_baseline, compare=compare, configs=config, index=index,
+                    mode="llm" if llm else "extractive", judge=judge, echo=typer.echo)
+    raise typer.Exit(code)
 
 
 def main() -> None:

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     abstain: bool = Field(
         default=True, description="Abstain (and list the nearest papers) when the retrieval evidence is too weak."
     )
+    judge_model: str | None = Field(
+        default=None, description="Model of the optional LLM judge of `rag eval --judge` (default: RAG_LLM_MODEL)."
+    )
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

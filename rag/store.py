@@ -117,7 +117,7 @@ class Store:
             if not create:
                 raise IndexMissingError(f"no index at {where}", "run `rag ingest` first")
             col = client.create_collection(
-                name, metadata=params, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+                name, metadata=params, configuration={"hnsw": HNSW}, embedding_function=None
             )
             return cls(client, col, params, url)
         col = client.get_collection(name, embedding_function=None)
@@ -210,6 +210,12 @@ class Store:
         """Nearest chunks as (id, cosine similarity), best first. Ids only: documents come from the local index."""
         res = self.collection.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
         return [(cid, 1.0 - dist) for cid, dist in zip(res["ids"][0], res["distances"][0])]
+
+
+# ef_search well above the candidates fetched per query (RAG_CANDIDATES, 100): at Chroma's default (100) the
+# tail of a 100-candidate query is approximate, and because the graph is built by several threads the
+# same corpus gave different rankings on every fresh build (found by `rag eval`). Costs < 1 ms a query.
+HNSW = {"space": "cosine", "ef_search": 400}
 
 
 def digest(ids: list[str], metas: list[dict]) -> str:

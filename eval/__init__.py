@@ -1,0 +1,1 @@
+"""Evaluation harness: golden questions, offline metrics, a regression gate, reports (`rag eval`)."""

@@ -1,0 +1,197 @@
+"""Run golden questions through the real pipeline (retriever + answerer) and score every one.
+
+`run_config` answers each question exactly as a user would get it (abstention on, the configured answer
+mode) and records per question what the metrics need; `summarize` aggregates by question type.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from eval import metrics as m
+from eval.golden import TYPES, Question
+from rag.config import Settings
+from rag.corpus import paper_id
+
+RANK_K = 10  # retrieval metrics look at the first 10 papers
+
+# What the issue asks the offline pipeline to reach; the report marks each as met or not.
+TARGETS: dict[str, tuple[str, float]] = {
+    "single.hit@5": (">=", 0.95),
+    "title.hit@5": (">=", 0.95),
+    "paraphrase.hit@5": (">=", 0.85),
+    "multi.recall@10": (">=", 0.90),
+    "all.citation_validity": (">=", 1.0),
+    "unanswerable.abstention": (">=", 0.90),
+    "answerable.false_abstention": ("<=", 0.05),
+    "single.keyword_recall": (">=", 0.70),
+}
+
+
+@dataclass
+class Config:
+    """A named set of settings overrides to evaluate (the default configuration has none)."""
+
+    name: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def history_of(q: Question) -> list:
+    """The question's earlier turns, with the gold papers of each cited as [1], [2], ..."""
+    from rag.types import Citation, Turn
+
+    return [Turn(h["question"], "", [Citation(i, paper_id(t), t) for i, t in enumerate(h.get("answer_titles", []), 1)])
+            for h in q.history]
+
+
+def _unique(ids: list[str]) -> list[str]:
+    return list(dict.fromkeys(ids))
+
+
+def score(q: Question, answer: Any, ranked: list[str], retrieve_ms: float, answer_ms: float) -> dict[str, Any]:
+    """Everything the report and gate need about one answered question."""
+    expected = [paper_id(t) for t in q.expected_titles]
+    cited = _unique([c.paper_id for c in answer.citations])
+    source_ns = {s.n: s.paper_id for s in answer.sources}
+    valid = all(source_ns.get(c.n) == c.paper_id for c in answer.citations)
+    row: dict[str, Any] = {
+        "id": q.id, "type": q.type, "group": q.group, "question": q.question, "answerable": q.answerable,
+        "expected": expected, "expected_titles": q.expected_titles, "ranked": ranked[:RANK_K],
+        "first_rank": m.first_rank(ranked, expected) if expected else None,
+        "abstained": answer.abstained, "cited": cited, "cited_titles": [c.title for c in answer.citations],
+        "citation_valid": valid, "flags": len(answer.flags), "evidence": answer.evidence,
+        "retrieve_ms": round(retrieve_ms, 2), "answer_ms": round(answer_ms, 2), "answer": answer.text,
+    }
+    if expected:
+        row.update({
+            "hit@1": m.hit_at(ranked, expected, 1), "hit@5": m.hit_at(ranked, expected, 5),
+            "hit@10": m.hit_at(ranked, expected, 10), "recall@5": m.recall_at(ranked, expected, 5),
+            "recall@10": m.recall_at(ranked, expected, 10), "rr@10": m.reciprocal_rank(ranked, expected, RANK_K),
+            "ndcg@10": m.ndcg_at(ranked, expected, RANK_K),
+            "citation_precision": m.citation_precision(cited, expected) if not answer.abstained else None,
+            "citation_recall": m.citation_recall(cited, expected) if not answer.abstained else None,
+            "keyword_recall": m.keyword_recall(answer.text, q.expected_keywords) if not answer.abstained else None,
+            "missing_keywords": [k for k in q.expected_keywords if k.casefold() not in answer.text.casefold()],
+        })
+    row["passed"], row["reason"] = verdict(row)
+    return row
+
+
+def verdict(row: dict[str, Any]) -> tuple[bool, str]:
+    """Did the question pass, and if not, why (in words a maintainer can act on)?
+
+    Answerable: answered (no abstention), citations valid, and at least one expected paper cited.
+    Unanswerable: abstained."""
+    if not row["citation_valid"]:
+        return False, "a citation does not point to a source it was given"
+    if not row["answerable"]:
+        if row["abstained"]:
+            return True, "abstained"
+        ev = row["evidence"] or {}
+        return False, (f"answered instead of abstaining (top papers cover {ev.get('coverage', 0):.0%} of the question, "
+                       f"{ev.get('unknown', 0):.0%} unknown words, cosine {ev.get('dense', 0):.2f})")
+    rank = row["first_rank"]
+    where = f"first expected paper at rank {rank}" if rank else f"no expected paper in the top {RANK_K}"
+    if row["abstained"]:
+        ev = row["evidence"] or {}
+        return False, f"abstained wrongly ({where}; coverage {ev.get('coverage', 0):.0%}, unknown {ev.get('unknown', 0):.0%})"
+    if not row["citation_recall"]:
+        return False, f"cites no expected paper ({where})"
+    missing = row.get("missing_keywords") or []
+    return True, (f"missing keywords: {', '.join(missing)}" if missing else "ok")
+
+
+def run_config(settings: Settings, questions: list[Question], mode: str = "extractive",
+               on_question: Callable[[], None] | None = None,
+               keep_sources: dict[str, dict[int, str]] | None = None) -> list[dict[str, Any]]:
+    """Answer every question with settings (abstention as configured) and score each. keep_sources, when
+    given, receives each question's source texts by number (for the LLM judge)."""
+    from rag.answer import Answerer
+
+    answerer = Answerer(settings)
+    answerer.ask("warm up the index and the embedder", mode=mode)  # first-call costs are not latency
+    rows = []
+    for q in questions:
+        t = time.perf_counter()
+        answer = answerer.ask(q.question, history_of(q), since=q.since, until=q.until, mode=mode)
+        answer_ms = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        hits = answerer.retriever.search(answer.search_query, k=RANK_K, since=q.since, until=q.until)
+        retrieve_ms = (time.perf_counter() - t) * 1000
+        # what the answerer saw first (papers carried over from earlier turns), then the rest of the ranking
+        ranked = _unique([s.paper_id for s in answer.sources] + [h.paper_id for h in hits])
+        rows.append(score(q, answer, ranked, retrieve_ms, answer_ms))
+        if keep_sources is not None:
+            keep_sources[q.id] = {s.n: s.text for s in answer.sources}
+        if on_question:
+            on_question()
+    return rows
+
+
+def _group_metrics(rows: list[dict[str, Any]]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {"n": len(rows)}
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+    if answerable:
+        for key in ("hit@1", "hit@5", "hit@10", "recall@5", "recall@10", "ndcg@10"):
+            out[key] = m.mean(r[key] for r in answerable)
+        out["mrr@10"] = m.mean(r["rr@10"] for r in answerable)
+        for key in ("citation_precision", "citation_recall", "keyword_recall"):
+            out[key] = m.mean(r[key] for r in answerable)
+        out["false_abstention"] = m.mean(float(r["abstained"]) for r in answerable)
+    if unanswerable:
+        out["abstention"] = m.mean(float(r["abstained"]) for r in unanswerable)
+    out["citation_validity"] = m.mean(float(r["citation_valid"]) for r in rows)
+    out["pass_rate"] = m.mean(float(r["passed"]) for r in rows)
+    return out
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Metrics per group (all, answerable, unanswerable, each type, near-miss vs off-topic) and latency."""
+    groups: dict[str, list[dict[str, Any]]] = {
+        "all": rows,
+        "answerable": [r for r in rows if r["answerable"]],
+        "unanswerable": [r for r in rows if not r["answerable"]],
+    }
+    kinds = [t for t in TYPES if t != "unanswerable"] + sorted({r["type"] for r in rows} - set(TYPES))
+    for kind in kinds:
+        groups[kind] = [r for r in rows if r["type"] == kind]
+    for g in ("unanswerable (off-topic)", "unanswerable (near miss)"):
+        groups[g] = [r for r in rows if r["group"] == g]
+    by_group = {name: _group_metrics(rs) for name, rs in groups.items() if rs}
+    latency = {
+        "retrieve_p50_ms": m.percentile([r["retrieve_ms"] for r in rows], 50),
+        "retrieve_p95_ms": m.percentile([r["retrieve_ms"] for r in rows], 95),
+        "answer_p50_ms": m.percentile([r["answer_ms"] for r in rows], 50),
+        "answer_p95_ms": m.percentile([r["answer_ms"] for r in rows], 95),
+    }
+    return {"groups": by_group, "latency": latency}
+
+
+def flat(summary: dict[str, Any]) -> dict[str, float]:
+    """'group.metric' -> value for every metric that has a value (the gate compares these)."""
+    out = {f"{g}.{k}": v for g, ms in summary["groups"].items() for k, v in ms.items() if v is not None and k != "n"}
+    out.update({f"latency.{k}": v for k, v in summary["latency"].items() if v is not None})
+    return out
+
+
+def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target of the issue with the measured value and whether it is met."""
+    values = flat(summary)
+    out = []
+    for key, (op, goal) in TARGETS.items():
+        v = values.get(key)
+        met = v is not None and (v >= goal - 1e-9 if op == ">=" else v <= goal + 1e-9)
+        out.append({"metric": key, "op": op, "goal": goal, "value": v, "met": met})
+    return out
+
+
+def eval_settings(base: Settings, home: Path, config: Config) -> Settings:
+    """Settings for one configuration, with its own collection when the chunking differs."""
+    values = {**base.model_dump(), "home": home, **config.overrides}
+    s = Settings(_env_file=None, **values)  # validated: a bad --config value is a clear error
+    s.collection = f"eval-c{s.chunk_size}-o{s.chunk_overlap}-t{int(s.index_titles)}-{s.embedder}"
+    return s
