@@ -16,6 +16,7 @@ from eval.golden import TYPES, Question
 from rag.config import Settings
 from rag.corpus import paper_id
 
+PROJECT_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 RANK_K = 10  # retrieval metrics look at the first 10 papers
 
 # What the issue asks the offline pipeline to reach; the report marks each as met or not.
@@ -191,7 +192,8 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
 
 def eval_settings(base: Settings, home: Path, config: Config) -> Settings:
     """Settings for one configuration, with its own collection when the chunking differs."""
-    values = {**base.model_dump(), "home": home, **config.overrides}
+    seeds = base.seeds if base.seeds.exists() else PROJECT_SEEDS  # run from anywhere: the golden set's seeds
+    values = {**base.model_dump(), "home": home, "seeds": seeds, **config.overrides}
     s = Settings(_env_file=None, **values)  # validated: a bad --config value is a clear error
     s.collection = f"eval-c{s.chunk_size}-o{s.chunk_overlap}-t{int(s.index_titles)}-{s.embedder}"
     return s
