@@ -30,8 +30,7 @@ def auc(pos: list[float], neg: list[float]) -> float:
 
 
 def main() -> None:
-    from answers import load_questions
-
+    from eval import golden
     from rag.answer import SUPPORT_MIN
     from rag.citations import split_sentences, support
     from rag.corpus import load_corpus
@@ -53,9 +52,9 @@ def main() -> None:
     for t in titles[::5]:
         sents = split_sentences(papers[t].abstract)
         claims["verbatim"].append((third_person(sents[int(rng.integers(len(sents)))]), t))
-    for q in load_questions([ROOT / "eval" / "questions.jsonl"]):
-        if q["type"] in ("single", "title", "paraphrase"):
-            claims["reworded"].append((q["question"], q["expected_titles"][0]))
+    for q in golden.load(golden.QUESTIONS):
+        if q.type in ("single", "title", "paraphrase"):
+            claims["reworded"].append((q.question, q.expected_titles[0]))
 
     def lexical(claim: str, title: str) -> float:
         return support(claim, {1: f"{title}\n{papers[title].abstract}"}).score

@@ -56,8 +56,10 @@ def why(target: dict[str, Any], rows: list[dict[str, Any]], limit: int = 6) -> s
         return ""
     reasons = Counter(_kind(r["reason"]) for r in missed)
     common = "; ".join(f"{n}× {k}" for k, n in reasons.most_common(3))
+    members = Counter(r["group"] for r in rows)
+    by_group = ", ".join(f"{n} of {members[grp]} {grp}" for grp, n in Counter(r["group"] for r in missed).most_common())
     ids = ", ".join(r["id"] for r in missed[:limit]) + (" …" if len(missed) > limit else "")
-    return f"{len(missed)} questions miss it ({common}): {ids}"
+    return f"{len(missed)} questions miss it ({by_group}; {common}): {ids}"
 
 
 def _kind(reason: str) -> str:
@@ -119,7 +121,9 @@ def compare_table(results: list[dict[str, Any]]) -> str:
     lines = ["| configuration | " + " | ".join(c for _, c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for r in results:
         vals = {**r["flat"], "ingest_s": r.get("ingest_s")}
-        lines.append(f"| {r['config']} | " + " | ".join(_fmt(vals.get(k)) for k, _ in cols) + " |")
+        cells = [f"{vals[k]:.1f}" if k.endswith(("_ms", "_s")) and vals.get(k) is not None else _fmt(vals.get(k))
+                 for k, _ in cols]
+        lines.append(f"| {r['config']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
