@@ -44,6 +44,13 @@ def run_eval(settings: Settings, *, questions: Path | None, json_out: Path | Non
         echo(f"\nwrote the new baseline {base_path}")
     else:
         base = g.load_baseline(base_path)
+        if base and base.get("questions_digest") != result["questions_digest"]:
+            if questions is None:  # the committed golden set changed: the baseline must follow it
+                raise RagError("eval/questions.jsonl changed since the baseline was made",
+                               "run `rag eval --update-baseline`, check the report, and commit eval/baseline.json")
+            if baseline is None:  # another question file against the default baseline: nothing comparable
+                base = None
+                echo("note: not gated: eval/baseline.json was made on other questions (pass --baseline FILE)")
         apply_gate(result, base)
         echo(markdown(result))
     if html_out:

@@ -93,7 +93,8 @@ def markdown(result: dict[str, Any]) -> str:
     out += ["", "### Gate"]
     gate = result.get("gate")
     if gate is None:
-        out.append("no baseline yet: run `rag eval --update-baseline` to write one")
+        out.append("not gated: no baseline for these questions (`rag eval --update-baseline` writes one; "
+                   "`--baseline FILE` picks another)")
     else:
         if gate["note"]:
             out.append(f"note: {gate['note']}")

@@ -268,6 +268,10 @@ def eval_(
 
 def main() -> None:
     """Console-script entry point."""
+    import logging
+
+    # Something in the stack sets the root logger to INFO; httpx would print every LLM/server request on stderr.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     app(prog_name="rag")
 
 

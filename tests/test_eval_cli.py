@@ -156,3 +156,21 @@ def test_llm_judge_scores_and_caches_its_replies(run_cli, full_settings, subset,
     assert len(seen) == calls  # every reply came from the disk cache
     assert json.loads(js.read_text())["judge"]["cached"] == calls
     assert f"({calls} of {calls} replies from cache)" in second.stdout
+
+
+def test_a_changed_golden_set_needs_a_new_baseline(full_settings, subset, monkeypatch):
+    from eval.cli import run_eval
+    from rag.errors import RagError
+
+    monkeypatch.setattr(golden, "QUESTIONS", subset)  # as if eval/questions.jsonl had been edited
+    with pytest.raises(RagError, match="changed since the baseline") as e:
+        run_eval(full_settings, questions=None, json_out=None, html_out=None, baseline=None, update_baseline=False,
+                 compare=False, configs=[], index="current", mode="extractive", judge=False, echo=lambda *a: None)
+    assert "--update-baseline" in e.value.hint
+
+
+def test_other_questions_are_not_gated_against_the_default_baseline(run_cli, full_settings, subset):
+    out = _eval(run_cli, full_settings.home, "--questions", subset)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "not gated: eval/baseline.json was made on other questions" in out.stdout
+    assert "not gated: no baseline for these questions" in out.stdout
