@@ -71,7 +71,7 @@ def build(settings: Settings, backend: Backend | None = None) -> gr.Blocks:
                         gr.Markdown(_model_text(backend), elem_classes="figures")
                     with gr.Column(scale=2):
                         sources = gr.HTML(render.sources_html([]), elem_id="sources", label="Sources")
-            with gr.Tab("Papers", id="papers"):
+            with gr.Tab("Papers", id="papers") as papers_tab:
                 papers = PapersTab(backend)
                 papers.build()
         answers = gr.State([])
@@ -87,7 +87,9 @@ def build(settings: Settings, backend: Backend | None = None) -> gr.Blocks:
             lambda rec: (gr.Tabs(selected="chat"), ask_question(rec["title"]) if rec else ""),
             [papers.selected], [tabs, question], api_visibility="private",
         ).then(chat_turn, turn_in, turn_out, api_visibility="private", concurrency_id="answer", show_progress="hidden")
-        demo.load(papers.fill_table, [papers.query], [papers.table, papers.count], api_visibility="private")
+        # the table is filled when the tab is first opened, not on page load: the chat comes first
+        papers_tab.select(papers.fill_once, [papers.query, papers.count], [papers.table, papers.count],
+                          api_visibility="private")
         api.register(backend)
     return demo
 
@@ -101,9 +103,28 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, mcp: bo
         print(f"warning: {problem}; the app starts anyway and says so when asked", flush=True)
     demo = build(settings, backend)
     demo.queue(default_concurrency_limit=api.CONCURRENCY)
-    return demo.launch(server_name=host, server_port=port, theme=theme(), css=assets.CSS, head=assets.HEAD,
-                       footer_links=["api"], mcp_server=mcp, prevent_thread_lock=not block, quiet=False,
-                       show_error=True, ssr_mode=False, pwa=False)
+    launched = demo.launch(server_name=host, server_port=port, theme=theme(), css=assets.CSS, head=assets.HEAD,
+                           footer_links=["api"], mcp_server=mcp, prevent_thread_lock=True, quiet=False,
+                           show_error=True, ssr_mode=False, pwa=False)
+    if problem is None:
+        warm_up(launched[1])
+    if block:
+        demo.block_thread()
+    return launched
+
+
+def warm_up(url: str) -> None:
+    """One question through the running server's queue: its first event costs ~1 s more than the next ones
+    (measured from the browser), which the first person to ask should not pay."""
+    import logging
+
+    from gradio_client import Client
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the client's requests are not news
+    try:
+        Client(url, verbose=False).predict("warm up", api_name="/ask")
+    except Exception as e:  # noqa: BLE001  (a failed warm-up only costs the first question its speed)
+        print(f"warning: warm-up question failed: {e}", flush=True)
 
 
 __all__ = ["OFFLINE", "build", "serve", "theme"]

@@ -33,7 +33,7 @@ class PapersTab:
     def build(self) -> None:
         with gr.Row():
             self.query = gr.Textbox(placeholder="Search the papers (empty: every paper, most upvoted first)", show_label=False,
-                                    scale=5, elem_id="paper-query", lines=1)
+                                    scale=5, elem_id="paper-query", lines=1, max_lines=1)
             self.search_btn = gr.Button("Search", scale=0, elem_id="paper-search")
         self.count = gr.Markdown(elem_classes="figures")
         with gr.Row(equal_height=False):
@@ -59,6 +59,10 @@ class PapersTab:
             return [], ""
         what = f"{len(rows)} best matches for “{query.strip()}”" if (query or "").strip() else f"{len(rows)} papers indexed"
         return table_rows(rows), what
+
+    def fill_once(self, query: str, count: str) -> tuple[Any, str]:
+        """The table when the tab is opened, unless it is already filled."""
+        return (gr.skip(), gr.skip()) if count else self.fill_table(query)
 
     def open_paper(self, evt: gr.SelectData) -> tuple[str, Any, Any]:
         """Show the paper of the clicked row."""
