@@ -36,7 +36,12 @@ document.addEventListener("click", function (ev) {
   var el = document.getElementById(a.getAttribute("href").slice(1));
   if (!el) return;
   for (var p = el; p; p = p.parentElement) { if (p.tagName === "DETAILS") p.open = true; }
-  el.scrollIntoView({behavior: "smooth", block: "center"});
+  // scroll the sources panel only (the chat stays where it is); the window only if the panel is off screen
+  var panel = document.getElementById("sources");
+  panel.scrollTo({top: panel.scrollTop + el.getBoundingClientRect().top - panel.getBoundingClientRect().top - 8,
+                  behavior: "smooth"});
+  var box = panel.getBoundingClientRect();
+  if (box.bottom < 0 || box.top > window.innerHeight) el.scrollIntoView({behavior: "smooth", block: "start"});
   el.classList.remove("flash"); void el.offsetWidth; el.classList.add("flash");
   setTimeout(function () { el.classList.remove("flash"); }, 2500);
 }, true);

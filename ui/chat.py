@@ -48,16 +48,19 @@ def make_chat_turn(backend: Backend) -> Callable[..., Iterator[tuple[Any, ...]]]
         try:
             for text, final in backend.stream(question, answers, int(k), since, until, mode):
                 if final is None:
-                    first_ms = first_ms or round((time.perf_counter() - t0) * 1000, 1)
-                    chat[-1] = {"role": "assistant", "content": render.answer_markdown(text, turn) + CURSOR}
+                    first_ms = first_ms or _ms(t0)
+                    chat = chat[:-1] + [{"role": "assistant", "content": render.answer_markdown(text, turn) + CURSOR}]
                     yield gr.skip(), chat, gr.skip(), gr.skip(), gr.skip()
                     continue
                 done = answers + [final]
-                yield "", messages(done), render.sources_html(done), render.figures(final, first_ms), done
+                total_ms = _ms(t0)
+                figures = render.figures(final, first_ms or total_ms, total_ms)
+                yield "", messages(done), render.sources_html(done), figures, done
                 return
         except RagError as e:
             if text:  # part of an answer was shown: keep it, say it is incomplete, and let the person go on
-                chat[-1] = {"role": "assistant", "content": render.answer_markdown(text, turn) + "\n\n*[answer incomplete]*"}
+                note = "\n\n*[answer incomplete]*"
+                chat = chat[:-1] + [{"role": "assistant", "content": render.answer_markdown(text, turn) + note}]
                 gr.Warning(user_error(e).message, title="The answer stopped")
                 yield question, chat, gr.skip(), "", gr.skip()
                 return
@@ -70,3 +73,7 @@ def make_chat_turn(backend: Backend) -> Callable[..., Iterator[tuple[Any, ...]]]
 def new_conversation() -> tuple[Any, ...]:
     """Forget the session's answers: empty chat, empty sources panel, no figures."""
     return [], render.sources_html([]), "", []
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 1)

@@ -125,15 +125,11 @@ def sources_html(answers: list[Answer]) -> str:
         turn_panel(answers[t], t, t == last) for t in range(last, -1, -1)) + "</div>"
 
 
-def figures(answer: Answer, first_text_ms: float | None = None) -> str:
-    """The per-turn figures: mode/model, retrieval, first text, total, tokens."""
-    t = answer.timings_ms
+def figures(answer: Answer, first_text_ms: float, total_ms: float) -> str:
+    """The per-turn figures: mode/model, retrieval, first text and total (both as the server saw the turn), tokens."""
     mode = f"LLM {answer.model}" if answer.mode == "llm" else "offline (extractive)"
-    parts = [mode, f"retrieval {t.get('retrieve', 0):.0f} ms"]
-    first = t.get("first_token", first_text_ms)
-    if first is not None:
-        parts.append(f"first text {first:.0f} ms")
-    parts.append(f"total {t.get('total', 0):.0f} ms")
+    parts = [mode, f"retrieval {answer.timings_ms.get('retrieve', 0):.0f} ms",
+             f"first text {first_text_ms:.0f} ms", f"total {total_ms:.0f} ms"]
     u = answer.usage
     parts.append(f"{u.total_tokens} tokens ({u.counted_by})" if answer.mode == "llm" else "0 tokens")
     parts.append(f"{answer.papers_searched} papers searched")
