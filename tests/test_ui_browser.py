@@ -8,43 +8,20 @@ Screenshots go to artifacts/screenshots/ (git-ignored).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conftest import ROOT
+from ui.browser import CHROMIUM, QUESTION, ask, launch_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = ROOT / "artifacts" / "screenshots"
 VIEWPORT = {"width": 1400, "height": 950}
 
 VLLM_TITLE = "Efficient Memory Management for Large Language Model Serving with PagedAttention"
 VLLM_Q = "How does vLLM use PagedAttention to reduce KV cache memory waste?"
 UNANSWERABLE = "What is the boiling point of olive oil in Antarctica?"
-QUESTION = "#question input"
 LAST_BOT = "#chat [data-testid='bot'] >> nth=-1"
-
-# Installed on the page before Enter is pressed: records when Enter went down and when the first
-# answer text (not the "Searching" placeholder) appeared in a new bot message.
-WATCH_FIRST_TEXT = """() => {
-  const chat = document.querySelector('#chat');
-  const bots = () => chat.querySelectorAll('[data-testid="bot"]');
-  const n0 = bots().length;
-  window.__ttft = {};
-  document.querySelector('#question input').addEventListener('keydown', (e) => {
-    if (e.key === 'Enter' && !window.__ttft.enter) window.__ttft.enter = performance.now();
-  }, {capture: true});
-  const obs = new MutationObserver(() => {
-    const b = bots();
-    if (b.length <= n0) return;
-    const text = b[b.length - 1].innerText.trim();
-    if (text && !text.startsWith('Searching')) { window.__ttft.first = performance.now(); obs.disconnect(); }
-  });
-  obs.observe(chat, {subtree: true, childList: true, characterData: true});
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +34,7 @@ def browser():
     except ImportError:
         pytest.fail("playwright is not installed: pip install -e '.[dev]'")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        b = launch_chromium(p)
         yield b
         b.close()
 
@@ -84,17 +61,6 @@ def assert_only_local_requests(page: Any, app_url: str) -> None:
     outside = [u for u in page.requests_seen
                if not (u == app_url or u.startswith(app_url + "/") or u.startswith(("data:", "blob:")))]
     assert page.requests_seen and not outside, outside
-
-
-def ask(page: Any, question: str, turn: int) -> float:
-    """Type a question, press Enter, wait for the finished answer of that turn; ms to the first text."""
-    page.evaluate(WATCH_FIRST_TEXT)
-    page.fill(QUESTION, question)
-    page.press(QUESTION, "Enter")
-    page.wait_for_function("() => window.__ttft && window.__ttft.first", timeout=30_000)
-    page.wait_for_selector(f'#sources details.turn[data-turn="{turn}"][open]', timeout=30_000)
-    page.wait_for_function("() => !document.querySelector('#chat').innerText.includes('▍')", timeout=30_000)
-    return page.evaluate("() => window.__ttft.first - window.__ttft.enter")
 
 
 def cited_ids(page: Any) -> list[str]:

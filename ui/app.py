@@ -6,6 +6,7 @@ Offline by construction: analytics off before Gradio is imported, a theme with s
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # Gradio looks up outside hosts at launch otherwise
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
+from rag.errors import ConfigError  # noqa: E402
 from ui import api, assets, render  # noqa: E402
 from ui.backend import OFFLINE, Backend  # noqa: E402
 from ui.chat import make_chat_turn, new_conversation  # noqa: E402
@@ -97,6 +99,8 @@ def build(settings: Settings, backend: Backend | None = None) -> gr.Blocks:
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, mcp: bool = False,
           block: bool = True) -> Any:
     """Open the index, build the page and serve it; blocks until Ctrl-C unless block=False."""
+    if mcp and importlib.util.find_spec("mcp") is None:
+        raise ConfigError("the MCP server needs the mcp package", "pip install 'gradio[mcp]' (see README: MCP)")
     backend = Backend(settings)
     problem = backend.warm()  # opens the index and the embedder now, so the first question is fast
     if problem:
