@@ -144,3 +144,11 @@ def test_papers_tab_open_and_ask(page, app_url):
     assert title in page.locator(LAST_BOT).inner_text()
     shot(page, "07-ask-about-paper.png")
     assert_only_local_requests(page, app_url)
+
+
+def test_api_page_documents_the_endpoints(page, app_url):
+    page.get_by_text("Use via API").click()
+    page.get_by_text('api_name="/ask"').first.wait_for(timeout=10_000)
+    for name in ("/ask", "/search", "/paper"):
+        assert page.get_by_text(f'api_name="{name}"').count() >= 1
+    assert_only_local_requests(page, app_url)
