@@ -1,7 +1,7 @@
 """The page's own CSS and script (inline: the page loads nothing from outside 127.0.0.1)."""
 
 CSS = """
-#sources { max-height: 78vh; overflow-y: auto; }
+#sources .panel { max-height: 80vh; overflow-y: auto; padding-right: 4px; }
 #sources .empty, #paper-detail .empty { color: var(--body-text-color-subdued); padding: 1em; }
 #sources details.turn > summary.question { font-weight: 600; cursor: pointer; margin: 0.3em 0; }
 #sources details.turn:not([open]) { opacity: 0.75; }
@@ -37,7 +37,7 @@ document.addEventListener("click", function (ev) {
   if (!el) return;
   for (var p = el; p; p = p.parentElement) { if (p.tagName === "DETAILS") p.open = true; }
   // scroll the sources panel only (the chat stays where it is); the window only if the panel is off screen
-  var panel = document.getElementById("sources");
+  var panel = el.closest(".panel") || document.getElementById("sources");
   panel.scrollTo({top: panel.scrollTop + el.getBoundingClientRect().top - panel.getBoundingClientRect().top - 8,
                   behavior: "smooth"});
   var box = panel.getBoundingClientRect();
