@@ -102,6 +102,7 @@ def test_chat_answer_citations_and_sources(page, app_url):
     ask(page, "what about [2]?", 1)
     assert page.locator("#sources #src-1-1 .title").inner_text() == second_title
     assert page.locator('#sources details.turn[data-turn="0"]').evaluate("el => el.open") is False
+    assert page.evaluate("() => document.querySelector('#sources .panel').scrollTop") == 0  # the new answer on top
     shot(page, "03-follow-up.png")
 
     # an unanswerable question: the abstention, and the nearest papers beside it

@@ -121,7 +121,7 @@ def sources_html(answers: list[Answer]) -> str:
         return ('<div class="empty">Sources appear here: for every cited paper its title, date and abstract, '
                 "with the sentences that support the answer highlighted.</div>")
     last = len(answers) - 1
-    return '<div class="panel">' + "".join(
+    return f'<div class="panel" data-turns="{len(answers)}">' + "".join(
         turn_panel(answers[t], t, t == last) for t in range(last, -1, -1)) + "</div>"
 
 
