@@ -118,6 +118,7 @@ def test_chat_answer_citations_and_sources(page, app_url):
     page.press(QUESTION, "Enter")
     page.get_by_text("The question is empty").first.wait_for(timeout=10_000)
     assert page.locator("#chat [data-testid='bot']").count() == bots
+    page.wait_for_timeout(800)  # the toast's fade-in, for the screenshot
     shot(page, "05-empty-question.png")
     ms = ask(page, VLLM_Q, 3)  # and the app goes on answering
     print(f"time to first streamed text in the browser (offline mode, fourth question): {ms:.0f} ms after Enter")
