@@ -107,7 +107,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, mcp: bo
         print(f"warning: {problem}; the app starts anyway and says so when asked", flush=True)
     demo = build(settings, backend)
     demo.queue(default_concurrency_limit=api.CONCURRENCY)
-    launched = demo.launch(server_name=host, server_port=port, theme=theme(), css=assets.CSS, head=assets.HEAD,
+    launched = demo.launch(server_name=host, server_port=port, theme=theme(), css=assets.CSS, head=assets.HEAD, js=assets.ON_LOAD,
                            footer_links=["api"], mcp_server=mcp, prevent_thread_lock=True, quiet=False,
                            show_error=True, ssr_mode=False, pwa=False)
     if problem is None:

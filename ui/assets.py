@@ -45,10 +45,16 @@ document.addEventListener("click", function (ev) {
   el.classList.remove("flash"); void el.offsetWidth; el.classList.add("flash");
   setTimeout(function () { el.classList.remove("flash"); }, 2500);
 }, true);
-// A new answer's sources start at the top of the panel (not where the last citation click left it).
-new MutationObserver(function () {
-  var p = document.querySelector("#sources .panel");
-  if (p && p.dataset.turns !== window.__ragTurns) { window.__ragTurns = p.dataset.turns; p.scrollTop = 0; }
-}).observe(document.documentElement, {childList: true, subtree: true});
 </script>
 """
+
+# Run once the page is built (launch(js=...)): a new answer's sources start at the top of the panel,
+# not where the last citation click left it. Watches the panel only, so streaming the chat costs nothing.
+ON_LOAD = """() => {
+  const sources = document.getElementById("sources");
+  if (!sources) return;
+  new MutationObserver(() => {
+    const p = sources.querySelector(".panel");
+    if (p && p.dataset.turns !== sources.dataset.turns) { sources.dataset.turns = p.dataset.turns; p.scrollTop = 0; }
+  }).observe(sources, {childList: true, subtree: true});
+}"""
