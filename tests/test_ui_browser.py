@@ -122,6 +122,13 @@ def test_chat_answer_citations_and_sources(page, app_url):
     shot(page, "05-empty-question.png")
     ms = ask(page, VLLM_Q, 3)  # and the app goes on answering
     print(f"time to first streamed text in the browser (offline mode, fourth question): {ms:.0f} ms after Enter")
+
+    # the chat's own trash button starts over: the next answer is the only one, with its sources alone
+    page.click("#chat button[aria-label='Clear']")
+    page.get_by_text("Sources appear here").wait_for(timeout=10_000)
+    ask(page, UNANSWERABLE, 0)
+    assert page.locator("#chat [data-testid='bot']").count() == 1
+    assert page.locator("#sources details.turn").count() == 1
     assert_only_local_requests(page, app_url)
 
 

@@ -71,7 +71,8 @@ def register(backend: Backend) -> None:
         except RagError as e:
             raise user_error(e) from None
         if rec is None:
-            raise gr.Error(f"No paper with id {paper_id!r} is indexed. Use /search to find its id.", title="Unknown paper")
+            raise gr.Error(f"No paper with id {paper_id!r} is indexed. Use /search to find its id.",
+                           title="Unknown paper")
         return rec
 
     gr.api(ask, api_name="ask", concurrency_limit=CONCURRENCY, concurrency_id="answer")

@@ -18,7 +18,7 @@ import gradio as gr  # noqa: E402
 
 from rag.errors import ConfigError  # noqa: E402
 from ui import api, assets, render  # noqa: E402
-from ui.backend import OFFLINE, Backend  # noqa: E402
+from ui.backend import Backend  # noqa: E402
 from ui.chat import make_chat_turn, new_conversation  # noqa: E402
 from ui.papers import PapersTab, ask_question  # noqa: E402
 
@@ -78,17 +78,18 @@ def build(settings: Settings, backend: Backend | None = None) -> gr.Blocks:
                 papers.build()
         answers = gr.State([])
 
-        turn_in = [question, answers, k, since, until, mode]
-        turn_out = [question, chatbot, sources, figures, answers]
-        question.submit(chat_turn, turn_in, turn_out, api_visibility="private", concurrency_limit=api.CONCURRENCY,
-                        concurrency_id="answer", show_progress="hidden")
-        send.click(chat_turn, turn_in, turn_out, api_visibility="private", concurrency_id="answer",
-                   show_progress="hidden")
-        clear.click(new_conversation, None, [chatbot, sources, figures, answers], api_visibility="private")
+        # Enter, the Ask button and "Ask about this paper" run the same turn, at most CONCURRENCY at once
+        turn = dict(fn=chat_turn, inputs=[question, answers, k, since, until, mode],
+                    outputs=[question, chatbot, sources, figures, answers], api_visibility="private",
+                    concurrency_limit=api.CONCURRENCY, concurrency_id="answer", show_progress="hidden")
+        question.submit(**turn)
+        send.click(**turn)
+        for forget in (clear.click, chatbot.clear):  # the chat's own trash button forgets the answers too
+            forget(new_conversation, None, [chatbot, sources, figures, answers], api_visibility="private")
         papers.ask_btn.click(
             lambda rec: (gr.Tabs(selected="chat"), ask_question(rec["title"]) if rec else ""),
             [papers.selected], [tabs, question], api_visibility="private",
-        ).then(chat_turn, turn_in, turn_out, api_visibility="private", concurrency_id="answer", show_progress="hidden")
+        ).then(**turn)
         # the table is filled when the tab is first opened, not on page load: the chat comes first
         papers_tab.select(papers.fill_once, [papers.query, papers.count], [papers.table, papers.count],
                           api_visibility="private")
@@ -107,9 +108,9 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, mcp: bo
         print(f"warning: {problem}; the app starts anyway and says so when asked", flush=True)
     demo = build(settings, backend)
     demo.queue(default_concurrency_limit=api.CONCURRENCY)
-    launched = demo.launch(server_name=host, server_port=port, theme=theme(), css=assets.CSS, head=assets.HEAD, js=assets.ON_LOAD,
-                           footer_links=["api"], mcp_server=mcp, prevent_thread_lock=True, quiet=False,
-                           show_error=True, ssr_mode=False, pwa=False)
+    launched = demo.launch(server_name=host, server_port=port, theme=theme(), css=assets.CSS, head=assets.HEAD,
+                           js=assets.ON_LOAD, footer_links=["api"], mcp_server=mcp, prevent_thread_lock=True,
+                           quiet=False, show_error=True, ssr_mode=False, pwa=False)
     if problem is None:
         warm_up(launched[1])
     if block:
@@ -130,5 +131,3 @@ def warm_up(url: str) -> None:
     except Exception as e:  # noqa: BLE001  (a failed warm-up only costs the first question its speed)
         print(f"warning: warm-up question failed: {e}", flush=True)
 
-
-__all__ = ["OFFLINE", "build", "serve", "theme"]

@@ -16,7 +16,8 @@ SEARCH_K = 50
 
 def table_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
     """Rows of the papers table (missing dates and upvotes stay empty)."""
-    return [[r["title"], r["date"] or "", r["upvotes"] if r["upvotes"] is not None else "", r["paper_id"]] for r in rows]
+    return [[r["title"], r["date"] or "", "" if r["upvotes"] is None else r["upvotes"], r["paper_id"]]
+            for r in rows]
 
 
 def ask_question(title: str) -> str:
@@ -32,8 +33,8 @@ class PapersTab:
 
     def build(self) -> None:
         with gr.Row():
-            self.query = gr.Textbox(placeholder="Search the papers (empty: every paper, most upvoted first)", show_label=False,
-                                    scale=5, elem_id="paper-query", lines=1, max_lines=1)
+            self.query = gr.Textbox(placeholder="Search the papers (empty: every paper, most upvoted first)",
+                                    show_label=False, scale=5, elem_id="paper-query", lines=1, max_lines=1)
             self.search_btn = gr.Button("Search", scale=0, elem_id="paper-search")
         self.count = gr.Markdown(elem_classes="figures")
         with gr.Row(equal_height=False):
@@ -57,7 +58,8 @@ class PapersTab:
         except RagError as e:
             gr.Warning(user_error(e).message, title="No papers to show")
             return [], ""
-        what = f"{len(rows)} best matches for “{query.strip()}”" if (query or "").strip() else f"{len(rows)} papers indexed"
+        query = (query or "").strip()
+        what = f"{len(rows)} best matches for “{query}”" if query else f"{len(rows)} papers indexed"
         return table_rows(rows), what
 
     def fill_once(self, query: str, count: str) -> tuple[Any, str]:
