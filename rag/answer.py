@@ -216,7 +216,9 @@ class Answerer:
                 continue
             sup = support(sentence, {n: f"{by_n[n].title}\n{by_n[n].text}" for n in nums})
             for n, best in sup.best.items():
-                if best not in by_n[n].supporting:
+                # the title is matched with the abstract but is not part of it: keep only the abstract's text
+                best = best.removeprefix(by_n[n].title).strip()
+                if best and best not in by_n[n].supporting:
                     by_n[n].supporting.append(best)
             if sup.score < SUPPORT_MIN:
                 flags.append(Flag(sentence, nums, "unsupported", round(sup.score, 3)))

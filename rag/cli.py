@@ -1,4 +1,4 @@
-"""`rag` command line: ingest, search, ask, chat, papers, eval. Errors become one line on stderr and exit code 1."""
+"""`rag` command line: ingest, search, ask, chat, papers, serve, eval. Errors become one line on stderr and exit code 1."""
 
 from __future__ import annotations
 
@@ -240,6 +240,19 @@ def papers(as_json: bool = typer.Option(False, "--json", help="Print a JSON arra
     for row in out:
         typer.echo(f"{row['paper_id']}  {row['date'] or '          '}  {row['title']}")
     typer.echo(f"{len(out)} papers", err=True)
+
+
+@app.command()
+@_friendly
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (127.0.0.1: this machine only)."),
+    port: int = typer.Option(7860, "--port", min=1, max=65535, help="Port to listen on."),
+    mcp: bool = typer.Option(False, "--mcp", help="Also serve /ask, /search, /paper as MCP tools (needs gradio[mcp])."),
+) -> None:
+    """Open the web app: streaming cited chat, sources beside every answer, a paper browser."""
+    from ui.app import serve as run_app
+
+    run_app(_settings(), host=host, port=port, mcp=mcp)
 
 
 @app.command("eval")

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 MAX_QUERY_CHARS = 4000
 FRESHNESS_SECONDS = 1.0  # how often a long-lived Retriever checks whether another ingest changed the store
 SNIPPET_CHARS = 240
+MIN_OVERLAP_CHARS = 20  # shorter shared text between chunks is a coincidence, not the splitter's overlap
 
 
 def refresh_local_index(settings: Settings, store: Store, content_digest: str | None = None) -> LocalIndex:
@@ -59,6 +60,18 @@ def top_positions(scores: np.ndarray, k: int) -> list[int]:
     top = np.flatnonzero(scores >= threshold)  # every tie with the k-th score, so the cut below is exact
     top = top[np.lexsort((top, -scores[top]))][:k]
     return [int(i) for i in top]
+
+
+def join_overlapping(head: str, tail: str) -> str:
+    """head + tail without the text they share (consecutive chunks overlap by a few sentences)."""
+    if not head:
+        return tail
+    for start in range(max(0, len(head) - len(tail)), len(head) - MIN_OVERLAP_CHARS + 1):
+        if head[start].isspace() or (start and not head[start - 1].isspace()):
+            continue  # an overlap starts at a word
+        if tail.startswith(head[start:]):
+            return head + tail[len(head) - start :]
+    return f"{head} {tail}"
 
 
 def _where(since: int, until: int) -> dict | None:
@@ -205,6 +218,18 @@ class Retriever:
         return Hit(paper_id=meta["paper_id"], title=title, score=score,
                    snippet=text[:SNIPPET_CHARS] + ("…" if len(text) > SNIPPET_CHARS else ""),
                    date=meta.get("date") or None, chunk_id=self.index.ids[pos], text=text, metadata=meta, **ranks)
+
+    def paper(self, paper_id: str) -> dict[str, Any] | None:
+        """One paper's metadata plus its whole abstract ("abstract": its chunks in order, overlaps removed)."""
+        positions = [i for i, pid in enumerate(self.index.paper_ids) if pid == paper_id]
+        if not positions:
+            return None
+        positions.sort(key=lambda i: self.index.metas[i].get("chunk", 0))
+        abstract = ""
+        for pos in positions:
+            abstract = join_overlapping(abstract, self._hit_at(pos, 0.0).text)
+        meta = self.index.metas[positions[0]]
+        return {**{k: v for k, v in meta.items() if k != "chunk"}, "abstract": abstract}
 
     def papers(self) -> list[dict[str, Any]]:
         """Every indexed paper's metadata (from its first chunk), sorted by title."""

@@ -7,6 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
 ensure_venv "[dev]"
+# The browser tests drive Debian's chromium (tests/test_ui_browser.py fails without it).
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Debian's chromium for the browser tests (about 70 s)" >&2
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } ||
+    echo "could not install chromium (not root?): the browser tests will fail" >&2
+fi
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 ANONYMIZED_TELEMETRY=False
 # pytest exits 5 when it collected no test: that fails this script too, as it should.
 .venv/bin/python -m pytest -q "$@"

@@ -166,3 +166,15 @@ def chroma_server(tmp_path_factory):
     server = ChromaServer(tmp_path_factory.mktemp("chroma-server") / "data").start()
     yield server
     server.stop()
+
+
+# --------------------------------------------------------------------------- the app (`rag serve`)
+
+@pytest.fixture(scope="session")
+def app_url(full_settings, tmp_path_factory):
+    """`rag serve` on a free port of 127.0.0.1 over the shared index, offline; stopped by PID at the end."""
+    from ui.process import app_process
+
+    server = app_process(full_settings.home, tmp_path_factory.mktemp("app") / "serve.log").start(timeout=120)
+    yield server.ready_url.rstrip("/")
+    server.stop()

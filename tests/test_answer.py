@@ -427,3 +427,13 @@ def test_llm_empty_condense_reply_falls_back_to_the_offline_query(scripted, offl
     assert a.search_query == f"{VATTN_TITLE} How much faster is it?"
     assert a.sources[0].title == VATTN_TITLE
 
+
+
+def test_supporting_sentences_are_text_of_the_abstract(offline):
+    # the title is matched together with the abstract; it must not end up glued to a "supporting" sentence
+    first = offline.ask("Which methods reduce KV-cache memory?")
+    follow = offline.ask("what about [2]?", [first])
+    for a in (first, follow):
+        for src in a.sources:
+            assert all(s and s in src.text for s in src.supporting), (src.title, src.supporting)
+    assert follow.sources[0].supporting

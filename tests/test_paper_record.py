@@ -1,0 +1,38 @@
+"""Retriever.paper(): one paper's whole record, as the app's Papers tab shows it."""
+
+from __future__ import annotations
+
+from conftest import abstract_for, make_settings, write_seed
+from rag.retrieve import join_overlapping
+
+
+def test_paper_record_matches_the_seed(retriever, corpus):
+    paper = next(p for p in corpus.papers if p.upvotes is not None and p.published is not None)
+    rec = retriever.paper(paper.paper_id)
+    assert rec is not None
+    assert rec["title"] == paper.title and rec["abstract"] == paper.abstract.strip()
+    assert rec["date"] == paper.published.isoformat() and rec["upvotes"] == paper.upvotes
+    assert retriever.paper("no-such-paper") is None
+
+
+def test_paper_record_joins_overlapping_chunks(tmp_path):
+    from rag.ingest import ingest
+    from rag.retrieve import Retriever
+
+    long_abstract = " ".join(f"Sentence number {i} explains part {i} of the method in some detail." for i in range(40))
+    write_seed(tmp_path / "seeds", "a.txt", [{"title": "Long Paper About Chunking", "abstract": long_abstract},
+                                             {"title": "Short Paper", "abstract": abstract_for("short things")}])
+    settings = make_settings(tmp_path / "home", seeds=tmp_path / "seeds", chunk_size=64, chunk_overlap=16)
+    ingest(settings)
+    r = Retriever(settings)
+    pid = next(m["paper_id"] for m in r.papers() if m["title"].startswith("Long"))
+    rec = r.paper(pid)
+    assert rec["n_chunks"] > 3
+    assert rec["abstract"] == long_abstract
+
+
+def test_join_overlapping():
+    assert join_overlapping("", "abc") == "abc"
+    assert join_overlapping("one two three four five six seven", "three four five six seven eight") == \
+        "one two three four five six seven eight"
+    assert join_overlapping("ends with the", "the start") == "ends with the the start"  # too short to be an overlap

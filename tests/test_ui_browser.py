@@ -1,0 +1,164 @@
+"""The app in a real browser: Debian's chromium driven by Playwright, against `rag serve` on 127.0.0.1.
+
+scripts/test.sh installs chromium with apt-get when it is missing. Without it these tests FAIL (they
+never skip): the browser is the only check that a person actually sees the answer and its evidence.
+Screenshots go to artifacts/screenshots/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from conftest import ROOT
+from ui.browser import CHROMIUM, QUESTION, ask, launch_chromium
+
+SHOTS = ROOT / "artifacts" / "screenshots"
+VIEWPORT = {"width": 1400, "height": 950}
+
+VLLM_TITLE = "Efficient Memory Management for Large Language Model Serving with PagedAttention"
+VLLM_Q = "How does vLLM use PagedAttention to reduce KV cache memory waste?"
+UNANSWERABLE = "What is the boiling point of olive oil in Antarctica?"
+LAST_BOT = "#chat [data-testid='bot'] >> nth=-1"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"Debian's chromium is not installed at {CHROMIUM}: run `bash scripts/test.sh` (it installs it "
+                    "with apt-get) or `apt-get install chromium`. The browser tests need it.")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is not installed: pip install -e '.[dev]'")
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    """A fresh page on the app; `page.requests_seen` lists every URL the page asked for."""
+    context = browser.new_context(viewport=VIEWPORT)
+    pg = context.new_page()
+    pg.requests_seen = []
+    pg.on("request", lambda r: pg.requests_seen.append(r.url))
+    pg.goto(app_url, wait_until="load")
+    pg.wait_for_selector(QUESTION, timeout=60_000)
+    yield pg
+    context.close()
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / name))
+
+
+def assert_only_local_requests(page: Any, app_url: str) -> None:
+    outside = [u for u in page.requests_seen
+               if not (u == app_url or u.startswith(app_url + "/") or u.startswith(("data:", "blob:")))]
+    assert page.requests_seen and not outside, outside
+
+
+def cited_ids(page: Any) -> list[str]:
+    """The sources panel ids the citation links of the latest answer point at."""
+    return [h.lstrip("#") for h in page.locator(LAST_BOT).locator("a.cite").evaluate_all(
+        "els => els.map(e => e.getAttribute('href'))")]
+
+
+def test_chat_answer_citations_and_sources(page, app_url):
+    ms = ask(page, VLLM_Q, 0)
+    print(f"\ntime to first streamed text in the browser (offline mode, first question): {ms:.0f} ms after Enter")
+    answer = page.locator(LAST_BOT).inner_text()
+    assert VLLM_TITLE in answer and "[1]" in answer
+    ids = cited_ids(page)
+    assert ids and set(ids) <= {"src-0-1", "src-0-2", "src-0-3", "src-0-4", "src-0-5"}
+    for i in set(ids):  # every citation has its source card in the panel, with highlighted evidence
+        card = page.locator(f"#sources #{i}")
+        assert card.count() == 1 and "cited" in card.get_attribute("class")
+        assert card.locator("mark.support").count() >= 1
+    assert page.locator("#sources #src-0-1 .title").inner_text() == VLLM_TITLE
+    assert re.search(r"retrieval \d+ ms · first text \d+ ms · total \d+ ms · 0 tokens", page.inner_text("#figures"))
+    shot(page, "01-answer.png")
+
+    # one click on a citation opens and highlights its source beside the chat (no new tab)
+    target = ids[-1]
+    page.locator(LAST_BOT).locator(f'a.cite[href="#{target}"]').first.click()
+    card = page.locator(f"#sources #{target}")
+    page.wait_for_function(f"() => document.getElementById('{target}').classList.contains('flash')", timeout=5000)
+    page.wait_for_timeout(700)  # the smooth scroll
+    assert card.evaluate("el => el.open") is True
+    box, panel = card.bounding_box(), page.locator("#sources .panel").bounding_box()
+    assert 0 <= box["y"] - panel["y"] < 40  # the panel scrolled the card to its top...
+    assert page.evaluate("() => window.scrollY") == 0  # ...and the chat stayed where it was
+    assert len(page.context.pages) == 1
+    shot(page, "02-citation-clicked.png")
+
+    # a follow-up about source [2]: answered from that paper, in a new section of the panel
+    second_title = page.locator("#sources #src-0-2 .title").inner_text()
+    ask(page, "what about [2]?", 1)
+    assert page.locator("#sources #src-1-1 .title").inner_text() == second_title
+    assert page.locator('#sources details.turn[data-turn="0"]').evaluate("el => el.open") is False
+    assert page.evaluate("() => document.querySelector('#sources .panel').scrollTop") == 0  # the new answer on top
+    shot(page, "03-follow-up.png")
+
+    # an unanswerable question: the abstention, and the nearest papers beside it
+    ask(page, UNANSWERABLE, 2)
+    assert page.locator(LAST_BOT).inner_text().startswith("The corpus does not contain an answer")
+    assert page.locator('#sources details.turn[data-turn="2"] .abstain').count() == 1
+    assert page.locator('#sources details.turn[data-turn="2"] .source').count() >= 1
+    shot(page, "04-abstain.png")
+
+    # an empty question: a message a person understands, and the conversation stays as it was
+    bots = page.locator("#chat [data-testid='bot']").count()
+    page.fill(QUESTION, "  ")
+    page.press(QUESTION, "Enter")
+    page.get_by_text("The question is empty").first.wait_for(timeout=10_000)
+    assert page.locator("#chat [data-testid='bot']").count() == bots
+    page.wait_for_timeout(800)  # the toast's fade-in, for the screenshot
+    shot(page, "05-empty-question.png")
+    ms = ask(page, VLLM_Q, 3)  # and the app goes on answering
+    print(f"time to first streamed text in the browser (offline mode, fourth question): {ms:.0f} ms after Enter")
+
+    # the chat's own trash button starts over: the next answer is the only one, with its sources alone
+    page.click("#chat button[aria-label='Clear']")
+    page.get_by_text("Sources appear here").wait_for(timeout=10_000)
+    ask(page, UNANSWERABLE, 0)
+    assert page.locator("#chat [data-testid='bot']").count() == 1
+    assert page.locator("#sources details.turn").count() == 1
+    assert_only_local_requests(page, app_url)
+
+
+def test_papers_tab_open_and_ask(page, app_url):
+    page.get_by_role("tab", name="Papers").click()
+    page.get_by_text("615 papers indexed").wait_for(timeout=20_000)
+    page.fill("#paper-query input", "speculative decoding")
+    page.press("#paper-query input", "Enter")
+    page.get_by_text("best matches for").wait_for(timeout=20_000)
+    first_cell = page.locator('#papers-table [role="gridcell"][data-row="0"][data-col="0"]')
+    title = first_cell.inner_text().strip()
+    assert "speculative" in title.lower()
+    first_cell.click()
+    page.wait_for_selector("#paper-detail .paper h3", timeout=10_000)
+    assert page.inner_text("#paper-detail h3") == title
+    assert len(page.inner_text("#paper-detail .abstract")) > 200
+    shot(page, "06-paper-open.png")
+
+    page.click("#ask-paper")
+    page.wait_for_selector('#sources details.turn[data-turn="0"][open]', timeout=30_000)
+    page.wait_for_function("() => !document.querySelector('#chat').innerText.includes('▍')", timeout=30_000)
+    assert page.locator("#sources #src-0-1 .title").inner_text() == title
+    assert title in page.locator(LAST_BOT).inner_text()
+    shot(page, "07-ask-about-paper.png")
+    assert_only_local_requests(page, app_url)
+
+
+def test_api_page_documents_the_endpoints(page, app_url):
+    page.get_by_text("Use via API").click()
+    page.get_by_text('api_name="/ask"').first.wait_for(timeout=10_000)
+    for name in ("/ask", "/search", "/paper"):
+        assert page.get_by_text(f'api_name="{name}"').count() >= 1
+    assert_only_local_requests(page, app_url)

@@ -1,0 +1,44 @@
+"""`rag serve --mcp`: /ask, /search and /paper as MCP tools over streamable HTTP, offline.
+
+Needs the optional `mcp` extra (pip install -e '.[mcp]'); without it this module is skipped, and says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+pytest.importorskip("mcp", reason="the MCP server is optional: pip install -e '.[mcp]' to test it")
+
+VLLM_TITLE = "Efficient Memory Management for Large Language Model Serving with PagedAttention"
+
+
+@pytest.fixture(scope="module")
+def mcp_url(full_settings, tmp_path_factory):
+    from ui.process import app_process
+
+    server = app_process(full_settings.home, tmp_path_factory.mktemp("app-mcp") / "serve.log",
+                         extra_args=("--mcp",)).start(timeout=120)
+    yield server.ready_url + "gradio_api/mcp/"
+    server.stop()
+
+
+def test_mcp_tools_answer_offline(mcp_url):
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    async def talk() -> tuple[set[str], str, str]:
+        async with streamablehttp_client(mcp_url) as (read, write, _):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                names = {t.name for t in (await session.list_tools()).tools}
+                asked = await session.call_tool("ask", {"question": "How does vLLM use PagedAttention?"})
+                found = await session.call_tool("search", {"query": "speculative decoding", "k": 2})
+                assert not asked.isError and not found.isError
+                return names, asked.content[0].text, found.content[0].text
+
+    names, answer, hits = asyncio.run(talk())
+    assert {"ask", "search", "paper"} <= names
+    assert VLLM_TITLE in answer and "[1]" in answer
+    assert "Speculative Decoding" in hits

@@ -1,0 +1,74 @@
+"""What the page renders (ui/render.py): escaped untrusted text, linked citations, highlighted evidence."""
+
+from __future__ import annotations
+
+from rag.types import Answer, Citation, Flag, Source
+from ui import render
+
+EVIL = 'Injected <script>alert("x")</script> & <img src=x onerror=alert(1)>.'
+
+
+def source(n: int, text: str, supporting: list[str], cited: bool = True, **meta) -> Source:
+    return Source(n=n, paper_id=f"p{n}", title=f"Paper <{n}>", date=meta.pop("date", None), text=text,
+                  metadata=meta, supporting=supporting, cited=cited)
+
+
+def test_answer_links_citations_and_escapes_text():
+    src = source(1, "x", [])
+    md = render.answer_markdown(f"Paper <1>: It works [1]. {EVIL} [2]", turn=3, sources=[src])
+    assert md.startswith("**Paper &lt;1&gt;**: It works ")
+    assert '<a href="#src-3-1" class="cite">[1]</a>' in md and '<a href="#src-3-2" class="cite">[2]</a>' in md
+    assert "<script>" not in md and "<img" not in md and "&lt;script&gt;" in md
+
+
+def test_dated_paragraph_lead_is_bold():
+    src = source(2, "x", [], date="2024-06-11")
+    md = render.answer_markdown("Paper <2> (2024-06-11): Claim [1].", 0, [src])
+    assert md.startswith("**Paper &lt;2&gt; (2024-06-11)**: Claim")
+
+
+def test_source_card_highlights_support_and_marks_flags():
+    text = f"First sentence is background. {EVIL} The method halves memory use."
+    src = source(1, text, ["The method halves memory use.", EVIL], date="2025-01-02", authors=7, upvotes=42,
+                 organization="Lab & Co")
+    flag = Flag("It triples speed [1].", [1], "unsupported", 0.1)
+    html = render.source_card(src, turn=0, flags=[flag])
+    assert 'id="src-0-1"' in html and 'class="source cited"' in html
+    assert '<mark class="support">The method halves memory use.</mark>' in html
+    assert "<script>" not in html and "<img" not in html
+    assert '<mark class="support">Injected &lt;script&gt;' in html  # escaped, and still highlighted
+    assert "2025-01-02 · 7 authors · Lab &amp; Co · ▲ 42 upvotes" in html
+    assert 'data-reason="unsupported"' in html and "Not supported by this abstract" in html
+    assert "It triples speed [1]." in html
+
+
+def test_missing_metadata_says_undated_and_hides_unknown_upvotes():
+    assert render.meta_line({"upvotes": -1, "authors": 0}) == "undated"
+    assert render.meta_line({"date_text": "Jun 11", "upvotes": 0}) == "Jun 11 · ▲ 0 upvotes"
+
+
+def test_panel_shows_latest_turn_open_and_abstention_nearest():
+    a1 = Answer("q1 <b>", "Answer [1].", "extractive", citations=[Citation(1, "p1", "Paper <1>")],
+                sources=[source(1, "Text.", ["Text."]), source(2, "Other.", [], cited=False)])
+    a2 = Answer("q2", "The corpus does not contain an answer…", "extractive", abstained=True,
+                nearest=[Citation(1, "p9", "Near")], sources=[source(1, "Near text.", [], cited=False)],
+                papers_searched=615)
+    html = render.sources_html([a1, a2])
+    assert html.index('data-turn="1"') < html.index('data-turn="0"')  # the latest first
+    assert '<details class="turn" data-turn="1" open>' in html and '<details class="turn" data-turn="0">' in html
+    assert "No answer in the corpus (615 papers searched)" in html and 'id="src-1-1"' in html
+    assert "Q1: q1 &lt;b&gt;" in html and "Also retrieved, not cited" in html
+    assert "Sources appear here" in render.sources_html([])
+
+
+def test_flag_note_counts_what_the_validator_found():
+    a = Answer("q", "t", "llm", flags=[Flag("a", [1], "unsupported", 0.1), Flag("b", [], "uncited", 0.0)],
+               removed_citations=2)
+    note = render.flag_note(a)
+    assert "1 sentence not supported" in note and "1 claim without a citation" in note and "2 citation(s)" in note
+    assert render.flag_note(Answer("q", "t", "llm")) == ""
+
+
+def test_paper_html_escapes():
+    html = render.paper_html({"paper_id": "p1", "title": "T <i>", "abstract": EVIL, "date": "2024-01-01"})
+    assert "<h3>T &lt;i&gt;</h3>" in html and "<script>" not in html

@@ -1,0 +1,133 @@
+"""The Gradio app: a cited chat with the evidence beside it, and a paper browser. `rag serve` starts it.
+
+Offline by construction: analytics off before Gradio is imported, a theme with system fonts only
+(no Google Fonts), and the page's own CSS and script inline.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # Gradio looks up outside hosts at launch otherwise
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from typing import TYPE_CHECKING, Any  # noqa: E402
+
+import gradio as gr  # noqa: E402
+
+from rag.errors import ConfigError  # noqa: E402
+from ui import api, assets, render  # noqa: E402
+from ui.backend import Backend  # noqa: E402
+from ui.chat import make_chat_turn, new_conversation  # noqa: E402
+from ui.papers import PapersTab, ask_question  # noqa: E402
+
+if TYPE_CHECKING:
+    from rag.config import Settings
+
+SYSTEM_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica", "Arial", "sans-serif"]
+MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
+
+
+def theme() -> gr.themes.Base:
+    """The default look with local fonts only (the default theme names web fonts)."""
+    return gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
+
+
+def _model_text(backend: Backend) -> str:
+    if backend.llm_available():
+        from rag.llm import base_url
+
+        return f"Model: **{backend.settings.llm_model}** at {base_url()} · offline mode available"
+    return ("Model: none. Answers are the abstracts' own sentences, cited (offline). "
+            "Set OPENAI_BASE_URL or OPENAI_API_KEY to add an LLM mode.")
+
+
+def build(settings: Settings, backend: Backend | None = None) -> gr.Blocks:
+    """The page: Chat (answer + sources panel + controls) and Papers tabs, plus the API endpoints."""
+    backend = backend or Backend(settings)
+    chat_turn = make_chat_turn(backend)
+    with gr.Blocks(title="rag-papers: cited answers") as demo:
+        gr.Markdown("### Ask the papers: answers cited from Hugging Face Daily Papers abstracts")
+        with gr.Tabs(selected="chat") as tabs:
+            with gr.Tab("Chat", id="chat"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3):
+                        chatbot = gr.Chatbot(elem_id="chat", height=520, latex_delimiters=[], feedback_options=None,
+                                             buttons=["copy"], show_label=False,
+                                             placeholder="Ask a question: the answer cites its papers as [n]; "
+                                                         "click [n] to see the evidence.")
+                        with gr.Row():
+                            question = gr.Textbox(placeholder="Ask about the papers, then press Enter",
+                                                  show_label=False, scale=6, lines=1, max_lines=1, autofocus=True,
+                                                  elem_id="question")
+                            send = gr.Button("Ask", variant="primary", scale=0, min_width=80, elem_id="send")
+                            clear = gr.Button("New chat", scale=0, min_width=100, elem_id="new")
+                        figures = gr.Markdown(elem_id="figures", elem_classes="figures")
+                        with gr.Row():
+                            k = gr.Slider(1, 20, value=settings.answer_k, step=1, label="Number of sources")
+                            since = gr.Textbox(label="From date", placeholder="YYYY-MM-DD", max_lines=1)
+                            until = gr.Textbox(label="To date", placeholder="YYYY-MM-DD", max_lines=1)
+                            choices = backend.mode_choices()
+                            mode = gr.Radio(choices, value=choices[0], label="Answer mode")
+                        gr.Markdown(_model_text(backend), elem_classes="figures")
+                    with gr.Column(scale=2):
+                        sources = gr.HTML(render.sources_html([]), elem_id="sources", label="Sources")
+            with gr.Tab("Papers", id="papers") as papers_tab:
+                papers = PapersTab(backend)
+                papers.build()
+        answers = gr.State([])
+
+        # Enter, the Ask button and "Ask about this paper" run the same turn, at most CONCURRENCY at once
+        turn = dict(fn=chat_turn, inputs=[question, answers, k, since, until, mode],
+                    outputs=[question, chatbot, sources, figures, answers], api_visibility="private",
+                    concurrency_limit=api.CONCURRENCY, concurrency_id="answer", show_progress="hidden")
+        question.submit(**turn)
+        send.click(**turn)
+        for forget in (clear.click, chatbot.clear):  # the chat's own trash button forgets the answers too
+            forget(new_conversation, None, [chatbot, sources, figures, answers], api_visibility="private")
+        papers.ask_btn.click(
+            lambda rec: (gr.Tabs(selected="chat"), ask_question(rec["title"]) if rec else ""),
+            [papers.selected], [tabs, question], api_visibility="private",
+        ).then(**turn)
+        # the table is filled when the tab is first opened, not on page load: the chat comes first
+        papers_tab.select(papers.fill_once, [papers.query, papers.count], [papers.table, papers.count],
+                          api_visibility="private")
+        api.register(backend)
+    return demo
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, mcp: bool = False,
+          block: bool = True) -> Any:
+    """Open the index, build the page and serve it; blocks until Ctrl-C unless block=False."""
+    if mcp and importlib.util.find_spec("mcp") is None:
+        raise ConfigError("the MCP server needs the mcp package", "pip install 'gradio[mcp]' (see README: MCP)")
+    backend = Backend(settings)
+    problem = backend.warm()  # opens the index and the embedder now, so the first question is fast
+    if problem:
+        print(f"warning: {problem}; the app starts anyway and says so when asked", flush=True)
+    demo = build(settings, backend)
+    demo.queue(default_concurrency_limit=api.CONCURRENCY)
+    launched = demo.launch(server_name=host, server_port=port, theme=theme(), css=assets.CSS, head=assets.HEAD,
+                           js=assets.ON_LOAD, footer_links=["api"], mcp_server=mcp, prevent_thread_lock=True,
+                           quiet=False, show_error=True, ssr_mode=False, pwa=False)
+    if problem is None:
+        warm_up(launched[1])
+    if block:
+        demo.block_thread()
+    return launched
+
+
+def warm_up(url: str) -> None:
+    """One question through the running server's queue: its first event costs ~1 s more than the next ones
+    (measured from the browser), which the first person to ask should not pay."""
+    import logging
+
+    from gradio_client import Client
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the client's requests are not news
+    try:
+        Client(url, verbose=False).predict("warm up", api_name="/ask")
+    except Exception as e:  # noqa: BLE001  (a failed warm-up only costs the first question its speed)
+        print(f"warning: warm-up question failed: {e}", flush=True)
+

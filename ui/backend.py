@@ -1,0 +1,165 @@
+"""What the page and the API endpoints do, on top of rag's answer API (never the store).
+
+One Backend per app: it opens the index on first use (so the app starts, and says what to do, even
+before `rag ingest`), turns RagError into messages a person understands, and turns the dicts the
+gradio_client endpoints receive into rag's types.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Iterator
+
+import gradio as gr
+
+from rag.errors import IndexMissingError, RagError
+from rag.llm import LLMError, use_llm
+from rag.types import Answer, Citation, Turn
+
+if TYPE_CHECKING:
+    from rag.answer import Answerer
+    from rag.config import Settings
+
+OFFLINE = "Offline (extractive)"
+HISTORY_TURNS = 5  # earlier answers a follow-up can refer to (as in `rag chat`)
+
+
+def user_error(e: RagError) -> gr.Error:
+    """A RagError as the message a person sees: what went wrong, then what to do."""
+    hint = e.hint
+    if isinstance(e, LLMError):
+        hint = "Choose the offline answer mode, or check the LLM server and ask again."
+    elif isinstance(e, IndexMissingError):
+        hint = "Run `rag ingest` (or `bash scripts/run.sh`), then ask again; the app picks the index up."
+    return gr.Error(f"{_sentence(e.message)} {_sentence(hint)}".strip(), title="Could not answer")
+
+
+def _sentence(text: str) -> str:
+    """'the question is empty' -> 'The question is empty.'"""
+    text = text.strip()
+    if not text:
+        return ""
+    return text[0].upper() + text[1:] + ("" if text[-1] in ".!?" else ".")
+
+
+def parse_day(value: str | None, what: str) -> date | None:
+    """'YYYY-MM-DD' (or empty) as a date; anything else is a RagError that says the format."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise RagError(f"the {what} date {value!r} is not a date", "use YYYY-MM-DD, e.g. 2024-06-01") from None
+
+
+def turns_from_dicts(history: list[dict[str, Any]] | None) -> list[Turn]:
+    """Earlier answers as sent by an API client (the dicts /ask returned) as rag Turns."""
+    turns = []
+    for h in history or []:
+        if not isinstance(h, dict) or not h.get("question"):
+            raise RagError("each history item needs a 'question'", "pass back the dicts /ask returned")
+        cites = [Citation(int(c["n"]), c["paper_id"], c.get("title", ""), c.get("date"))
+                 for c in h.get("citations") or []]
+        turns.append(Turn(h["question"], h.get("answer", ""), cites))
+    return turns
+
+
+class Backend:
+    """The app's link to rag: one Answerer (thread-safe for reading), opened when first needed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._answerer: Answerer | None = None
+        self._lock = threading.Lock()
+
+    def answerer(self) -> Answerer:
+        """The Answerer; raises IndexMissingError (etc.) until there is an index, and tries again next time."""
+        if self._answerer is None:
+            with self._lock:
+                if self._answerer is None:
+                    from rag.answer import Answerer
+
+                    self._answerer = Answerer(self.settings)
+        return self._answerer
+
+    def warm(self) -> str | None:
+        """Open the index now (so the first question is fast); the problem as text if there is none yet."""
+        try:
+            self.answerer().ask("warm up the search and the sentence scorer", mode="extractive")
+        except RagError as e:
+            return str(e)
+        return None
+
+    # ------------------------------------------------------------------ answer modes
+
+    def llm_available(self) -> bool:
+        """Whether an LLM is configured (OPENAI_API_KEY / OPENAI_BASE_URL, or RAG_LLM=openai)."""
+        return use_llm(self.settings)
+
+    def mode_choices(self) -> list[str]:
+        """The answer modes the page offers: offline always, the LLM when one is configured."""
+        return [self.llm_label(), OFFLINE] if self.llm_available() else [OFFLINE]
+
+    def llm_label(self) -> str:
+        return f"LLM ({self.settings.llm_model})"
+
+    def mode_value(self, label: str | None) -> str | None:
+        """A mode label of the page (or 'llm' / 'extractive' from an API client) as rag's mode; None: the default."""
+        if not label:
+            return None
+        if label in (OFFLINE, "extractive", "offline"):
+            return "extractive"
+        if label in (self.llm_label(), "llm"):
+            if not self.llm_available():
+                raise RagError("no LLM is configured", "set OPENAI_BASE_URL (or OPENAI_API_KEY) and restart the app")
+            return "llm"
+        raise RagError(f"unknown answer mode {label!r}", "use 'extractive' or 'llm'")
+
+    # ------------------------------------------------------------------ the work
+
+    def stream(self, question: str, history: list[Answer | Turn], k: int | None, since: str | None,
+               until: str | None, mode: str | None) -> Iterator[tuple[str, Answer | None]]:
+        """(text so far, None) as the answer is written, then (full text, Answer). Raises RagError."""
+        if not (question or "").strip():
+            raise RagError("the question is empty", "type a question about the papers")
+        lo, hi = parse_day(since, "start"), parse_day(until, "end")
+        answerer = self.answerer()
+        text = ""
+        for item in answerer.stream(question, history[-HISTORY_TURNS:], k=k or None, since=lo, until=hi,
+                                    mode=self.mode_value(mode)):
+            if isinstance(item, Answer):
+                yield item.text, item
+                return
+            text += item
+            yield text, None
+
+    def search(self, query: str, k: int, since: str | None, until: str | None) -> list[dict[str, Any]]:
+        """Papers for a query (one row per paper, best first), or every paper by title for an empty query."""
+        retriever = self.answerer().retriever
+        if not (query or "").strip():
+            lo, hi = parse_day(since, "start"), parse_day(until, "end")
+            rows = [_row(m) for m in retriever.papers() if _in_range(m.get("date") or "", lo, hi)]
+            # most upvoted first, then the newest, then by title (stable sorts, last key first)
+            rows.sort(key=lambda r: r["date"] or "", reverse=True)
+            rows.sort(key=lambda r: -(r["upvotes"] if r["upvotes"] is not None else -1))
+            return rows
+        hits = retriever.search(query, k=k, since=parse_day(since, "start"), until=parse_day(until, "end"))
+        return [{**_row(h.metadata), "score": round(h.score, 3)} for h in hits]
+
+    def paper(self, paper_id: str) -> dict[str, Any] | None:
+        """One paper's record with its whole abstract, or None."""
+        return self.answerer().retriever.paper((paper_id or "").strip())
+
+
+def _in_range(day: str, lo: date | None, hi: date | None) -> bool:
+    if not (lo or hi):
+        return True
+    return bool(day) and (not lo or day >= lo.isoformat()) and (not hi or day <= hi.isoformat())
+
+
+def _row(meta: dict[str, Any]) -> dict[str, Any]:
+    upvotes = meta.get("upvotes", -1)
+    return {"paper_id": meta["paper_id"], "title": meta["title"], "date": meta.get("date") or None,
+            "upvotes": upvotes if isinstance(upvotes, int) and upvotes >= 0 else None}

@@ -1,0 +1,79 @@
+"""The chat tab's handler: stream one answer into the chat, then fill the sources panel and the figures."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Iterator
+
+import gradio as gr
+
+from rag.errors import RagError
+from rag.types import Answer
+from ui import render
+from ui.backend import Backend, user_error
+
+CURSOR = " ▍"  # shown at the end of the text while the answer is still being written
+
+
+def messages(answers: list[Answer]) -> list[dict[str, str]]:
+    """The chat as Gradio messages, rebuilt from the session's answers (the answers are the truth)."""
+    out: list[dict[str, str]] = []
+    for t, a in enumerate(answers):
+        out.append({"role": "user", "content": a.question})
+        out.append({"role": "assistant", "content": render.answer_markdown(a.text, t, a.sources) + render.flag_note(a)})
+    return out
+
+
+def make_chat_turn(backend: Backend) -> Callable[..., Iterator[tuple[Any, ...]]]:
+    """The handler for Enter / Ask: (question, answers, k, since, until, mode) -> streamed page updates.
+
+    Outputs: question box, chat, sources panel, figures, answers (the session's state).
+    """
+
+    def chat_turn(question: str, answers: list[Answer], k: float, since: str, until: str,
+                  mode: str) -> Iterator[tuple[Any, ...]]:
+        t0 = time.perf_counter()
+        question = (question or "").strip()
+        if not question:  # a warning, not gr.Error: an error would cover the chat until the next question
+            gr.Warning("The question is empty. Type a question about the papers, then press Enter.",
+                       title="Nothing to answer")
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        turn = len(answers)
+        chat = messages(answers) + [{"role": "user", "content": question},
+                                    {"role": "assistant", "content": "Searching the papers…"}]
+        yield "", chat, gr.skip(), "searching…", gr.skip()
+        first_ms: float | None = None
+        text = ""
+        try:
+            for text, final in backend.stream(question, answers, int(k), since, until, mode):
+                if final is None:
+                    first_ms = first_ms or _ms(t0)
+                    chat = chat[:-1] + [{"role": "assistant", "content": render.answer_markdown(text, turn) + CURSOR}]
+                    yield gr.skip(), chat, gr.skip(), gr.skip(), gr.skip()
+                    continue
+                done = answers + [final]
+                total_ms = _ms(t0)
+                figures = render.figures(final, first_ms or total_ms, total_ms)
+                yield "", messages(done), render.sources_html(done), figures, done
+                return
+        except RagError as e:
+            if text:  # part of an answer was shown: keep it, say it is incomplete, and let the person go on
+                note = "\n\n*[answer incomplete]*"
+                chat = chat[:-1] + [{"role": "assistant", "content": render.answer_markdown(text, turn) + note}]
+                gr.Warning(user_error(e).message, title="The answer stopped")
+                yield question, chat, gr.skip(), "", gr.skip()
+                return
+            gr.Warning(user_error(e).message, title="Could not answer")
+            yield question, messages(answers), gr.skip(), "", gr.skip()  # the chat as it was; the question kept
+
+    return chat_turn
+
+
+def new_conversation() -> tuple[Any, ...]:
+    """Forget the session's answers: empty chat, empty sources panel, no figures."""
+    return [], render.sources_html([]), "", []
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 1)

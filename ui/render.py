@@ -1,0 +1,145 @@
+"""Answers, sources and papers as the HTML/Markdown the page shows. Pure functions, no Gradio.
+
+Abstracts and answer text are untrusted data (scraped pages, model output): every piece of them is
+passed through html.escape before it is put into markup.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from typing import Any, Iterable
+
+from rag.types import Answer, Flag, Source
+
+CITE = re.compile(r"\[(\d{1,3})\]")
+
+
+def anchor(turn: int, n: int) -> str:
+    """The id of source [n] of the turn-th answer in the sources panel."""
+    return f"src-{turn}-{n}"
+
+
+def answer_markdown(text: str, turn: int, sources: Iterable[Source] = ()) -> str:
+    """Answer text for the chat: escaped, paper titles that open a paragraph in bold, [n] linked to its source."""
+    # an offline answer opens each paragraph with "Title (date): " or "Title: "
+    leads = sorted({f"{s.title} ({s.date})" if s.date else s.title for s in sources}, key=len, reverse=True)
+    paragraphs = []
+    for para in text.split("\n\n"):
+        lead = next((t for t in leads if para.startswith(t + ": ")), None)
+        paragraphs.append(f"**{escape(lead)}**{escape(para[len(lead):])}" if lead else escape(para))
+    body = "\n\n".join(paragraphs)
+    return CITE.sub(lambda m: f'<a href="#{anchor(turn, int(m[1]))}" class="cite">[{m[1]}]</a>', body)
+
+
+def flag_note(answer: Answer) -> str:
+    """A line under an answer that says how many sentences the validator could not check, or ''."""
+    unsupported = sum(f.reason == "unsupported" for f in answer.flags)
+    uncited = sum(f.reason == "uncited" for f in answer.flags)
+    parts = []
+    if unsupported:
+        parts.append(f"{unsupported} sentence{'s' * (unsupported > 1)} not supported by the cited abstract")
+    if uncited:
+        parts.append(f"{uncited} claim{'s' * (uncited > 1)} without a citation")
+    if answer.removed_citations:
+        parts.append(f"{answer.removed_citations} citation(s) to missing sources removed")
+    return f"\n\n⚠ *Check: {'; '.join(parts)} (marked in the sources panel).*" if parts else ""
+
+
+def meta_line(meta: dict[str, Any], date: str | None = None) -> str:
+    """'2024-06-11 · 7 authors · Org · ▲ 42 upvotes', from whatever the page had (escaped)."""
+    parts = []
+    if date or meta.get("date"):
+        parts.append(date or meta["date"])
+    elif meta.get("date_text"):
+        parts.append(meta["date_text"])
+    else:
+        parts.append("undated")
+    if meta.get("authors"):
+        parts.append(f"{meta['authors']} authors")
+    if meta.get("organization"):
+        parts.append(meta["organization"])
+    if isinstance(meta.get("upvotes"), int) and meta["upvotes"] >= 0:
+        parts.append(f"▲ {meta['upvotes']} upvotes")
+    return " · ".join(escape(str(p)) for p in parts)
+
+
+def highlight(text: str, supporting: Iterable[str]) -> str:
+    """The abstract, escaped, with the sentences that support the answer in <mark>."""
+    out = escape(text)
+    for sentence in supporting:
+        safe = escape(sentence.strip())
+        if safe and safe in out:
+            out = out.replace(safe, f'<mark class="support">{safe}</mark>', 1)
+    return out
+
+
+def _flag_html(flag: Flag) -> str:
+    what = "Not supported by this abstract" if flag.reason == "unsupported" else "Cites no source"
+    return (f'<div class="flag" data-reason="{flag.reason}">⚠ {what} (support {flag.support:.0%}): '
+            f"“{escape(flag.sentence)}”</div>")
+
+
+def source_card(src: Source, turn: int, flags: list[Flag], open_: bool = True) -> str:
+    """One paper of an answer: [n], title, date/authors/upvotes, abstract with support highlighted, flags."""
+    flagged = "".join(_flag_html(f) for f in flags if src.n in f.citations)
+    cls = "source cited" if src.cited else "source"
+    return (
+        f'<details class="{cls}" id="{anchor(turn, src.n)}"{" open" if open_ else ""}>'
+        f'<summary><span class="num">[{src.n}]</span> <span class="title">{escape(src.title)}</span></summary>'
+        f'<div class="meta">{meta_line(src.metadata, src.date)} · id {escape(src.paper_id)}</div>'
+        f"{flagged}"
+        f'<p class="abstract">{highlight(src.text, src.supporting)}</p>'
+        "</details>"
+    )
+
+
+def turn_panel(answer: Answer, turn: int, latest: bool) -> str:
+    """Everything the sources panel shows for one answer."""
+    q = escape(answer.question)
+    parts = [f'<details class="turn" data-turn="{turn}"{" open" if latest else ""}>'
+             f'<summary class="question">Q{turn + 1}: {q}</summary>']
+    if answer.abstained:
+        parts.append(f'<div class="abstain">No answer in the corpus ({answer.papers_searched} papers searched). '
+                     "The nearest papers:</div>")
+        parts += [source_card(s, turn, [], open_=False) for s in answer.sources[:len(answer.nearest)]]
+    else:
+        cited = [s for s in answer.sources if s.cited]
+        others = [s for s in answer.sources if not s.cited]
+        parts += [source_card(s, turn, answer.flags) for s in cited]
+        parts += [_flag_html(f) for f in answer.flags if not f.citations]
+        if others:
+            parts.append('<div class="others">Also retrieved, not cited:</div>')
+            parts += [source_card(s, turn, [], open_=False) for s in others]
+    parts.append("</details>")
+    return "".join(parts)
+
+
+def sources_html(answers: list[Answer]) -> str:
+    """The sources panel: the latest answer open on top, earlier answers folded below it."""
+    if not answers:
+        return ('<div class="empty">Sources appear here: for every cited paper its title, date and abstract, '
+                "with the sentences that support the answer highlighted.</div>")
+    last = len(answers) - 1
+    return f'<div class="panel" data-turns="{len(answers)}">' + "".join(
+        turn_panel(answers[t], t, t == last) for t in range(last, -1, -1)) + "</div>"
+
+
+def figures(answer: Answer, first_text_ms: float, total_ms: float) -> str:
+    """The per-turn figures: mode/model, retrieval, first text and total (both as the server saw the turn), tokens."""
+    mode = f"LLM {answer.model}" if answer.mode == "llm" else "offline (extractive)"
+    parts = [mode, f"retrieval {answer.timings_ms.get('retrieve', 0):.0f} ms",
+             f"first text {first_text_ms:.0f} ms", f"total {total_ms:.0f} ms"]
+    u = answer.usage
+    parts.append(f"{u.total_tokens} tokens ({u.counted_by})" if answer.mode == "llm" else "0 tokens")
+    parts.append(f"{answer.papers_searched} papers searched")
+    return " · ".join(parts)
+
+
+def paper_html(rec: dict[str, Any] | None) -> str:
+    """One paper opened from the Papers tab."""
+    if rec is None:
+        return '<div class="empty">Pick a paper in the table to read its abstract.</div>'
+    return (f'<div class="paper"><h3>{escape(rec["title"])}</h3>'
+            f'<div class="meta">{meta_line(rec)} · id {escape(rec["paper_id"])}</div>'
+            f'<p class="abstract">{escape(rec["abstract"])}</p></div>')
