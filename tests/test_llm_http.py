@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 import pytest
 
 from conftest import make_settings
-from rag.llm import LLM, LLMError
+from rag.llm import LLM, LLMError, StreamEnd
 from rag.types import Usage
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
@@ -126,10 +126,11 @@ def test_streamed_reply_over_http(server, tmp_path):
     base = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "gpt-4o-mini"}
     body = sse(*[{**base, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]}
                  for p in ["Hel", "lo ", "[1]."]],
+               {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]},
                {**base, "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}})
     seen = server([(200, {"content-type": "text/event-stream"}, body)])
     items = list(LLM(make_settings(tmp_path, llm_retries=0, llm_timeout=5)).stream(MESSAGES))
-    assert items == ["Hel", "lo ", "[1].", Usage(9, 3, "server")]
+    assert items == ["Hel", "lo ", "[1].", StreamEnd(Usage(9, 3, "server"), "length")] and items[-1].truncated
     assert seen[0]["body"]["stream"] is True and seen[0]["body"]["stream_options"] == {"include_usage": True}
 
 
