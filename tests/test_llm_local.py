@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -29,13 +30,14 @@ from rag.server_process import free_port
 from rag.types import Answer
 
 QUESTION = "How can one GPU serve thousands of LoRA adapters of the same base model?"
-MAX_TOKENS = 96  # short answers keep the suite fast; enough for a couple of cited sentences
+MAX_TOKENS = 80  # short answers and few sources keep the suite fast (prompt evaluation dominates on 2 cores)
+K = 2
 
 
 def llm_settings(full_settings: Any, **overrides: Any) -> Any:
     """The shared index's settings, pointed at the local model."""
     base = {"llm": "openai", "llm_model": MODEL_ALIAS, "llm_context_window": CONTEXT_WINDOW,
-            "llm_max_tokens": MAX_TOKENS, "llm_retries": 0, "llm_timeout": 120}
+            "llm_max_tokens": MAX_TOKENS, "llm_retries": 0, "llm_timeout": 120, "answer_k": K}
     return full_settings.model_copy(update={**base, **overrides})
 
 
@@ -71,7 +73,7 @@ class RecordingLLM(LLM):
 
 def cli_env(server: Any, **extra: str) -> dict[str, str]:
     return {**server.client_env(), "OPENAI_API_KEY": "", "RAG_LLM_MAX_TOKENS": str(MAX_TOKENS),
-            "RAG_LLM_RETRIES": "0", **extra}
+            "RAG_LLM_RETRIES": "0", "RAG_ANSWER_K": str(K), **extra}
 
 
 def popen_cli(*args: str, home: Any, env: dict[str, str]) -> subprocess.Popen:
@@ -103,12 +105,12 @@ def test_cli_ask_llm_citations_resolve(llm_server, full_settings):
     assert all(by_n[c["n"]] == c["paper_id"] for c in a["citations"])
     # llama.cpp sends no usage when streaming: the app counts with tiktoken
     u = a["usage"]
-    assert u["counted_by"] in ("server", "tiktoken") and u["prompt_tokens"] > 200 and u["completion_tokens"] > 0
+    assert u["counted_by"] == "tiktoken" and u["prompt_tokens"] > 200 and u["completion_tokens"] > 0
     assert u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"]
     assert a["timings_ms"]["first_token"] <= a["timings_ms"]["generate"] <= a["timings_ms"]["total"]
 
 
-@pytest.mark.parametrize("k", [1, 5])
+@pytest.mark.parametrize("k", [1, 3])
 def test_citations_outside_the_sources_are_removed(llm_server, point_at, full_settings, retriever, k):
     """Whatever numbers the model writes, the ones that are not sources are removed and counted."""
     point_at(llm_server)
@@ -145,7 +147,7 @@ def test_cli_ask_streams_while_the_model_writes(llm_server, full_settings):
     assert running_after_first  # text reached the terminal before the answer was finished
     assert proc.returncode == 0, err
     assert b"Sources:" in rest and b"Sources:" not in first
-    assert b"tiktoken" in err or b"server" in err  # the token count is reported
+    assert b"tokens (tiktoken)" in err  # the token count is reported
 
 
 def test_followup_is_condensed_by_the_model(answerer):
@@ -156,28 +158,47 @@ def test_followup_is_condensed_by_the_model(answerer):
     assert follow.timings_ms["condense"] > 0
     assert follow.sources[0].paper_id == first.citations[0].paper_id  # "its" = the paper cited first
     # condensing is a plain completion (the server counts it), the answer a stream (tiktoken counts it)
-    assert follow.usage.counted_by in ("mixed", "server", "tiktoken")
-    assert follow.usage.prompt_tokens > first.usage.prompt_tokens - 1000 > 0
+    assert follow.usage.counted_by == "mixed" and follow.usage.completion_tokens > 0
+
+
+def server_tokens(server: Any, messages: list[dict[str, str]]) -> int:
+    """The server's own token count of messages in SmolLM2's chat template (ChatML), via /extras/tokenize."""
+    text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages) + "<|im_start|>assistant\n"
+    req = urllib.request.Request(server.url + "/extras/tokenize", data=json.dumps({"input": text}).encode(),
+                                 headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        return len(json.load(resp)["tokens"])
 
 
 def test_prompt_fits_the_context_window_with_ten_long_sources(llm_server, point_at, full_settings, corpus):
-    """k=10 of the longest abstracts: the server's own token count of the prompt plus the answer fits."""
+    """k=10 of the longest abstracts: the prompt in the model's own tokens plus the answer fits its window."""
     from rag.prompt import answer_messages, fit_sources, source_budget
     from rag.types import Source
 
     point_at(llm_server)
     settings = llm_settings(full_settings, llm_max_tokens=512)
+    # the count below renders the chat template as the server does: checked against the server's usage
+    hello = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello there [1]."}]
+    assert LLM(settings).complete(hello, max_tokens=1)[1].prompt_tokens == server_tokens(llm_server, hello)
     longest = sorted(corpus.papers, key=lambda p: len(p.abstract), reverse=True)[:10]
     sources = [Source(n=i, paper_id=p.paper_id, title=p.title, date=None, text=p.abstract, score=1.0)
                for i, p in enumerate(longest, 1)]
     shown = fit_sources(sources, source_budget(QUESTION, settings.llm_context_window, settings.llm_max_tokens))
-    assert 1 < len(shown) < 10  # ten long abstracts do not fit in 4096 tokens: some were cut
-    _, usage = LLM(settings).complete(answer_messages(QUESTION, shown), max_tokens=1)
-    assert usage.counted_by == "server"
-    assert usage.prompt_tokens + settings.llm_max_tokens <= CONTEXT_WINDOW
+    assert 1 < len(shown) < 10  # ten long abstracts do not fit in 4096 tokens: the last ones were cut
+    used = server_tokens(llm_server, answer_messages(QUESTION, shown))
+    assert used + settings.llm_max_tokens <= CONTEXT_WINDOW
+    assert used + settings.llm_max_tokens > 0.75 * CONTEXT_WINDOW  # and the window is not wasted either
 
 
 # --------------------------------------------------------------------------- faults
+
+@pytest.fixture
+def own_server(tmp_path) -> Iterator[Any]:
+    """A server for one test (killed, or left busy)."""
+    server = local_llm_server(tmp_path).start(timeout=120)
+    yield server
+    server.stop()
+
 
 def test_unknown_model_is_a_clear_error(llm_server, full_settings):
     r = cli("ask", QUESTION, "--llm", home=full_settings.home, env=cli_env(llm_server, RAG_LLM_MODEL="gpt-5-turbo"))
@@ -188,18 +209,19 @@ def test_unknown_model_is_a_clear_error(llm_server, full_settings):
     assert "Traceback" not in r.stderr and not r.stdout.strip()
 
 
-def test_timeout_shorter_than_the_generation(llm_server, point_at, full_settings, retriever):
-    point_at(llm_server)
+def test_timeout_shorter_than_the_generation(own_server, point_at, full_settings, retriever):
+    """Its own server: the abandoned prompt would keep the shared one busy."""
+    point_at(own_server)
     settings = llm_settings(full_settings, llm_timeout=0.5, llm_max_tokens=256)
     with pytest.raises(LLMError) as err:
-        Answerer(settings, retriever=retriever).ask(QUESTION, k=8)
+        Answerer(settings, retriever=retriever).ask(QUESTION, k=5)
     assert "did not answer within 0.5 s" in err.value.message and "RAG_LLM_TIMEOUT" in err.value.hint
 
 
 def test_stream_interrupted_by_another_request_is_not_an_answer(answerer):
     """llama.cpp's server ends a running stream (with [DONE], no finish reason) when another request
     comes in. That is an unfinished answer, not a short one."""
-    stream = answerer.stream(QUESTION, k=8)
+    stream = answerer.stream(QUESTION)
     pieces = [next(stream)]
     other = threading.Thread(target=lambda: answerer.llm.complete([{"role": "user", "content": "Hi"}], max_tokens=4))
     other.start()
@@ -210,14 +232,6 @@ def test_stream_interrupted_by_another_request_is_not_an_answer(answerer):
     other.join(timeout=120)
     assert "broke off" in err.value.message and "without finishing" in err.value.message
     assert "incomplete" in err.value.hint
-
-
-@pytest.fixture
-def own_server(tmp_path) -> Iterator[Any]:
-    """A server for one test (it gets killed)."""
-    server = local_llm_server(tmp_path).start(timeout=120)
-    yield server
-    server.stop()
 
 
 def test_server_killed_mid_stream_through_the_api(own_server, point_at, full_settings, retriever):
@@ -257,20 +271,23 @@ def test_serve_llm_then_ask_it_and_after_it_stopped(tmp_path, full_settings):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
     env.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     local_llm_server(tmp_path)  # skips (or fails in CI) when the extra is missing
-    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve-llm", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=str(tmp_path))
+    log = tmp_path / "serve-llm.err"
+    with open(log, "wb") as err_file:  # a file, not a pipe: the server's log is long and nobody reads it meanwhile
+        proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve-llm", "--port", str(port)],
+                                stdout=subprocess.PIPE, stderr=err_file, env=env, cwd=str(tmp_path))
     try:
         banner = read_until_output(proc).decode()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=5) as resp:
             models = [m["id"] for m in json.load(resp)["data"]]
         assert models == [MODEL_ALIAS]
         assert f"OPENAI_BASE_URL=http://127.0.0.1:{port}/v1" in banner and f"RAG_LLM_MODEL={MODEL_ALIAS}" in banner
-        proc.send_signal(2)  # Ctrl-C
-        _, err = proc.communicate(timeout=30)
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        proc.communicate(timeout=30)
     finally:
         proc.kill()
-    assert "135M" in err.decode() and "plumbing" in err.decode()
-    assert proc.returncode == 0, err.decode()[-2000:]
+    err = log.read_text(errors="replace")
+    assert "135M" in err and "plumbing" in err
+    assert proc.returncode == 0, err[-2000:]
     # the server is gone: asking it is a clear error with a hint
     url = f"http://127.0.0.1:{port}/v1"
     r = cli("ask", QUESTION, "--llm", home=full_settings.home,
