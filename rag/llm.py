@@ -95,7 +95,7 @@ class LLM:
             served = [m.id for m in self.client.with_options(max_retries=0, timeout=5).models.list()]
         except Exception:  # noqa: BLE001  no listing (or no server): the request itself will tell
             return
-        if served and self.model not in served:
+        if served and self.model not in served and f"{self.model}:latest" not in served:  # Ollama: name = name:latest
             raise LLMError(f"the LLM at {base_url()} has no model {self.model!r} (it serves {', '.join(served[:5])})",
                            f"set RAG_LLM_MODEL to a model the server serves, {FALLBACK}")
 
