@@ -19,7 +19,7 @@ from rag.citations import CitationFilter, answer_sentences, cited_numbers, conte
 from rag.errors import RagError
 from rag.evidence import is_weak, measure
 from rag.extractive import compose, pick_sentences, question_terms
-from rag.llm import LLM, LLMError, use_llm
+from rag.llm import LLM, LLMError, StreamEnd, use_llm
 from rag.prompt import answer_messages, condense_messages, fit_sources, is_abstention, source_budget
 from rag.types import Answer, Citation, Flag, Hit, Source, Turn, Usage
 
@@ -109,19 +109,19 @@ class Answerer:
         cites = CitationFilter({s.n for s in sources})
         if mode == "extractive":
             focus = sources[: len(plan.carried)] or sources  # a follow-up is answered from the papers it means
-            text, shown, used = yield from self._extract(question, sources, focus, cites)
+            text, shown, end = yield from self._extract(question, sources, focus, cites)
         else:
-            text, shown, used = yield from self._generate(plan, sources, cites, timings, t2)
+            text, shown, end = yield from self._generate(plan, sources, cites, timings, t2)
         timings["generate"] = _ms(t2)
         if mode == "llm" and not text.strip():
             raise LLMError(f"the LLM ({self.llm.model}) wrote an empty answer",
                            "ask again, try another RAG_LLM_MODEL, or answer offline with --offline")
         if mode == "llm" and is_abstention(text) and not cited_numbers(text):  # a hedge that cites is an answer
             answer = self._abstain(base, shown, n_papers, since or until)
-            answer.usage = answer.usage.add(used)
         else:
             answer = self._validate(base, text, shown, cites.removed)
-            answer.usage = answer.usage.add(used)
+            answer.truncated = end.truncated
+        answer.usage = answer.usage.add(end.usage)
         timings["total"] = _ms(t0)
         answer.timings_ms = timings
         yield answer
@@ -155,7 +155,7 @@ class Answerer:
 
     def _extract(self, question: str, sources: list[Source], focus: list[Source],
                  cites: CitationFilter) -> Iterator[str]:
-        """Offline: the best sentences of the focus sources, cited. Returns (text, sources, usage)."""
+        """Offline: the best sentences of the focus sources, cited. Returns (text, sources, StreamEnd)."""
         picks = pick_sentences(question, focus, self.retriever.embedder, self.retriever.idf)
         out = []
         for i, para in enumerate(compose(picks, focus)):
@@ -165,20 +165,20 @@ class Answerer:
         tail = cites.flush()
         if tail:
             yield tail
-        return "".join(out) + tail, sources, Usage()
+        return "".join(out) + tail, sources, StreamEnd(Usage(), "stop")
 
     def _generate(self, plan: Plan, sources: list[Source], cites: CitationFilter,
                   timings: dict[str, float], t_start: float) -> Iterator[str]:
-        """LLM: stream the model's answer through the citation filter. Returns (text, sources shown, usage)."""
+        """LLM: stream the model's answer through the citation filter. Returns (text, sources shown, StreamEnd)."""
         s = self.settings
         query = plan.search_query  # the question itself, or the standalone form of a follow-up
         shown = fit_sources(sources, source_budget(query, s.llm_context_window, s.llm_max_tokens))
         cites.valid = {src.n for src in shown}
         out: list[str] = []
-        usage = Usage()
+        end = StreamEnd(Usage(), "stop")
         for item in self.llm.stream(answer_messages(query, shown)):
-            if isinstance(item, Usage):
-                usage = item
+            if isinstance(item, StreamEnd):
+                end = item
                 continue
             piece = cites.feed(item)
             if piece:
@@ -188,7 +188,7 @@ class Answerer:
         tail = cites.flush()
         if tail:
             yield tail
-        return "".join(out) + tail, shown, usage
+        return "".join(out) + tail, shown, end
 
     def _abstain(self, base: Answer, sources: list[Source], n_papers: int, dated: object) -> Answer:
         """The corpus does not answer: say so, say how much was searched, list the nearest papers."""

@@ -6,53 +6,28 @@ It runs the `chroma` command installed with chromadb in the same environment; no
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
-from rag.server_process import ServerProcess, free_port
+from rag.server_process import ServerProcess, free_port, vm_hwm_mb
 
 __all__ = ["ChromaServer", "free_port", "vm_hwm_mb"]
 
 
-class ChromaServer:
+class ChromaServer(ServerProcess):
     """`chroma run --path PATH --host 127.0.0.1 --port PORT`, started and stopped by PID."""
 
+    name = "chroma run"
+    ready_path = "/api/v2/heartbeat"
+
     def __init__(self, path: Path, port: int | None = None) -> None:
-        self.path, self.port = path, port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(port)
+        self.path = path
         self.log = path.parent / f"chroma-{self.port}.log"
+
+    def command(self) -> list[str]:
         chroma = Path(sys.executable).parent / "chroma"  # installed with chromadb in the same venv
-        self.server = ServerProcess(
-            [str(chroma), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
-            f"{self.url}/api/v2/heartbeat", self.log, {**os.environ, "ANONYMIZED_TELEMETRY": "False"}, "chroma run")
+        return [str(chroma), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)]
 
-    @property
-    def proc(self) -> subprocess.Popen | None:
-        return self.server.proc
-
-    def start(self, timeout: float = 30.0) -> ChromaServer:
-        """Start the server and wait until it answers its heartbeat."""
-        self.server.start(timeout)
-        return self
-
-    def peak_rss_mb(self) -> float:
-        """The server process's peak resident memory so far (VmHWM), in MB; 0 when it is not running."""
-        if self.proc is None or self.proc.poll() is not None:
-            return 0.0
-        return vm_hwm_mb(self.proc.pid)
-
-    def stop(self) -> None:
-        """Terminate the server by its PID (kill it if it does not exit)."""
-        self.server.stop()
-
-
-def vm_hwm_mb(pid: int | str = "self") -> float:
-    """Peak resident memory (VmHWM) of a process, in MB (Linux /proc; 0 elsewhere)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "ANONYMIZED_TELEMETRY": "False"}

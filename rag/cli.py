@@ -1,4 +1,4 @@
-"""`rag` command line: ingest, search, ask, chat, papers, serve, eval. Errors become one line on stderr and exit code 1."""
+"""`rag` command line: ingest, search, ask, chat, papers, serve, serve-llm, eval. Errors become one line on stderr and exit code 1."""
 
 from __future__ import annotations
 
@@ -144,6 +144,8 @@ def _print_answer(stream: Any, out: Any) -> Any:
     answer: Answer = item
     if answer.text != shown:  # an abstention from the model, expanded with the nearest papers
         out.write(("\n\n" if shown else "") + answer.text[len(shown):] if answer.text.startswith(shown) else "\n" + answer.text)
+    if answer.truncated:  # the model ran into its token limit: never shown as a finished answer
+        out.write("\n[answer cut off: the model reached RAG_LLM_MAX_TOKENS]")
     out.write("\n")
     if answer.citations:
         out.write("\nSources:\n")
@@ -277,6 +279,43 @@ def eval_(
                     update_baseline=update_baseline, compare=compare, configs=config, index=index,
                     mode="llm" if llm else "extractive", judge=judge, echo=typer.echo)
     raise typer.Exit(code)
+
+
+@app.command("serve-llm")
+@_friendly
+def serve_llm(
+    port: int = typer.Option(8080, "--port", min=1, max=65535, help="Port to listen on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 for every interface)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Another .gguf file (default: the bundled SmolLM2-135M)."),
+) -> None:
+    """Serve the bundled tiny model (SmolLM2-135M) with llama.cpp's OpenAI-compatible server, until Ctrl-C."""
+    from rag.llm_local import WARNING, LocalLLMServer
+    from rag.server_process import port_in_use
+
+    if model is not None and not model.is_file():
+        raise RagError(f"no model file at {model}", "give the path of a .gguf file, or leave out --model")
+    server = LocalLLMServer(port=port, host=host, model=model)
+    if port_in_use(host, port):
+        raise RagError(f"port {port} is in use", "pick another one with --port")
+    typer.echo(f"warning: {WARNING}", err=True)
+    typer.echo(f"starting llama.cpp's server with {server.model.name} on {server.url} ...", err=True)
+    try:
+        server.start(timeout=120)
+    except RuntimeError as e:
+        raise RagError(f"the llama.cpp server did not start: {e}", "see its output above") from None
+    env = server.client_env()
+    typer.echo("ready. In another shell, point rag at it:\n  export " +
+               " ".join(f"{k}={v}" for k, v in env.items()) +
+               '\n  rag ask "How can a large language model be served with less GPU memory?"\nCtrl-C stops the server.')
+    try:
+        server.proc.wait()  # type: ignore[union-attr]
+    except KeyboardInterrupt:
+        typer.echo("stopping the server", err=True)
+    finally:
+        server.stop()
+    code = server.proc.returncode  # type: ignore[union-attr]
+    if code not in (0, -2, -15, None):
+        raise RagError(f"the llama.cpp server exited with code {code}", "see its output above")
 
 
 def main() -> None:

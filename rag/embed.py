@@ -33,10 +33,19 @@ class WordLlamaEmbedder:
     @cached_property
     def model(self) -> Any:
         """The WordLlama model, loaded on first use (an unchanged re-ingest never needs it)."""
+        import logging
         from pathlib import Path
 
+        root = logging.getLogger()
+        level, handlers = root.level, list(root.handlers)
         import wordllama
         from wordllama import WordLlama
+
+        # wordllama calls logging.basicConfig(level=INFO) on import, which would print every HTTP request
+        # of the LLM client (httpx logs at INFO) on the CLI's stderr: put the root logger back as it was.
+        root.setLevel(level)
+        for handler in root.handlers[len(handlers):]:
+            root.removeHandler(handler)
 
         # 0.4.0.post1 looks for its tokenizer under tokenizer/ while the wheel ships tokenizers/;
         # pointing cache_dir at the package and disabling downloads keeps it fully offline.

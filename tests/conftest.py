@@ -178,3 +178,27 @@ def app_url(full_settings, tmp_path_factory):
     server = app_process(full_settings.home, tmp_path_factory.mktemp("app") / "serve.log").start(timeout=120)
     yield server.ready_url.rstrip("/")
     server.stop()
+
+
+# --------------------------------------------------------------------------- a real llama.cpp server
+
+def local_llm_server(log_dir: Path) -> Any:
+    """A LocalLLMServer (llama.cpp serving the bundled SmolLM2-135M), not started. Skips when the
+    llm-local extra is missing, except in CI (CI=true), where scripts/test.sh installs it: there it fails."""
+    from rag.errors import ConfigError
+    from rag.llm_local import LocalLLMServer
+
+    try:
+        return LocalLLMServer(log=log_dir / "llama-server.log")
+    except ConfigError as e:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"{e.message}; {e.hint}")
+
+
+@pytest.fixture(scope="session")
+def llm_server(tmp_path_factory):
+    """One llama.cpp server for the session (tests that kill a server start their own)."""
+    server = local_llm_server(tmp_path_factory.mktemp("llm-server")).start(timeout=120)
+    yield server
+    server.stop()

@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 import pytest
 
 from conftest import make_settings
-from rag.llm import LLM, LLMError
+from rag.llm import LLM, LLMError, StreamEnd
 from rag.types import Usage
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
@@ -44,10 +44,18 @@ def server(monkeypatch) -> Iterator[Callable[[Script], list[dict]]]:
     """server(script) starts a local server answering POSTs from script; returns the list of requests it saw."""
     started: list[ThreadingHTTPServer] = []
 
-    def start(script: Script) -> list[dict]:
+    def start(script: Script, models: list[str] | None = None) -> list[dict]:
         seen: list[dict] = []
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802  GET /v1/models lists `models` (404 when None)
+                data = [{"id": m, "object": "model", "created": 0, "owned_by": "me"} for m in models or []]
+                payload = json.dumps({"object": "list", "data": data}).encode()
+                self.send_response(200 if models is not None and self.path == "/v1/models" else 404)
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 seen.append({"path": self.path, "body": json.loads(body)})
@@ -111,6 +119,16 @@ def test_non_json_body_is_an_llm_error(server, tmp_path, content_type):
     assert "--offline" in err.value.hint
 
 
+def test_model_the_server_does_not_list_is_refused_before_asking(server, tmp_path):
+    seen = server([(200, JSON, completion("Hello [1]."))], models=["llama3.1:latest", "qwen2.5:7b"])
+    with pytest.raises(LLMError) as err:
+        LLM(make_settings(tmp_path, llm_model="mistral", llm_retries=0)).complete(MESSAGES)
+    assert "no model 'mistral' (it serves llama3.1:latest, qwen2.5:7b)" in err.value.message
+    assert "RAG_LLM_MODEL" in err.value.hint and not seen
+    # Ollama serves "llama3.1" as "llama3.1:latest"
+    assert LLM(make_settings(tmp_path, llm_model="llama3.1", llm_retries=0)).complete(MESSAGES)[0] == "Hello [1]."
+
+
 def test_server_error_is_reported(server, tmp_path):
     seen = server([(500, JSON, b'{"error": {"message": "model crashed"}}')])
     with pytest.raises(LLMError) as err:
@@ -126,10 +144,11 @@ def test_streamed_reply_over_http(server, tmp_path):
     base = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "gpt-4o-mini"}
     body = sse(*[{**base, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]}
                  for p in ["Hel", "lo ", "[1]."]],
+               {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]},
                {**base, "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}})
     seen = server([(200, {"content-type": "text/event-stream"}, body)])
     items = list(LLM(make_settings(tmp_path, llm_retries=0, llm_timeout=5)).stream(MESSAGES))
-    assert items == ["Hel", "lo ", "[1].", Usage(9, 3, "server")]
+    assert items == ["Hel", "lo ", "[1].", StreamEnd(Usage(9, 3, "server"), "length")] and items[-1].truncated
     assert seen[0]["body"]["stream"] is True and seen[0]["body"]["stream_options"] == {"include_usage": True}
 
 

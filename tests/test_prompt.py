@@ -12,6 +12,7 @@ from rag.citations import split_sentences
 from rag.prompt import (
     ABSTAIN_PHRASE,
     SYSTEM,
+    TOKENIZER_MARGIN,
     answer_messages,
     condense_messages,
     fit_sources,
@@ -157,7 +158,8 @@ def test_source_budget_shrinks_with_a_longer_question():
     long = source_budget("What is PagedAttention? " * 40, 8192, 512)
     assert 0 < long < short < 8192 - 512
     assert short - long >= count_tokens("What is PagedAttention? " * 39) - 5
-    assert source_budget("What is PagedAttention?", 8192, 1024) == short - 512  # a longer answer leaves less room
+    # a longer answer leaves less room (in cl100k tokens, with the margin for other tokenizers)
+    assert abs(source_budget("What is PagedAttention?", 8192, 1024) - (short - 512 / TOKENIZER_MARGIN)) <= 1
     assert source_budget("word " * 5000, 4096, 512) > 0  # a floor, never negative
 
 
