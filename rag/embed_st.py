@@ -84,7 +84,11 @@ class SentenceTransformerEmbedder:
     @property
     def dim(self) -> int:
         """Vector size: known up front for the bundled model, else read from the loaded model."""
-        return self._dim or int(self.model.get_sentence_embedding_dimension())
+        if not self._dim:
+            model = self.model
+            get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+            self._dim = int(get())
+        return self._dim
 
     @cached_property
     def model(self) -> Any:
@@ -95,8 +99,15 @@ class SentenceTransformerEmbedder:
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         if self.expected_sha256:
             verify_model(Path(self.source), self.expected_sha256)
+        import logging
+
         import torch
+        import transformers
         from sentence_transformers import SentenceTransformer
+
+        # keep the CLI's output clean: no INFO lines or weight-loading progress bars on every start
+        logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
+        transformers.utils.logging.disable_progress_bar()
 
         # torch picks the physical core count; on a 2-vCPU machine that can be 1. Use every core we have.
         torch.set_num_threads(max(1, os.cpu_count() or 1))

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Set everything up (a .venv in the project, with the dev extra), run the test suite, then the eval gate:
+# Set everything up (a .venv in the project, with the dev and st extras: the tests cover the MiniLM embedder
+# too), run the test suite, then the eval gate:
 # the golden questions through the offline pipeline on a fresh index, compared with eval/baseline.json
 # (exit 1 when a metric got worse than eval/tolerances.json allows). Reports go to artifacts/eval/.
 # Arguments go to pytest; with arguments (a subset of tests) the gate is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
-ensure_venv "[dev]"
+ensure_venv "[dev,st]"
 # The browser tests drive Debian's chromium (tests/test_ui_browser.py fails without it).
 if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing Debian's chromium for the browser tests (about 70 s)" >&2
