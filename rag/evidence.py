@@ -23,7 +23,9 @@ MIN_DENSE = 0.35  # best dense cosine below which the meaning does not match eit
 # (python bench/answers.py with RAG_EMBEDDER=...); other models get the defaults above.
 THRESHOLDS: dict[str, tuple[float, float]] = {  # embedder name -> (max unknown, min dense)
     "wordllama-l2_supercat-256": (MAX_UNKNOWN, MIN_DENSE),
-    "all-MiniLM-L6-v2": (MAX_UNKNOWN, MIN_DENSE),
+    # With MiniLM the cosine alone already separates better, so fewer unknown words are needed: on the golden
+    # set (in-sample, 40 unanswerable) this abstains on 60% of unanswerable at 2.9% false, as WordLlama's does.
+    "all-MiniLM-L6-v2": (0.05, 0.35),
 }
 COVERAGE_PAPERS = 3  # how many of the top papers the features look at
 

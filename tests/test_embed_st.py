@@ -157,3 +157,12 @@ def test_cache_embeds_each_distinct_text_once_and_ignores_rows_of_another_size(t
         db.execute("UPDATE vectors SET vec = ? WHERE key = ?", (b"\0" * 32, text_key("gamma")))
     assert np.array_equal(emb.embed(["gamma"])[0], first[1]) and counter.texts == 4
     assert cache_file(tmp_path, "st:a/b") != cache_file(tmp_path, "st:a_b")  # names that look alike stay apart
+
+
+def test_abstain_thresholds_are_per_embedder_and_can_be_overridden(tmp_path):
+    from rag.evidence import MAX_UNKNOWN, MIN_DENSE, thresholds
+
+    assert thresholds("wordllama-l2_supercat-256") == (MAX_UNKNOWN, MIN_DENSE)
+    assert thresholds("all-MiniLM-L6-v2") != thresholds("wordllama-l2_supercat-256")
+    assert thresholds("st:some/model") == (MAX_UNKNOWN, MIN_DENSE)  # uncalibrated models get the defaults
+    assert thresholds("all-MiniLM-L6-v2", 0.5)[1] == 0.5
