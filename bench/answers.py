@@ -5,7 +5,8 @@
 Answers every question through eval's harness with abstention switched off, so each question's evidence
 features are known, then applies the abstain rule of rag/evidence.py over a grid of thresholds and prints
 the best points (abstention on unanswerable questions at most 5% false abstention on answerable ones).
-Writes a scatter plot of the two features with the current abstain region (abstain.png).
+Writes a scatter plot of the two features with the current abstain region (abstain-EMBEDDER.png).
+RAG_EMBEDDER=minilm python bench/answers.py calibrates the rule for another embedder (rag/evidence.py THRESHOLDS).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def main() -> None:
     from eval import golden
     from eval.harness import Config, eval_settings, run_config
     from rag.config import Settings
-    from rag.evidence import MAX_UNKNOWN, MIN_DENSE
+    from rag.embed import get_embedder
+    from rag.evidence import thresholds
     from rag.ingest import ingest
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -51,14 +53,16 @@ def main() -> None:
         settings = eval_settings(Settings(_env_file=None), Path(home), Config("no abstention", {"abstain": False}))
         ingest(settings)
         rows = run_config(settings, golden.load(args.questions))
-    print(f"current rule: abstain when no question word is in the top papers, or unknown >= {MAX_UNKNOWN} "
-          f"and dense < {MIN_DENSE}")
+    name = get_embedder(settings).name
+    max_unknown, min_dense = thresholds(name, settings.abstain_min_dense)
+    print(f"embedder {name}; current rule: abstain when no question word is in the top papers, "
+          f"or unknown >= {max_unknown} and dense < {min_dense}")
     print("best thresholds (abstained on unanswerable / on answerable):")
     for g in calibrate(rows)[:8]:
         print(f"  unknown>={g[0]:.2f} and dense<{g[1]:.2f}: {g[2]:.3f} / {g[3]:.3f}")
     args.out.mkdir(parents=True, exist_ok=True)
-    _plot(rows, MAX_UNKNOWN, MIN_DENSE, args.out / "abstain.png")
-    print(f"wrote {args.out / 'abstain.png'}")
+    _plot(rows, max_unknown, min_dense, args.out / f"abstain-{settings.embedder}.png")
+    print(f"wrote {args.out / f'abstain-{settings.embedder}.png'}")
 
 
 def _plot(rows: list[dict], cov: float, dense: float, path: Path) -> None:

@@ -6,6 +6,7 @@ mode) and records per question what the metrics need; `summarize` aggregates by 
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,5 +196,6 @@ def eval_settings(base: Settings, home: Path, config: Config) -> Settings:
     seeds = base.seeds if base.seeds.exists() else PROJECT_SEEDS  # run from anywhere: the golden set's seeds
     values = {**base.model_dump(), "home": home, "seeds": seeds, **config.overrides}
     s = Settings(_env_file=None, **values)  # validated: a bad --config value is a clear error
-    s.collection = f"eval-c{s.chunk_size}-o{s.chunk_overlap}-t{int(s.index_titles)}-{s.embedder}"
+    model = f"-{hashlib.sha1(s.st_model.encode()).hexdigest()[:8]}" if s.embedder == "st" else ""
+    s.collection = f"eval-c{s.chunk_size}-o{s.chunk_overlap}-t{int(s.index_titles)}-{s.embedder}{model}"
     return s

@@ -16,7 +16,7 @@ from rag.config import Settings
 from rag.errors import RagError
 
 # the settings that decide what an answer is; a baseline made with other values is flagged
-SNAPSHOT = ("embedder", "chunk_size", "chunk_overlap", "index_titles", "candidates", "fusion", "dense_weight",
+SNAPSHOT = ("embedder", "st_model", "chunk_size", "chunk_overlap", "index_titles", "candidates", "fusion", "dense_weight",
             "bm25_weight", "pair_weight", "rrf_k", "answer_k", "abstain")
 
 # `rag eval --compare`: the same questions under each of these

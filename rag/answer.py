@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 from rag import followup
 from rag.citations import CitationFilter, answer_sentences, cited_numbers, content_terms, support
 from rag.errors import RagError
-from rag.evidence import is_weak, measure
+from rag.evidence import is_weak, measure, thresholds
 from rag.extractive import compose, pick_sentences, question_terms
 from rag.llm import LLM, LLMError, StreamEnd, use_llm
 from rag.prompt import answer_messages, condense_messages, fit_sources, is_abstention, source_budget
@@ -55,6 +55,8 @@ class Answerer:
         self.settings = settings
         self.retriever = retriever or Retriever(settings)
         self._llm = llm
+        # calibrated per embedder: cosine scales differ between models
+        self.abstain_thresholds = thresholds(self.retriever.embedder.name, settings.abstain_min_dense)
 
     @property
     def llm(self) -> LLM:
@@ -98,7 +100,7 @@ class Answerer:
                       model=self.llm.model if mode == "llm" else None, usage=plan.usage)
         ev = measure(question_terms(plan.search_query), hits, self.retriever.idf, self.retriever.knows)
         base.evidence = ev.to_dict()
-        if not sources or (self.settings.abstain and not plan.explicit and is_weak(ev)):
+        if not sources or (self.settings.abstain and not plan.explicit and is_weak(ev, *self.abstain_thresholds)):
             answer = self._abstain(base, sources, n_papers, since or until)
             timings.update(generate=0.0, total=_ms(t0))
             answer.timings_ms = timings

