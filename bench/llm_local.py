@@ -28,7 +28,21 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
-from answers import history_of, load_questions
+from eval import golden, harness
+
+
+def load_questions(paths: list[Path]) -> list[dict]:
+    """Golden records as dicts (validated by eval's loader first)."""
+    out = []
+    for path in paths:
+        golden.load(path)
+        out += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return out
+
+
+def history_of(q: dict, ids: dict[str, str]) -> list:
+    """The question's earlier turns (eval's harness: gold papers cited as [1], [2], ...)."""
+    return harness.history_of(golden.parse(q, q["id"]))
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSWERABLE = ("single", "title", "paraphrase", "multi", "dated", "followup")
