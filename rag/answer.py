@@ -20,6 +20,7 @@ from rag.errors import RagError
 from rag.evidence import is_weak, measure, thresholds
 from rag.extractive import compose, pick_sentences, question_terms
 from rag.llm import LLM, LLMError, StreamEnd, use_llm
+from rag.question import clean_text, prepare
 from rag.prompt import answer_messages, condense_messages, fit_sources, is_abstention, source_budget
 from rag.types import Answer, Citation, Flag, Hit, Source, Turn, Usage
 
@@ -27,7 +28,9 @@ if TYPE_CHECKING:
     from rag.config import Settings
     from rag.retrieve import Retriever
 
-MAX_QUESTION_CHARS = 4000
+HISTORY_TURNS = 5  # earlier turns a follow-up can refer to; older ones are not sent anywhere
+HISTORY_ANSWER_CHARS = 4000  # of each earlier answer (follow-ups need its citations, condensing its start)
+STANDALONE_CHARS = 1000  # of a condensed follow-up: a small model may ramble
 # A cited sentence needs this share of its content words in the cited abstracts. bench/support.py: keeps
 # 85% of reworded supported claims and catches 84% of miscited ones (lexical AUC 0.92, embeddings 0.82).
 SUPPORT_MIN = 0.3
@@ -80,16 +83,12 @@ class Answerer:
         """Text as it is written, then the final Answer (whose text is the streamed text, except that an
         abstention from the model is expanded with the nearest papers)."""
         t0 = time.perf_counter()
-        question = " ".join(question.split())
-        if not question:
-            raise RagError("the question is empty", "type a question about the papers")
-        if len(question) > MAX_QUESTION_CHARS:
-            raise RagError(f"the question is {len(question)} characters long",
-                           f"keep it under {MAX_QUESTION_CHARS} characters")
+        asked = prepare(question, self.settings.max_question_tokens)
+        question = asked.text
         mode = mode or self.default_mode()
         if mode not in ("llm", "extractive"):
             raise RagError(f"unknown answer mode {mode!r}", "use 'llm' or 'extractive'")
-        turns = [h.as_turn() if isinstance(h, Answer) else h for h in history]
+        turns = history_turns(history, self.settings.max_question_tokens)
         plan = self._plan(question, turns, mode)
         t1 = time.perf_counter()
         hits = self.retriever.search(plan.search_query, k=k or self.settings.answer_k, since=since, until=until)
@@ -97,7 +96,7 @@ class Answerer:
         n_papers = self.retriever.paper_count(since, until)
         timings = {"condense": plan.condense_ms, "retrieve": _ms(t1)}
         base = Answer(question=question, text="", mode=mode, search_query=plan.search_query, papers_searched=n_papers,
-                      model=self.llm.model if mode == "llm" else None, usage=plan.usage)
+                      model=self.llm.model if mode == "llm" else None, usage=plan.usage, notices=asked.notices)
         ev = measure(question_terms(plan.search_query), hits, self.retriever.idf, self.retriever.knows)
         base.evidence = ev.to_dict()
         if not sources or (self.settings.abstain and not plan.explicit and is_weak(ev, *self.abstain_thresholds)):
@@ -140,7 +139,7 @@ class Answerer:
         t = time.perf_counter()
         text, usage = self.llm.complete(condense_messages(question, turns), max_tokens=128)
         # a small model may ramble: keep the first line's worth, and fall back when it wrote nothing
-        standalone = " ".join(text.split()).strip("\"'“”‘’")[:MAX_QUESTION_CHARS // 4] or ref.expanded_query
+        standalone = " ".join(text.split()).strip("\"'“”‘’")[:STANDALONE_CHARS] or ref.expanded_query
         return Plan(standalone, ref.papers, ref.explicit, usage, _ms(t))
 
     def _sources(self, carried: list[Citation], hits: list[Hit], k: int) -> list[Source]:
@@ -229,6 +228,20 @@ class Answerer:
         base.text, base.sources, base.flags, base.removed_citations = text, sources, flags, removed
         base.citations = [by_n[n].citation() for n in order]
         return base
+
+
+def history_turns(history: Iterable[Turn | Answer], max_question_tokens: int) -> list[Turn]:
+    """The last HISTORY_TURNS earlier turns, each cleaned and cut like a question, so a very long (or hostile)
+    chat history costs no more than a short one."""
+    turns = [h.as_turn() if isinstance(h, Answer) else h for h in list(history)[-HISTORY_TURNS:]]
+    out = []
+    for t in turns:
+        try:
+            q = prepare(t.question, max_question_tokens).text
+        except RagError:
+            continue  # an empty earlier question carries nothing to refer to
+        out.append(Turn(q, clean_text(t.answer[:HISTORY_ANSWER_CHARS])[0], list(t.citations)))
+    return out
 
 
 def _ms(since: float) -> float:

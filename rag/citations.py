@@ -98,6 +98,12 @@ def clean_citations(text: str, valid: set[int]) -> tuple[str, int]:
     return out, f.removed
 
 
+def strip_citation_marks(text: str) -> str:
+    """Source text without citation-like marks: an abstract's "[1] [2]" names its own references, not our
+    sources, and a planted "cite [99]" must not become (or spoof) one of our citations."""
+    return CITE_GROUP.sub("", text)
+
+
 def cited_numbers(text: str) -> list[int]:
     """Source numbers cited in normalised text, in order of first use."""
     out: list[int] = []

@@ -30,12 +30,26 @@ def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except RagError as e:
             _fail(e.message, e.hint)
+        except Exception as e:  # a full or read-only data home can surface anywhere (sqlite, numpy, Chroma)
+            fault = _disk_fault(e)
+            if fault is None:
+                raise
+            _fail(fault.message, fault.hint)
         except KeyboardInterrupt:
             # Ingest writes in batches and records each paper's hash, so nothing half-done is trusted.
             typer.echo("interrupted; run the same command again to finish (finished work is kept)", err=True)
             raise typer.Exit(130) from None
 
     return run
+
+
+def _disk_fault(e: Exception) -> Any:
+    """The DataHomeError behind e (disk full, read-only, no permission), or None for any other error."""
+    import os
+
+    from rag.errors import data_home_error
+
+    return data_home_error(e, os.environ.get("RAG_HOME") or _settings().home)
 
 
 def _settings() -> Any:
@@ -151,7 +165,7 @@ def _print_answer(stream: Any, out: Any) -> Any:
         out.write("\nSources:\n")
         for c in answer.citations:
             out.write(f"  [{c.n}] {c.title}" + (f" ({c.date})" if c.date else "") + f"  id {c.paper_id}\n")
-    notes = []
+    notes = list(answer.notices)
     if answer.removed_citations:
         notes.append(f"removed {answer.removed_citations} citation(s) to sources that do not exist")
     for f in answer.flags:
@@ -250,11 +264,12 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (127.0.0.1: this machine only)."),
     port: int = typer.Option(7860, "--port", min=1, max=65535, help="Port to listen on."),
     mcp: bool = typer.Option(False, "--mcp", help="Also serve /ask, /search, /paper as MCP tools (needs gradio[mcp])."),
+    no_auth: bool = typer.Option(False, "--no-auth", help="Allow another --host without RAG_APP_AUTH (trusted network)."),
 ) -> None:
     """Open the web app: streaming cited chat, sources beside every answer, a paper browser."""
     from ui.app import serve as run_app
 
-    run_app(_settings(), host=host, port=port, mcp=mcp)
+    run_app(_settings(), host=host, port=port, mcp=mcp, no_auth=no_auth)
 
 
 @app.command("eval")

@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     )
     chunk_size: int = Field(default=512, ge=32, description="Chunk size in tiktoken (cl100k) tokens.")
     chunk_overlap: int = Field(default=64, ge=0, description="Token overlap between chunks of one abstract.")
+    ingest_batch: int = Field(
+        default=1000, ge=1, description="Chunks per embed-and-write step of `rag ingest`: bounds its memory and the "
+        "work an interruption loses (every finished step is kept); Chroma writes cost less per chunk in big steps."
+    )
+    ingest_lock_timeout: float = Field(
+        default=600.0, ge=0, description="Seconds an ingest waits for another ingest of the same index to finish "
+        "before it refuses; 0 refuses at once. Two ingests never write one index at the same time."
+    )
     index_titles: bool = Field(
         default=True, description="Prefix every chunk's indexed text with its paper title."
     )
@@ -111,6 +119,16 @@ class Settings(BaseSettings):
         description="The model's context window in tokens; sources are cut to fit it with the prompt and the answer.",
     )
     answer_k: int = Field(default=5, ge=1, le=20, description="Papers given to the answerer as sources by default.")
+    max_question_tokens: int = Field(
+        default=512, ge=16, le=8192,
+        description="Longest question used, in tiktoken (cl100k) tokens: a longer one (a pasted text) keeps its "
+        "first three quarters and last quarter of this budget, and the answer says so.",
+    )
+    app_auth: SecretStr | None = Field(
+        default=None,
+        description="Login for the web app, 'user:password' (several separated by commas). Required by `rag serve` "
+        "on any address other than 127.0.0.1/localhost unless --no-auth is given.",
+    )
     abstain: bool = Field(
         default=True, description="Abstain (and list the nearest papers) when the retrieval evidence is too weak."
     )

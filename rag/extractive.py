@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from rag.citations import content_terms, split_sentences, terms_of
+from rag.citations import content_terms, split_sentences, strip_citation_marks, terms_of
 from rag.types import Source
 
 if TYPE_CHECKING:
@@ -119,10 +119,11 @@ def compose(picks: list[Pick], sources: list[Source]) -> list[str]:
         if p is None or p.n != current:
             if parts:
                 src = by_n[current]  # type: ignore[index]
-                lead = f"{src.title} ({src.date})" if src.date else src.title
+                title = strip_citation_marks(src.title)  # a title cannot cite either
+                lead = f"{title} ({src.date})" if src.date else title
                 paragraphs.append(f"{lead}: " + " ".join(parts))
             if p is None:
                 break
             current, parts = p.n, []
-        parts.append(with_citation(third_person(p.sentence), p.n))
+        parts.append(with_citation(third_person(strip_citation_marks(p.sentence)), p.n))
     return paragraphs

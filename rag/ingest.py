@@ -18,13 +18,13 @@ from rag.corpus import load_corpus
 from rag.errors import CorpusError
 from rag.embed import Embedder, get_embedder
 from rag.embed_cache import cached
+from rag.ingest_lock import Notify, ingest_lock
 from rag.store import Store, StoredPaper, build_params, digest
 from rag.types import Chunk, Paper, date_int
 
 if TYPE_CHECKING:
     from rag.config import Settings
 
-EMBED_BATCH = 1000  # chunks per embed-and-write step; Chroma's local writes cost less per row in big batches
 Progress = Callable[[int, int], None]  # (done, total) chunks embedded and stored
 
 
@@ -109,29 +109,49 @@ def chunk_paper(paper: Paper, settings: Settings, params: dict[str, Any], split:
 
 
 def ingest(
-    settings: Settings, paths: list[Path] | None = None, *, rebuild: bool = False, progress: Progress | None = None
+    settings: Settings, paths: list[Path] | None = None, *, rebuild: bool = False, progress: Progress | None = None,
+    on_wait: Notify | None = None,
 ) -> IngestSummary:
-    """Bring the store in line with the seed files; returns what changed."""
+    """Bring the store in line with the seed files; returns what changed.
+
+    Holds the index's ingest lock throughout (on_wait is told once if another ingest holds it).
+    """
     t0 = time.perf_counter()
-    corpus = load_corpus(paths or [settings.seeds])
-    if not corpus.papers:
-        shown = "; ".join(str(p) for p in corpus.problems[:3])
-        raise CorpusError(
-            f"no papers found in {', '.join(corpus.files)}" + (f" ({shown})" if shown else ""),
-            "point `rag ingest` at the Daily Papers page dumps (seeds/); the index was left unchanged",
-        )
-    summary = IngestSummary(records=corpus.records, skipped=corpus.skipped, problems=[str(p) for p in corpus.problems])
-    unreadable = {p.file for p in corpus.problems if p.whole_file}
-    ingest_papers(settings, corpus.papers, rebuild=rebuild, progress=progress, unreadable=unreadable, summary=summary)
+    with ingest_lock(settings, on_wait):
+        corpus = load_corpus(paths or [settings.seeds])  # read inside the lock: a waiting ingest sees the latest seeds
+        if not corpus.papers:
+            shown = "; ".join(str(p) for p in corpus.problems[:3])
+            raise CorpusError(
+                f"no papers found in {', '.join(corpus.files)}" + (f" ({shown})" if shown else ""),
+                "point `rag ingest` at the Daily Papers page dumps (seeds/); the index was left unchanged",
+            )
+        summary = IngestSummary(records=corpus.records, skipped=corpus.skipped,
+                                problems=[str(p) for p in corpus.problems])
+        unreadable = {p.file for p in corpus.problems if p.whole_file}
+        _sync(settings, corpus.papers, rebuild=rebuild, progress=progress, unreadable=unreadable, summary=summary)
     summary.seconds = round(time.perf_counter() - t0, 3)
     return summary
 
 
 def ingest_papers(
     settings: Settings, papers: list[Paper], *, rebuild: bool = False, progress: Progress | None = None,
-    unreadable: set[str] | None = None, summary: IngestSummary | None = None,
+    unreadable: set[str] | None = None, summary: IngestSummary | None = None, on_wait: Notify | None = None,
 ) -> IngestSummary:
     """Bring the store in line with these papers, taken as the whole corpus (the seeds, or a benchmark's)."""
+    with ingest_lock(settings, on_wait):
+        return _sync(settings, papers, rebuild=rebuild, progress=progress, unreadable=unreadable, summary=summary)
+
+
+def _sync(
+    settings: Settings, papers: list[Paper], *, rebuild: bool, progress: Progress | None,
+    unreadable: set[str] | None, summary: IngestSummary | None,
+) -> IngestSummary:
+    """ingest_papers' work, under the lock.
+
+    Crash safety (tests/test_ingest_kill.py SIGKILLs it anywhere): the marker is cleared before the first
+    write and set after the last, each batch is one Chroma write, each chunk names its paper's hash and
+    chunk count, so a rerun redoes exactly the papers that are missing, partial or stale.
+    """
     from rag.retrieve import refresh_local_index
 
     t0 = time.perf_counter()
@@ -171,7 +191,7 @@ def ingest_papers(
         store.set_marker(None)  # readers treat the collection as changed until the new digest is set
     if replace or removed:
         store.delete_papers(replace + removed)
-    _embed_and_store(store, embedder, todo, progress)
+    _embed_and_store(store, embedder, todo, settings.ingest_batch, progress)
     index = refresh_local_index(settings, store, None if wrote else digest(*snapshot))
     if wrote or store.marker() != index.digest:
         store.set_marker(index.digest)
@@ -187,14 +207,15 @@ def _removals(stored: dict[str, StoredPaper], current: set[str], unreadable: set
     return [pid for pid in gone if pid not in kept], kept
 
 
-def _embed_and_store(store: Store, embedder: Embedder, chunks: list[Chunk], progress: Progress | None) -> None:
-    """Embed and upsert in batches, so an interruption keeps every finished batch."""
+def _embed_and_store(store: Store, embedder: Embedder, chunks: list[Chunk], size: int,
+                     progress: Progress | None) -> None:
+    """Embed and upsert in batches of size chunks, so an interruption keeps every finished batch."""
     total = len(chunks)
     if progress:
         progress(0, total)
-    for i in range(0, total, EMBED_BATCH):
-        batch = chunks[i : i + EMBED_BATCH]
+    for i in range(0, total, size):
+        batch = chunks[i : i + size]
         vectors = embedder.embed([c.text for c in batch])
         store.upsert([c.chunk_id for c in batch], vectors, [c.text for c in batch], [c.metadata for c in batch])
         if progress:
-            progress(min(i + EMBED_BATCH, total), total)
+            progress(min(i + size, total), total)

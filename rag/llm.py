@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from rag.config import Settings
 
 FALLBACK = "or answer offline with --offline (RAG_LLM=extractive)"
+MAX_CHARS_PER_TOKEN = 64  # far above any real text (cl100k averages ~4): more means the server ignored max_tokens
 
 
 class LLMError(RagError):
@@ -124,19 +125,30 @@ class LLM:
         parts: list[str] = []
         usage = None
         finish = None
+        budget = max_tokens or self.settings.llm_max_tokens
+        # A server that ignores max_tokens could stream megabytes into the terminal, the page and the checks.
+        limit = max(budget, 256) * MAX_CHARS_PER_TOKEN
         try:
             chunks = self.client.chat.completions.create(
-                model=self.model, messages=messages, max_tokens=max_tokens or self.settings.llm_max_tokens,
+                model=self.model, messages=messages, max_tokens=budget,
                 temperature=self.settings.llm_temperature, stream=True, stream_options={"include_usage": True},
             )
             for chunk in chunks:
                 usage = getattr(chunk, "usage", None) or usage
                 for choice in getattr(chunk, "choices", None) or []:
                     finish = getattr(choice, "finish_reason", None) or finish
-                    delta = getattr(choice.delta, "content", None)
-                    if delta:
-                        parts.append(delta)
-                        yield delta
+                    delta = getattr(getattr(choice, "delta", None), "content", None)
+                    if not delta:
+                        continue
+                    if not isinstance(delta, str):  # openai builds chunks unvalidated: 42 would reach the UI
+                        raise LLMError(f"the LLM at {base_url()} streamed a {type(delta).__name__} as text",
+                                       f"check that OPENAI_BASE_URL is an OpenAI-compatible API, {FALLBACK}")
+                    if sum(map(len, parts)) + len(delta) > limit:
+                        raise LLMError(f"the LLM at {base_url()} sent more than {limit} characters, far more than "
+                                       f"{budget} tokens (RAG_LLM_MAX_TOKENS)",
+                                       f"the server ignores max_tokens; check it, {FALLBACK}")
+                    parts.append(delta)
+                    yield delta
             if finish is None:
                 raise LLMError(f"the LLM at {base_url()} ended the stream without finishing the answer",
                                f"the server may have been interrupted by another request; ask again, {FALLBACK}")
@@ -163,9 +175,14 @@ class LLM:
         where, model = base_url(), self.model
         if isinstance(e, LLMError):
             return e
+        timeout, retries = self.settings.llm_timeout, self.settings.llm_retries
         # the openai client wraps errors of the request, but lets httpx's own through while a stream is read
-        if isinstance(e, (openai.APITimeoutError, httpx.TimeoutException)):  # openai's timeout is per read
-            return LLMError(f"the LLM at {where} did not answer within {self.settings.llm_timeout:g} s",
+        if isinstance(e, openai.APITimeoutError):  # openai's timeout is per read, and each retry waits as long
+            tries = f" ({retries + 1} attempts of {timeout:g} s each)" if retries else ""
+            return LLMError(f"the LLM at {where} did not answer within {timeout:g} s{tries}",
+                            f"raise RAG_LLM_TIMEOUT (or lower RAG_LLM_RETRIES to give up sooner), {FALLBACK}")
+        if isinstance(e, httpx.TimeoutException):  # while a stream is read: never retried
+            return LLMError(f"the LLM at {where} sent nothing for {timeout:g} s in the middle of its answer",
                             f"raise RAG_LLM_TIMEOUT, {FALLBACK}")
         if isinstance(e, openai.APIConnectionError):
             return LLMError(f"cannot reach the LLM at {where}",
@@ -179,13 +196,30 @@ class LLM:
             return LLMError(f"the LLM at {where} has no model {model!r}",
                             f"set RAG_LLM_MODEL to a model the server serves, {FALLBACK}")
         if isinstance(e, openai.RateLimitError):
-            return LLMError(f"the LLM at {where} is rate-limiting (still after {self.settings.llm_retries} retries)",
-                            f"wait a minute and ask again, {FALLBACK}")
+            wait = _retry_after(e)
+            asks = f"; it asks to wait {wait:g} s" if wait else ""
+            # openai gives up at once when the server asks for more than 2 minutes: say how many retries it made
+            taken = e.request.headers.get("x-stainless-retry-count", retries) if e.request is not None else retries
+            return LLMError(f"the LLM at {where} is rate-limiting (still after {taken} retries{asks})",
+                            f"wait {f'{wait:g} s' if wait else 'a minute'} and ask again, {FALLBACK}")
         if isinstance(e, openai.APIStatusError):
             return LLMError(f"the LLM at {where} answered with HTTP {e.status_code}: {_short(e)}",
                             f"check the server's log, {FALLBACK}")
+        if isinstance(e, openai.APIError):  # an error object sent inside an HTTP 200 stream
+            return LLMError(f"the LLM at {where} reported an error: {_short(e)}", f"check the server's log, {FALLBACK}")
         return LLMError(f"the LLM at {where} sent a reply that could not be read ({type(e).__name__}: {_short(e)})",
                         f"check that OPENAI_BASE_URL is an OpenAI-compatible API, {FALLBACK}")
+
+
+def _retry_after(e: Exception) -> float | None:
+    """The wait in seconds a 429 response asked for (Retry-After or retry-after-ms), if it said."""
+    headers = getattr(getattr(e, "response", None), "headers", None) or {}
+    try:
+        if headers.get("retry-after-ms"):
+            return float(headers["retry-after-ms"]) / 1000 or None
+        return float(headers.get("retry-after") or 0) or None
+    except ValueError:  # an HTTP date: openai honours it, the message just does not repeat it
+        return None
 
 
 def _short(e: Exception) -> str:

@@ -41,18 +41,22 @@ def check_server_installed() -> None:
 
 
 class LocalLLMServer(ServerProcess):
-    """`python -m llama_cpp.server` serving the bundled model (or another gguf) under MODEL_ALIAS."""
+    """`python -m llama_cpp.server` serving the bundled model (or another gguf) under MODEL_ALIAS.
+
+    Requests queue: by default that server ends a running stream whenever another request arrives, so
+    two people asking the app at once broke each other's answers (tests/test_load.py). interrupt=True
+    keeps that default (for the tests of how an interrupted stream is reported)."""
 
     name = "llama.cpp server"
     ready_path = "/v1/models"
 
     def __init__(self, port: int | None = None, log: Path | None = None, host: str = "127.0.0.1",
                  model: Path | None = None, alias: str = MODEL_ALIAS, n_ctx: int = CONTEXT_WINDOW,
-                 threads: int = 2) -> None:
+                 threads: int = 2, interrupt: bool = False) -> None:
         check_server_installed()
         super().__init__(port, log, host)
         self.model = model or bundled_model_path()
-        self.alias, self.n_ctx, self.threads = alias, n_ctx, threads
+        self.alias, self.n_ctx, self.threads, self.interrupt = alias, n_ctx, threads, interrupt
 
     @property
     def base_url(self) -> str:
@@ -62,7 +66,7 @@ class LocalLLMServer(ServerProcess):
     def command(self) -> list[str]:
         return [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model), "--model_alias", self.alias,
                 "--host", self.host, "--port", str(self.port), "--n_ctx", str(self.n_ctx),
-                "--n_threads", str(self.threads)]
+                "--n_threads", str(self.threads), "--interrupt_requests", str(self.interrupt)]
 
     def client_env(self) -> dict[str, str]:
         """The environment that points this app at the server."""

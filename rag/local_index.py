@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -94,7 +96,8 @@ class LocalIndex:
             self.model.save(str(folder / "bm25"))
             self.pairs.save(str(folder / "bm25-pairs"))
         np.savez(folder / "dense_stats.npz", mean=self.mean, cov=self.cov)
-        tmp = folder / "chunks.json.tmp"
+        # a name of its own: two writers (threads, or an ingest and the app) must not rename each other's file
+        tmp = folder / f"chunks.json.{os.getpid()}-{threading.get_ident()}.tmp"
         tmp.write_text(json.dumps({"fingerprint": self.fingerprint, "ids": self.ids, "docs": self.docs, "metas": self.metas}))
         tmp.replace(side)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from rag.citations import split_sentences
+from rag.citations import split_sentences, strip_citation_marks
 from rag.tokens import count_tokens
 from rag.types import Source, Turn
 
@@ -50,8 +50,9 @@ def _escape(text: str) -> str:
 def source_block(src: Source) -> str:
     """One numbered source as the model sees it."""
     date = f' date="{src.date}"' if src.date else ""
-    title = _escape(src.title).replace('"', "'")
-    return f'<source n="{src.n}" title="{title}"{date}>\n{_escape(src.text)}\n</source>'
+    title = _escape(strip_citation_marks(src.title)).replace('"', "'")
+    # the abstract's own reference marks ("[1] [2]") would read as our source numbers
+    return f'<source n="{src.n}" title="{title}"{date}>\n{_escape(strip_citation_marks(src.text))}\n</source>'
 
 
 def fit_sources(sources: list[Source], budget: int) -> list[Source]:

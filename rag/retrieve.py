@@ -8,6 +8,8 @@ exactly from the mean vector and covariance kept in the local index.
 
 from __future__ import annotations
 
+import threading
+import logging
 import time
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag.embed import get_embedder
-from rag.errors import IndexMissingError, RagError
+from rag.errors import IndexMissingError, RagError, data_home_error
 from rag.local_index import LocalIndex, tokenize
 from rag.store import Store, build_params, digest, where_index
 from rag.types import Hit, date_int
@@ -42,7 +44,15 @@ def refresh_local_index(settings: Settings, store: Store, content_digest: str | 
         ids, docs, metas, vectors = store.all_chunks()
         index = LocalIndex.build(ids, docs, metas, vectors, digest(ids, metas) + suffix, int(store.params["dim"]),
                                  settings.bm25_k1, settings.bm25_b)
-        index.save(settings.bm25_dir)
+        try:
+            index.save(settings.bm25_dir)
+        except OSError as e:
+            # The mirror is a cache of what Chroma holds: a full or read-only home costs a rebuild next time,
+            # never a search. (A half-written mirror has no sidecar, so it is never loaded.)
+            fault = data_home_error(e, settings.home)
+            if fault is None:
+                raise
+            logging.getLogger("rag").warning("could not save the search index: %s", fault.message)
     return index
 
 
@@ -87,7 +97,11 @@ def _where(since: int, until: int) -> dict | None:
 
 
 class Retriever:
-    """Hybrid search over one index; open once, search many times."""
+    """Hybrid search over one index; open once, search many times (from many threads at once).
+
+    A search reads `self.index` once and uses that object throughout: another thread may put a newer
+    index in its place (after another process's ingest) at any time.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -95,6 +109,7 @@ class Retriever:
         self.store = Store.open(settings, build_params(settings, self.embedder.name, self.embedder.dim), create=False)
         self.index = refresh_local_index(settings, self.store)
         self._checked = time.monotonic()
+        self._reloading = threading.Lock()  # one rebuild at a time: two would write the same mirror files at once
         if not self.index.ids:
             raise IndexMissingError(f"the index at {where_index(settings)} is empty", "run `rag ingest` first")
 
@@ -112,16 +127,16 @@ class Retriever:
         lo, hi = date_int(since), date_int(until)
         qvec = self.embedder.embed([query])[0]
         dense = self.store.query(qvec, s.candidates, _where(lo, hi))
-        if any(cid not in self.index.position for cid, _ in dense):
-            # Chroma holds chunks the mirror does not know (a writer that left no marker): trust a full read.
-            self.index = refresh_local_index(s, self.store, digest(*self.store.snapshot()))
         idx = self.index
+        if any(cid not in idx.position for cid, _ in dense):
+            # Chroma holds chunks the mirror does not know (a writer that left no marker): trust a full read.
+            idx = self._reload(digest(*self.store.snapshot()))
         dense_pos = [(idx.position[cid], sim) for cid, sim in dense if cid in idx.position]
         bm25 = idx.bm25_scores(tokenize([query])[0], s.pair_weight)
         allowed = idx.date_mask(lo, hi) & (bm25 > 0)
         lex_pos = top_positions(np.where(allowed, bm25, -np.inf), s.candidates)
-        scored = self._fuse(qvec, dense_pos, lex_pos, bm25)
-        return self._hits(scored, dense_pos, lex_pos, bm25, k or s.top_k)
+        scored = self._fuse(idx, qvec, dense_pos, lex_pos, bm25)
+        return self._hits(idx, scored, dense_pos, lex_pos, bm25, k or s.top_k)
 
     def _follow_store(self) -> None:
         """At most once a second, check the ingest marker; if another ingest changed the collection, reload."""
@@ -131,29 +146,37 @@ class Retriever:
         self._checked = now
         marker = self.store.marker()
         if marker and marker != self.index.digest:
-            self.index = refresh_local_index(self.settings, self.store, marker)
+            self._reload(marker)
 
-    def _paper_ranks(self, positions: list[int]) -> dict[str, tuple[int, int]]:
+    def _reload(self, content_digest: str) -> LocalIndex:
+        """The index for that store content: the current one if some thread already loaded it, else loaded."""
+        with self._reloading:
+            if self.index.digest != content_digest:
+                self.index = refresh_local_index(self.settings, self.store, content_digest)
+            return self.index
+
+    @staticmethod
+    def _paper_ranks(idx: LocalIndex, positions: list[int]) -> dict[str, tuple[int, int]]:
         """paper_id -> (1-based rank, position of its best chunk) for a chunk ranking, best first."""
-        paper_ids = self.index.paper_ids
+        paper_ids = idx.paper_ids
         out: dict[str, tuple[int, int]] = {}
         for pos in positions:
             out.setdefault(paper_ids[pos], (len(out) + 1, pos))
         return out
 
-    def _fuse(self, qvec: np.ndarray, dense_pos: list[tuple[int, float]], lex_pos: list[int],
+    def _fuse(self, idx: LocalIndex, qvec: np.ndarray, dense_pos: list[tuple[int, float]], lex_pos: list[int],
               bm25: np.ndarray) -> dict[str, tuple[float, int]]:
         """paper_id -> (fused score, position of the chunk to show)."""
         s = self.settings
         if s.fusion == "rrf":
-            dr, br = self._paper_ranks([p for p, _ in dense_pos]), self._paper_ranks(lex_pos)
+            dr, br = self._paper_ranks(idx, [p for p, _ in dense_pos]), self._paper_ranks(idx, lex_pos)
             out = {}
             for pid in dr.keys() | br.keys():
                 d = s.dense_weight / (s.rrf_k + dr[pid][0]) if pid in dr else 0.0
                 b = s.bm25_weight / (s.rrf_k + br[pid][0]) if pid in br else 0.0
                 out[pid] = (d + b, dr[pid][1] if pid in dr and d >= b else br[pid][1])
             return out
-        mu, sd = self.index.dense_stats(qvec)
+        mu, sd = idx.dense_stats(qvec)
         bm_mu, bm_sd = float(bm25.mean()), float(bm25.std()) or 1.0
         dz = {p: (sim - mu) / sd for p, sim in dense_pos}
         floor = min(dz.values(), default=0.0)  # chunks beyond the dense candidates score at most this
@@ -161,7 +184,7 @@ class Retriever:
         scores = s.bm25_weight * (bm25[positions] - bm_mu) / bm_sd + s.dense_weight * np.array(
             [dz.get(p, floor) for p in positions], dtype=np.float64
         )
-        paper_ids = self.index.paper_ids
+        paper_ids = idx.paper_ids
         best: dict[str, tuple[float, int]] = {}
         for pos, score in zip(positions, scores.tolist()):
             pid = paper_ids[pos]
@@ -169,19 +192,19 @@ class Retriever:
                 best[pid] = (score, pos)
         return best
 
-    def _hits(self, scored: dict[str, tuple[float, int]], dense_pos: list[tuple[int, float]], lex_pos: list[int],
-              bm25: np.ndarray, k: int) -> list[Hit]:
+    def _hits(self, idx: LocalIndex, scored: dict[str, tuple[float, int]], dense_pos: list[tuple[int, float]],
+              lex_pos: list[int], bm25: np.ndarray, k: int) -> list[Hit]:
         """One Hit per paper, best first, showing the chunk that scored best."""
-        dense_rank = self._paper_ranks([p for p, _ in dense_pos])
+        dense_rank = self._paper_ranks(idx, [p for p, _ in dense_pos])
         dense_sim = dict(dense_pos)
-        bm25_rank = self._paper_ranks(lex_pos)
+        bm25_rank = self._paper_ranks(idx, lex_pos)
         hits = []
         for pid in sorted(scored, key=lambda p: (-scored[p][0], p))[:k]:
             score, pos = scored[pid]
             d_best = dense_rank[pid][1] if pid in dense_rank else None
             b_best = bm25_rank[pid][1] if pid in bm25_rank else None
             hits.append(self._hit_at(
-                pos, round(float(score), 6),
+                idx, pos, round(float(score), 6),
                 dense_rank=dense_rank[pid][0] if pid in dense_rank else None,
                 bm25_rank=bm25_rank[pid][0] if pid in bm25_rank else None,
                 dense_score=round(dense_sim[d_best], 6) if d_best is not None else None,
@@ -204,31 +227,34 @@ class Retriever:
 
     def paper_hit(self, paper_id: str) -> Hit | None:
         """A paper as a Hit (its first chunk, no scores), e.g. to bring back a paper an earlier answer cited."""
+        idx = self.index
         try:
-            pos = self.index.paper_ids.index(paper_id)
+            pos = idx.paper_ids.index(paper_id)
         except ValueError:
             return None
-        return self._hit_at(pos, 0.0)
+        return self._hit_at(idx, pos, 0.0)
 
-    def _hit_at(self, pos: int, score: float, **ranks: Any) -> Hit:
+    @staticmethod
+    def _hit_at(idx: LocalIndex, pos: int, score: float, **ranks: Any) -> Hit:
         """The Hit for the chunk at a position of the local index."""
-        meta, doc = self.index.metas[pos], self.index.docs[pos]
+        meta, doc = idx.metas[pos], idx.docs[pos]
         title = meta["title"]
         text = doc[len(title) + 1 :] if doc.startswith(title + "\n") else doc
         return Hit(paper_id=meta["paper_id"], title=title, score=score,
                    snippet=text[:SNIPPET_CHARS] + ("…" if len(text) > SNIPPET_CHARS else ""),
-                   date=meta.get("date") or None, chunk_id=self.index.ids[pos], text=text, metadata=meta, **ranks)
+                   date=meta.get("date") or None, chunk_id=idx.ids[pos], text=text, metadata=meta, **ranks)
 
     def paper(self, paper_id: str) -> dict[str, Any] | None:
         """One paper's metadata plus its whole abstract ("abstract": its chunks in order, overlaps removed)."""
-        positions = [i for i, pid in enumerate(self.index.paper_ids) if pid == paper_id]
+        idx = self.index
+        positions = [i for i, pid in enumerate(idx.paper_ids) if pid == paper_id]
         if not positions:
             return None
-        positions.sort(key=lambda i: self.index.metas[i].get("chunk", 0))
+        positions.sort(key=lambda i: idx.metas[i].get("chunk", 0))
         abstract = ""
         for pos in positions:
-            abstract = join_overlapping(abstract, self._hit_at(pos, 0.0).text)
-        meta = self.index.metas[positions[0]]
+            abstract = join_overlapping(abstract, self._hit_at(idx, pos, 0.0).text)
+        meta = idx.metas[positions[0]]
         return {**{k: v for k, v in meta.items() if k != "chunk"}, "abstract": abstract}
 
     def papers(self) -> list[dict[str, Any]]:

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
-from rag.errors import ConfigError, IndexMismatchError, IndexMissingError, RagError, StoreUnavailableError
+from rag.errors import (ConfigError, IndexMismatchError, IndexMissingError, RagError, StoreUnavailableError,
+                        data_home_error)
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
 
     from rag.config import Settings
@@ -54,12 +57,63 @@ def reachable(url: str | None) -> Iterator[None]:
         ) from e
 
 
+@contextmanager
+def on_disk(home: Path | None) -> Iterator[None]:
+    """Turn a full, read-only or forbidden data home (as OSError, sqlite's or Chroma's error) into a DataHomeError."""
+    if home is None:
+        yield
+        return
+    try:
+        yield
+    except RagError:
+        raise
+    except Exception as e:  # noqa: BLE001  chromadb reports these as InternalError, with sqlite's text or none
+        from chromadb.errors import ChromaError
+
+        fault = data_home_error(e, home) or (_disk_fault(e, home) if isinstance(e, ChromaError) else None)
+        if fault is not None:
+            raise fault from e
+        if isinstance(e, ChromaError):
+            detail = " ".join(str(e).split())[:160]
+            raise RagError(f"Chroma failed on the index at {home} ({type(e).__name__}: {detail})",
+                           "run the command again; if it keeps failing, rebuild with `rag ingest --rebuild`") from e
+        raise
+
+
+def _existing(folder: Path) -> Path:
+    """folder, or the nearest parent that exists (the data home may not be made yet)."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+LOW_SPACE = 64 * 2**20  # a Chroma write step needs a few MB (documents, vectors, full-text index, sqlite journal)
+
+
+def _disk_fault(e: Exception, home: Path) -> RagError | None:
+    """Chroma's error when its disk fills often names no cause ("Error in compaction: Failed to apply logs to
+    the metadata segment"), and the failed write gives its space back: ask the file system instead."""
+    import os
+
+    try:
+        st = os.statvfs(_existing(home))
+    except OSError:
+        return None
+    detail = f"Chroma: {' '.join(str(e).split())[:160]}"
+    if st.f_flag & os.ST_RDONLY:
+        return data_home_error(OSError(30, detail), home)
+    free = st.f_bavail * st.f_frsize
+    if free < LOW_SPACE:
+        return data_home_error(OSError(28, f"only {free // 1024} kB free; {detail}"), home)
+    return None
+
+
 def _guarded(method: F) -> F:
-    """Run a Store method under reachable(self.url)."""
+    """Run a Store method under reachable(self.url), or on_disk(home) for the embedded store."""
 
     @wraps(method)
     def run(self: Store, *args: Any, **kwargs: Any) -> Any:
-        with reachable(self.url):
+        with reachable(self.url), on_disk(None if self.url else self.home):
             return method(self, *args, **kwargs)
 
     return run  # type: ignore[return-value]
@@ -90,19 +144,22 @@ class StoredPaper:
 class Store:
     """A Chroma collection of chunks, with our own embeddings and cosine distance."""
 
-    def __init__(self, client: Any, collection: Any, params: dict[str, Any], url: str | None = None) -> None:
+    def __init__(self, client: Any, collection: Any, params: dict[str, Any], url: str | None = None,
+                 home: Path | None = None) -> None:
         self.client = client
         self.collection = collection
         self.params = params
         self.url = url  # the Chroma server, None for the embedded store
+        self.home = home  # the data home, for messages about its disk
 
     @classmethod
     def open(cls, settings: Settings, params: dict[str, Any], *, create: bool, rebuild: bool = False) -> Store:
         """Open (or create) the collection; raise if it was built with other params."""
         # A server holds its data elsewhere: only the embedded store has a folder to look for.
         if not create and not settings.chroma_url and not settings.chroma_dir.is_dir():
-            raise IndexMissingError(f"no index at {settings.home}", "run `rag ingest` first")
-        with reachable(settings.chroma_url):
+            raise IndexMissingError(f"no index at {settings.home}",
+                                    "run `rag ingest` first" + _read_only_note(settings))
+        with reachable(settings.chroma_url), on_disk(None if settings.chroma_url else settings.home):
             return cls._open(settings, params, create=create, rebuild=rebuild)
 
     @classmethod
@@ -119,7 +176,7 @@ class Store:
             col = client.create_collection(
                 name, metadata=params, configuration={"hnsw": HNSW}, embedding_function=None
             )
-            return cls(client, col, params, url)
+            return cls(client, col, params, url, settings.home)
         col = client.get_collection(name, embedding_function=None)
         built = {k: v for k, v in (col.metadata or {}).items() if k in params}
         if built != params:
@@ -128,7 +185,7 @@ class Store:
                 f"the index at {where} was built with other settings ({diff})",
                 "run `rag ingest --rebuild` to rebuild it, or restore the settings it was built with",
             )
-        return cls(client, col, params, url)
+        return cls(client, col, params, url, settings.home)
 
     @_guarded
     def marker(self) -> str | None:
@@ -236,11 +293,25 @@ def _client(settings: Settings) -> Any:
         return _server_client(settings)
     try:
         settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+        # Chroma writes to its sqlite file on every open (even to read): a read-only home fails here
         return chromadb.PersistentClient(
             path=str(settings.chroma_dir), settings=ChromaSettings(anonymized_telemetry=False)
         )
     except OSError as e:
-        raise RagError(f"cannot open the index folder {settings.chroma_dir}: {e}", "check RAG_HOME") from e
+        raise data_home_error(e, settings.home) or RagError(
+            f"cannot open the index folder {settings.chroma_dir}: {e}", "check RAG_HOME") from e
+
+
+def _read_only_note(settings: Settings) -> str:
+    """A hint's tail when the data home (or the folder it would be made in) is read-only: ingest would fail too."""
+    import os
+
+    folder = _existing(settings.home)
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return ""
+    return f" (but {folder} is on a read-only file system: remount it read-write, or set RAG_HOME)" if read_only else ""
 
 
 def _server_client(settings: Settings) -> Any:

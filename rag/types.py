@@ -169,6 +169,7 @@ class Answer:
     evidence: dict[str, float] = field(default_factory=dict)  # retrieval evidence behind the abstain decision
     timings_ms: dict[str, float] = field(default_factory=dict)  # retrieve, generate, total (+ first_token)
     usage: Usage = field(default_factory=Usage)
+    notices: list[str] = field(default_factory=list)  # what was done to the input (a long question shortened, ...)
 
     def as_turn(self) -> Turn:
         """This answer as history for a follow-up question."""

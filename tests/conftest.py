@@ -182,14 +182,15 @@ def app_url(full_settings, tmp_path_factory):
 
 # --------------------------------------------------------------------------- a real llama.cpp server
 
-def local_llm_server(log_dir: Path) -> Any:
-    """A LocalLLMServer (llama.cpp serving the bundled SmolLM2-135M), not started. Skips when the
-    llm-local extra is missing, except in CI (CI=true), where scripts/test.sh installs it: there it fails."""
+def local_llm_server(log_dir: Path, **options: Any) -> Any:
+    """A LocalLLMServer (llama.cpp serving the bundled SmolLM2-135M; options: its keyword arguments), not
+    started. Skips when the llm-local extra is missing, except in CI (CI=true), where scripts/test.sh
+    installs it: there it fails."""
     from rag.errors import ConfigError
     from rag.llm_local import LocalLLMServer
 
     try:
-        return LocalLLMServer(log=log_dir / "llama-server.log")
+        return LocalLLMServer(log=log_dir / "llama-server.log", **options)
     except ConfigError as e:
         if os.environ.get("CI"):
             raise

@@ -194,17 +194,21 @@ def test_paper_id_stable_and_normalised(tmp_path, corpus):
 
 # --------------------------------------------------------------------------- bad input
 
-def test_binary_and_non_utf8_files_are_skipped(tmp_path):
+def test_binary_file_is_skipped_and_non_utf8_line_is_read(tmp_path):
     write_seed(tmp_path, "good.txt", ["A Good Paper", "Another Good Paper"])
     (tmp_path / "binary.txt").write_bytes(b"PK\x03\x04\x00\x00binary\x00stuff\n" * 10)
     (tmp_path / "latin1.txt").write_bytes("Caf\u00e9 Paper Title\n".encode("latin-1") + abstract_for("x").encode())
     c = load_corpus([tmp_path])
-    assert {p.title for p in c.papers} == {"A Good Paper", "Another Good Paper"}
+    # a line saved as Latin-1 costs nothing: it is read as cp1252 and reported; a binary file is skipped whole
+    assert {p.title for p in c.papers} == {"A Good Paper", "Another Good Paper", "Caf\u00e9 Paper Title"}
     files = {p.file: p for p in c.problems}
     assert set(files) == {"binary.txt", "latin1.txt"}
-    assert "binary" in files["binary.txt"].message
-    assert "UTF-8" in files["latin1.txt"].message
-    assert all("skipped" in p.message for p in c.problems)
+    assert "binary" in files["binary.txt"].message and "skipped" in files["binary.txt"].message
+    assert files["binary.txt"].whole_file and files["binary.txt"].line == 1
+    latin = files["latin1.txt"]
+    assert "UTF-8" in latin.message and "cp1252" in latin.message
+    assert (latin.line, latin.skipped, latin.whole_file) == (1, False, False)
+    assert c.skipped == 1
     assert all(str(p).startswith(p.file + ":") for p in c.problems)
     assert set(c.files) == {"good.txt", "binary.txt", "latin1.txt"}
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Union
 
 import pytest
 
@@ -20,8 +21,12 @@ from rag.types import Usage
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 
 # (status, headers, body) per request, in order; the last one repeats. A content-length header in
-# headers overrides the real one (a larger one makes a connection that dies mid-body).
-Script = list[tuple[int, dict[str, str], bytes]]
+# headers overrides the real one (a larger one makes a connection that dies mid-body). An entry may also be
+# a callable(handler) that writes the whole response itself (to hang, or to send in timed pieces). A test
+# clears a fault by replacing the script's contents in place (script[:] = [...]): the last entry repeats.
+Reply = Union[tuple[int, dict[str, str], bytes], Callable[[BaseHTTPRequestHandler], None]]
+Script = list[Reply]
+RELEASE = threading.Event()  # set at teardown: handlers that hang return, so the server can shut down
 
 
 def completion(text: str) -> bytes:
@@ -39,44 +44,57 @@ RATE_LIMITED = (429, {**JSON, "retry-after": "0", "retry-after-ms": "10"},
                 b'{"error": {"message": "Rate limit reached", "type": "rate_limit_error"}}')
 
 
+def scripted_server(script: Script, models: list[str] | None = None) -> tuple[ThreadingHTTPServer, list[dict]]:
+    """A running local server answering POSTs from script (GET /v1/models lists models, 404 when None);
+    returns it and the list of requests it saw. Stop it with .shutdown() and .server_close()."""
+    seen: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            data = [{"id": m, "object": "model", "created": 0, "owned_by": "me"} for m in models or []]
+            payload = json.dumps({"object": "list", "data": data}).encode()
+            self.send_response(200 if models is not None and self.path == "/v1/models" else 404)
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            seen.append({"path": self.path, "body": json.loads(body), "t": time.monotonic()})
+            reply = script[min(len(seen), len(script)) - 1]
+            if callable(reply):
+                reply(self)
+                return
+            status, headers, payload = reply
+            self.send_response(status)
+            for k, v in {"content-length": str(len(payload)), **headers}.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    return httpd, seen
+
+
 @pytest.fixture
 def server(monkeypatch) -> Iterator[Callable[[Script], list[dict]]]:
     """server(script) starts a local server answering POSTs from script; returns the list of requests it saw."""
     started: list[ThreadingHTTPServer] = []
 
     def start(script: Script, models: list[str] | None = None) -> list[dict]:
-        seen: list[dict] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802  GET /v1/models lists `models` (404 when None)
-                data = [{"id": m, "object": "model", "created": 0, "owned_by": "me"} for m in models or []]
-                payload = json.dumps({"object": "list", "data": data}).encode()
-                self.send_response(200 if models is not None and self.path == "/v1/models" else 404)
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                seen.append({"path": self.path, "body": json.loads(body)})
-                status, headers, payload = script[min(len(seen), len(script)) - 1]
-                self.send_response(status)
-                for k, v in {"content-length": str(len(payload)), **headers}.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        httpd, seen = scripted_server(script, models)
         started.append(httpd)
         monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{httpd.server_address[1]}/v1")
         monkeypatch.delenv("OPENAI_API_KEY", raising=False)
         return seen
 
+    RELEASE.clear()
     yield start
+    RELEASE.set()
     for httpd in started:
         httpd.shutdown()
         httpd.server_close()
@@ -166,3 +184,184 @@ def test_stream_that_dies_mid_way_over_http(server, tmp_path):
     assert got == ["The answer ", "is that "]
     assert "broke off after 19 characters" in err.value.message
     assert "\n" not in err.value.message and "incomplete" in err.value.hint and "--offline" in err.value.hint
+
+
+# --------------------------------------------------------------------------- backoff, measured on the server
+
+RATE_LIMITED_NO_WAIT = (429, JSON, b'{"error": {"message": "Rate limit reached", "type": "rate_limit_error"}}')
+
+
+def gaps(seen: list[dict]) -> list[float]:
+    """Seconds between the requests the server received."""
+    return [b["t"] - a["t"] for a, b in zip(seen, seen[1:])]
+
+
+def test_backoff_grows_and_llm_retries_bounds_the_count(server, tmp_path):
+    # no Retry-After: openai waits 0.5 s * 2**n, less up to 25% jitter
+    script: Script = [RATE_LIMITED_NO_WAIT]
+    seen = server(script)
+    llm = LLM(make_settings(tmp_path, llm_retries=3, llm_timeout=5))
+    with pytest.raises(LLMError) as err:
+        llm.complete(MESSAGES)
+    assert len(seen) == 4  # the first request and RAG_LLM_RETRIES=3 retries, no more
+    assert "still after 3 retries" in err.value.message and "it asks" not in err.value.message
+    waits = gaps(seen)
+    for n, gap in enumerate(waits):
+        assert 0.5 * 2**n * 0.75 - 0.02 <= gap <= 0.5 * 2**n + 1.0, waits  # the floor is exact, the ceiling slack
+    assert waits[2] > waits[1] > waits[0] * 1.2, waits  # ranges [0.375,0.5], [0.75,1], [1.5,2] never overlap
+
+    script[:] = [(200, JSON, completion("Hello [1]."))]  # the rate limit lifts: the same client answers
+    assert llm.complete(MESSAGES)[0] == "Hello [1]." and len(seen) == 5
+
+
+def test_retry_after_is_honoured(server, tmp_path):
+    limited = (429, {**JSON, "retry-after": "1"}, RATE_LIMITED[2])
+    seen = server([limited, limited, (200, JSON, completion("Hello [1]."))])
+    assert LLM(make_settings(tmp_path, llm_retries=2, llm_timeout=5)).complete(MESSAGES)[0] == "Hello [1]."
+    waits = gaps(seen)
+    assert len(waits) == 2
+    # backoff alone would wait at most 0.5 s before the first retry
+    assert all(0.98 <= gap <= 2.0 for gap in waits), waits
+
+
+def test_rate_limit_error_says_how_long_the_server_asks_to_wait(server, tmp_path):
+    # openai never waits longer than 2 minutes: a longer Retry-After fails at once, and says so
+    seen = server([(429, {**JSON, "retry-after": "300"}, RATE_LIMITED[2])])
+    t0 = time.monotonic()
+    with pytest.raises(LLMError) as err:
+        LLM(make_settings(tmp_path, llm_retries=2, llm_timeout=5)).complete(MESSAGES)
+    assert len(seen) == 1 and time.monotonic() - t0 < 5
+    assert "still after 0 retries; it asks to wait 300 s" in err.value.message
+    assert err.value.hint.startswith("wait 300 s")
+
+
+# --------------------------------------------------------------------------- malformed and stalled streams
+
+BASE = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "gpt-4o-mini"}
+SSE = {"content-type": "text/event-stream"}
+DONE = b"data: [DONE]\n\n"
+QUESTION = "What drives quokka population dynamics on Rottnest Island?"
+GOOD = "Quokka population dynamics on Rottnest Island were measured with a small analytical model [1]."
+
+
+def delta(text: object) -> dict:
+    return {**BASE, "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+
+
+def finished(reason: str = "stop") -> dict:
+    return {**BASE, "choices": [{"index": 0, "delta": {}, "finish_reason": reason}]}
+
+
+def events(*items: dict | bytes) -> bytes:
+    """Server-sent events: each item as one `data:` line (bytes as they are, dicts as JSON)."""
+    return b"".join(b"data: " + (i if isinstance(i, bytes) else json.dumps(i).encode()) + b"\n\n" for i in items)
+
+
+def good_stream(text: str = GOOD) -> Reply:
+    words = text.split(" ")
+    pieces = [w + " " for w in words[:-1]] + [words[-1]]
+    return (200, SSE, events(*map(delta, pieces), finished()) + DONE)
+
+
+def hang_before_first_byte(handler: BaseHTTPRequestHandler) -> None:
+    RELEASE.wait(30)
+
+
+def hang_mid_stream(handler: BaseHTTPRequestHandler) -> None:
+    handler.send_response(200)
+    handler.send_header("content-type", "text/event-stream")
+    handler.end_headers()
+    handler.wfile.write(events(delta("Quokka numbers "), delta("rose ")))
+    handler.wfile.flush()
+    RELEASE.wait(30)
+
+
+# case -> (the server's reply, words the error says, whether text was streamed before the fault)
+MALFORMED: dict[str, tuple[Reply, str, bool]] = {
+    "a data line that is not JSON": ((200, SSE, events(delta("Quokka numbers "), b"{'content': oops")),
+                                     "could not be read (JSONDecodeError", True),
+    "chunks without choices": ((200, SSE, events({**BASE}, {**BASE, "object": "x"}) + DONE),
+                               "ended the stream without finishing the answer", False),
+    "no [DONE] and no finish_reason": ((200, SSE, events(delta("Quokka numbers "), delta("rose "))),
+                                       "ended the stream without finishing the answer", True),
+    "an error object in a 200 stream": ((200, SSE, events(delta("Quokka "), {"error": {
+        "message": "model overloaded", "type": "server_error"}})), "reported an error: model overloaded", True),
+    "an error object as the whole 200 stream": ((200, SSE, events({"error": {"message": "CUDA out of memory"}})),
+                                                "reported an error: CUDA out of memory", False),
+    "a delta that is not text": ((200, SSE, events(delta(42), finished()) + DONE), "streamed a int as text", False),
+    "a huge single delta": ((200, SSE, events(delta("Quokka "), delta("numbers rose. " * 300_000), finished()) + DONE),
+                            "sent more than 32768 characters", True),
+    "a hang before the first byte": (hang_before_first_byte, "did not answer within 1 s", False),
+    "a hang mid-stream": (hang_mid_stream, "sent nothing for 1 s in the middle of its answer", True),
+}
+
+
+@pytest.fixture(scope="module")
+def small_index(tmp_path_factory):
+    """Five hand-made papers ingested into a home of their own: (settings, Retriever)."""
+    from conftest import write_seed
+    from rag.ingest import ingest
+    from rag.retrieve import Retriever
+    from test_ingest import COMPACT, SPACED
+
+    tmp = tmp_path_factory.mktemp("llm-http")
+    write_seed(tmp / "seeds", "a.txt", COMPACT)
+    write_seed(tmp / "seeds", "b.txt", SPACED, spaced=True)
+    settings = make_settings(tmp / "home", seeds=tmp / "seeds", llm="openai", llm_retries=0, llm_timeout=1)
+    ingest(settings)
+    return settings, Retriever(settings)
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_stream_is_an_error_never_an_answer_then_recovers(server, small_index, case):
+    from rag.answer import Answerer
+    from rag.types import Answer
+
+    reply, says, partial = MALFORMED[case]
+    settings, retriever = small_index
+    script: Script = [reply]
+    seen = server(script)
+    answerer = Answerer(settings, retriever=retriever)
+    got: list[object] = []
+    t0 = time.monotonic()
+    with pytest.raises(LLMError) as err:
+        for item in answerer.stream(QUESTION, mode="llm"):
+            got.append(item)
+    elapsed = time.monotonic() - t0
+    assert not any(isinstance(i, Answer) for i in got)  # no final Answer: nothing is presented as complete
+    assert len(seen) == 1 and elapsed < 10
+    message, hint = err.value.message, err.value.hint
+    assert says in message and "127.0.0.1" in message and "\n" not in message and len(message) < 400
+    assert "--offline" in hint
+    assert bool("".join(got)) == partial
+    if partial:
+        assert "the answer broke off after" in message and "incomplete" in hint
+    if "hang" in case:
+        assert 0.9 <= elapsed, elapsed  # it waited RAG_LLM_TIMEOUT=1 s, and not much longer (elapsed < 10)
+
+    script[:] = [good_stream()]  # the fault clears: the same Answerer answers, complete and cited
+    answer = answerer.ask(QUESTION, mode="llm")
+    assert answer.text == GOOD and not answer.truncated and not answer.abstained
+    assert [c.title for c in answer.citations] == ["Quokka Population Dynamics on Rottnest Island"]
+
+
+def test_cli_marks_a_broken_answer_incomplete_then_answers(server, small_index):
+    from conftest import cli
+
+    settings, _ = small_index
+    script: Script = [MALFORMED["no [DONE] and no finish_reason"][0]]
+    server(script)
+    env = {"RAG_LLM_RETRIES": "0", "RAG_LLM_TIMEOUT": "5", "RAG_SEEDS": str(settings.seeds)}
+    proc = cli("ask", QUESTION, "--llm", home=settings.home, env=env)
+    assert proc.returncode == 1
+    assert proc.stdout == "Quokka numbers rose\n[answer incomplete]\n"  # the filter holds a trailing space
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0].startswith("error: the answer broke off after 20 characters: the LLM at http://127.0.0.1:")
+    assert lines[1].startswith("hint: the partial answer above is incomplete") and len(lines) == 2
+
+    script[:] = [good_stream()]
+    proc = cli("ask", QUESTION, "--llm", home=settings.home, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(GOOD + "\n\nSources:\n  [1] Quokka Population Dynamics on Rottnest Island")
+    assert "[answer incomplete]" not in proc.stdout

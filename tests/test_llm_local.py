@@ -220,9 +220,21 @@ def test_timeout_shorter_than_the_generation(own_server, point_at, full_settings
     assert "did not answer within 0.5 s" in err.value.message and "RAG_LLM_TIMEOUT" in err.value.hint
 
 
-def test_stream_interrupted_by_another_request_is_not_an_answer(answerer):
+@pytest.fixture
+def interrupting_server(tmp_path) -> Iterator[Any]:
+    """A server left at llama-cpp-python's default, which ends a running stream when another request arrives
+    (the bundled one is started with --interrupt_requests False: tests/test_load.py)."""
+    server = local_llm_server(tmp_path, interrupt=True).start(timeout=120)
+    yield server
+    server.stop()
+
+
+def test_stream_interrupted_by_another_request_is_not_an_answer(interrupting_server, point_at, full_settings,
+                                                                retriever):
     """llama.cpp's server ends a running stream (with [DONE], no finish reason) when another request
     comes in. That is an unfinished answer, not a short one."""
+    point_at(interrupting_server)
+    answerer = Answerer(llm_settings(full_settings), retriever=retriever)
     stream = answerer.stream(QUESTION)
     pieces = [next(stream)]
     other = threading.Thread(target=lambda: answerer.llm.complete([{"role": "user", "content": "Hi"}], max_tokens=4))

@@ -24,7 +24,23 @@ def test_answer_links_citations_and_escapes_text():
 def test_dated_paragraph_lead_is_bold():
     src = source(2, "x", [], date="2024-06-11")
     md = render.answer_markdown("Paper <2> (2024-06-11): Claim [1].", 0, [src])
-    assert md.startswith("**Paper &lt;2&gt; (2024-06-11)**: Claim")
+    assert md.startswith(r"**Paper &lt;2&gt; \(2024\-06\-11\)**: Claim")
+
+
+def test_markdown_in_untrusted_text_is_shown_as_text():
+    """An abstract (or a model) writing Markdown must not make the chat fetch an image from any host, link
+    anywhere, or spoof a citation link; the text itself is kept."""
+    text = "See ![pixel](http://127.0.0.2:9/x.png) and [click](javascript:alert(1)) **now** # not a heading [1]."
+    md = render.answer_markdown(text, 0, [])
+    assert r"\!\[pixel\]\(http://127.0.0.2:9/x.png\)" in md
+    assert r"\[click\]\(javascript:alert\(1\)\)" in md and r"\*\*now\*\*" in md and r"\# not" in md
+    assert md.endswith('<a href="#src-0-1" class="cite">[1]</a>.')  # only real [n] marks become links
+    assert render.markdown_text("a_b <i>") == r"a\_b &lt;i&gt;"
+
+
+def test_model_lines_stay_lines():
+    md = render.answer_markdown("Two papers:\n- A does X [1].\n- B does Y [2].", 0, [])
+    assert md.count("<br>") == 2 and r"<br>\- A does X" in md
 
 
 def test_source_card_highlights_support_and_marks_flags():

@@ -7,6 +7,7 @@ They take and return plain JSON, so a client needs no Gradio component: /ask str
 
 from __future__ import annotations
 
+from html import escape
 from typing import Iterator
 
 import gradio as gr
@@ -71,7 +72,7 @@ def register(backend: Backend) -> None:
         except RagError as e:
             raise user_error(e) from None
         if rec is None:
-            raise gr.Error(f"No paper with id {paper_id!r} is indexed. Use /search to find its id.",
+            raise gr.Error(escape(f"No paper with id {paper_id!r} is indexed. Use /search to find its id.", quote=False),
                            title="Unknown paper")
         return rec
 

@@ -97,11 +97,38 @@ def build(settings: Settings, backend: Backend | None = None) -> gr.Blocks:
     return demo
 
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def logins(settings: Settings) -> list[tuple[str, str]]:
+    """RAG_APP_AUTH ('user:password', comma-separated) as Gradio's auth list; [] when unset."""
+    if settings.app_auth is None:
+        return []
+    pairs = []
+    for item in settings.app_auth.get_secret_value().split(","):
+        user, sep, password = item.strip().partition(":")
+        if not (sep and user and password):
+            raise ConfigError("RAG_APP_AUTH must be 'user:password' (several separated by commas)",
+                              "set it like RAG_APP_AUTH=alice:a-long-password")  # never echo the value
+        pairs.append((user, password))
+    return pairs
+
+
+def check_exposure(host: str, auth: list[tuple[str, str]], no_auth: bool) -> None:
+    """Serving beyond this machine without a login is refused unless asked for explicitly."""
+    if host in LOOPBACK or host.startswith("127.") or auth or no_auth:
+        return
+    raise ConfigError(f"--host {host} would let anyone who can reach this machine use the app without a login",
+                      "set RAG_APP_AUTH=user:password, or pass --no-auth if the network is trusted")
+
+
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, mcp: bool = False,
-          block: bool = True) -> Any:
+          block: bool = True, no_auth: bool = False) -> Any:
     """Open the index, build the page and serve it; blocks until Ctrl-C unless block=False."""
     if mcp and importlib.util.find_spec("mcp") is None:
         raise ConfigError("the MCP server needs the mcp package", "pip install 'gradio[mcp]' (see README: MCP)")
+    auth = logins(settings)
+    check_exposure(host, auth, no_auth)
     backend = Backend(settings)
     problem = backend.warm()  # opens the index and the embedder now, so the first question is fast
     if problem:
@@ -110,15 +137,16 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, mcp: bo
     demo.queue(default_concurrency_limit=api.CONCURRENCY)
     launched = demo.launch(server_name=host, server_port=port, theme=theme(), css=assets.CSS, head=assets.HEAD,
                            js=assets.ON_LOAD, footer_links=["api"], mcp_server=mcp, prevent_thread_lock=True,
-                           quiet=False, show_error=True, ssr_mode=False, pwa=False)
+                           quiet=False, show_error=True, ssr_mode=False, pwa=False, auth=auth or None,
+                           auth_message="Log in to ask the papers (RAG_APP_AUTH)." if auth else None)
     if problem is None:
-        warm_up(launched[1])
+        warm_up(launched[1], auth[0] if auth else None)
     if block:
         demo.block_thread()
     return launched
 
 
-def warm_up(url: str) -> None:
+def warm_up(url: str, login: tuple[str, str] | None = None) -> None:
     """One question through the running server's queue: its first event costs ~1 s more than the next ones
     (measured from the browser), which the first person to ask should not pay."""
     import logging
@@ -127,7 +155,7 @@ def warm_up(url: str) -> None:
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the client's requests are not news
     try:
-        Client(url, verbose=False).predict("warm up", api_name="/ask")
+        Client(url, verbose=False, auth=login).predict("warm up", api_name="/ask")
     except Exception as e:  # noqa: BLE001  (a failed warm-up only costs the first question its speed)
         print(f"warning: warm-up question failed: {e}", flush=True)
 

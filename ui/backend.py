@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import threading
 from datetime import date, datetime
+from html import escape
 from typing import TYPE_CHECKING, Any, Iterator
 
 import gradio as gr
 
+from rag.answer import HISTORY_TURNS
 from rag.errors import IndexMissingError, RagError
 from rag.llm import LLMError, use_llm
 from rag.types import Answer, Citation, Turn
@@ -22,7 +24,6 @@ if TYPE_CHECKING:
     from rag.config import Settings
 
 OFFLINE = "Offline (extractive)"
-HISTORY_TURNS = 5  # earlier answers a follow-up can refer to (as in `rag chat`)
 
 
 def user_error(e: RagError) -> gr.Error:
@@ -32,10 +33,12 @@ def user_error(e: RagError) -> gr.Error:
         hint = "Choose the offline answer mode, or check the LLM server and ask again."
     elif isinstance(e, IndexMissingError):
         hint = "Run `rag ingest` (or `bash scripts/run.sh`), then ask again; the app picks the index up."
-    return gr.Error(f"{_sentence(e.message)} {_sentence(hint)}".strip(), title="Could not answer")
+    # Gradio renders a toast's message as HTML, and messages quote input and servers' replies: escape them
+    text = f"{render_sentence(e.message)} {render_sentence(hint)}".strip()
+    return gr.Error(escape(text, quote=False), title="Could not answer")
 
 
-def _sentence(text: str) -> str:
+def render_sentence(text: str) -> str:
     """'the question is empty' -> 'The question is empty.'"""
     text = text.strip()
     if not text:
@@ -56,13 +59,18 @@ def parse_day(value: str | None, what: str) -> date | None:
 
 def turns_from_dicts(history: list[dict[str, Any]] | None) -> list[Turn]:
     """Earlier answers as sent by an API client (the dicts /ask returned) as rag Turns."""
+    if history is not None and not isinstance(history, list):
+        raise RagError("history must be a list of earlier /ask results", "pass back the dicts /ask returned")
     turns = []
-    for h in history or []:
-        if not isinstance(h, dict) or not h.get("question"):
+    for h in (history or [])[-HISTORY_TURNS:]:  # older turns are never used: a huge history costs nothing
+        if not isinstance(h, dict) or not isinstance(h.get("question"), str) or not h["question"].strip():
             raise RagError("each history item needs a 'question'", "pass back the dicts /ask returned")
-        cites = [Citation(int(c["n"]), c["paper_id"], c.get("title", ""), c.get("date"))
-                 for c in h.get("citations") or []]
-        turns.append(Turn(h["question"], h.get("answer", ""), cites))
+        try:
+            cites = [Citation(int(c["n"]), str(c["paper_id"]), str(c.get("title") or ""), c.get("date"))
+                     for c in h.get("citations") or []]
+        except (KeyError, TypeError, ValueError):
+            raise RagError("a history item has malformed citations", "pass back the dicts /ask returned") from None
+        turns.append(Turn(h["question"], str(h.get("answer") or ""), cites))
     return turns
 
 
@@ -127,7 +135,7 @@ class Backend:
         lo, hi = parse_day(since, "start"), parse_day(until, "end")
         answerer = self.answerer()
         text = ""
-        for item in answerer.stream(question, history[-HISTORY_TURNS:], k=k or None, since=lo, until=hi,
+        for item in answerer.stream(question, history, k=k or None, since=lo, until=hi,
                                     mode=self.mode_value(mode)):
             if isinstance(item, Answer):
                 yield item.text, item

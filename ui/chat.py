@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from html import escape
 from typing import Any, Callable, Iterator
 
 import gradio as gr
@@ -10,7 +11,7 @@ import gradio as gr
 from rag.errors import RagError
 from rag.types import Answer
 from ui import render
-from ui.backend import Backend, user_error
+from ui.backend import Backend, render_sentence, user_error
 
 CURSOR = " ▍"  # shown at the end of the text while the answer is still being written
 
@@ -19,7 +20,7 @@ def messages(answers: list[Answer]) -> list[dict[str, str]]:
     """The chat as Gradio messages, rebuilt from the session's answers (the answers are the truth)."""
     out: list[dict[str, str]] = []
     for t, a in enumerate(answers):
-        out.append({"role": "user", "content": a.question})
+        out.append({"role": "user", "content": render.markdown_text(a.question)})
         out.append({"role": "assistant", "content": render.answer_markdown(a.text, t, a.sources) + render.flag_note(a)})
     return out
 
@@ -40,7 +41,7 @@ def make_chat_turn(backend: Backend) -> Callable[..., Iterator[tuple[Any, ...]]]
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         turn = len(answers)
-        chat = messages(answers) + [{"role": "user", "content": question},
+        chat = messages(answers) + [{"role": "user", "content": render.markdown_text(question)},
                                     {"role": "assistant", "content": "Searching the papers…"}]
         yield "", chat, gr.skip(), "searching…", gr.skip()
         first_ms: float | None = None
@@ -52,6 +53,8 @@ def make_chat_turn(backend: Backend) -> Callable[..., Iterator[tuple[Any, ...]]]
                     chat = chat[:-1] + [{"role": "assistant", "content": render.answer_markdown(text, turn) + CURSOR}]
                     yield gr.skip(), chat, gr.skip(), gr.skip(), gr.skip()
                     continue
+                for notice in final.notices:  # e.g. a pasted text shortened to the question budget
+                    gr.Info(escape(render_sentence(notice), quote=False), title="Note")
                 done = answers + [final]
                 total_ms = _ms(t0)
                 figures = render.figures(final, first_ms or total_ms, total_ms)

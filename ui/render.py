@@ -13,6 +13,23 @@ from typing import Any, Iterable
 from rag.types import Answer, Flag, Source
 
 CITE = re.compile(r"\[(\d{1,3})\]")
+# Markdown syntax in untrusted text is shown as text: no image (which the browser would fetch from any host),
+# no link, no emphasis, no heading. Backslash escapes of ASCII punctuation are CommonMark.
+MARKDOWN_SYNTAX = re.compile(r"[\\`*_\[\]()!#|~{}+\-=]")
+
+
+def markdown_text(text: str) -> str:
+    """Untrusted text (an abstract's sentence, a model's reply, a question) as Markdown that shows it literally."""
+    return MARKDOWN_SYNTAX.sub(r"\\\g<0>", escape(text, quote=False))
+
+
+def _linked(text: str, turn: int) -> str:
+    """Escaped text whose [n] marks link to source n of the turn's sources panel."""
+    if "\n" in text:  # a model's list or lines: kept as lines (the Markdown that would make a list is escaped)
+        return "<br>".join(_linked(line, turn) for line in text.split("\n"))
+    parts = CITE.split(text)  # text, number, text, number, ..., text
+    return "".join(markdown_text(p) if i % 2 == 0 else f'<a href="#{anchor(turn, int(p))}" class="cite">[{p}]</a>'
+                   for i, p in enumerate(parts))
 
 
 def anchor(turn: int, n: int) -> str:
@@ -27,9 +44,8 @@ def answer_markdown(text: str, turn: int, sources: Iterable[Source] = ()) -> str
     paragraphs = []
     for para in text.split("\n\n"):
         lead = next((t for t in leads if para.startswith(t + ": ")), None)
-        paragraphs.append(f"**{escape(lead)}**{escape(para[len(lead):])}" if lead else escape(para))
-    body = "\n\n".join(paragraphs)
-    return CITE.sub(lambda m: f'<a href="#{anchor(turn, int(m[1]))}" class="cite">[{m[1]}]</a>', body)
+        paragraphs.append(f"**{markdown_text(lead)}**{_linked(para[len(lead):], turn)}" if lead else _linked(para, turn))
+    return "\n\n".join(paragraphs)
 
 
 def flag_note(answer: Answer) -> str:
