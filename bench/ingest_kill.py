@@ -101,8 +101,10 @@ def _open(settings: Any) -> Any:
 
 
 def _sidecar(settings: Any) -> dict | None:
+    from rag.local_index import LocalIndex
+
     try:
-        return json.loads((settings.bm25_dir / "chunks.json").read_text())
+        return json.loads(LocalIndex.sidecar(settings.bm25_dir).read_text())
     except (OSError, ValueError):
         return None
 

@@ -8,7 +8,6 @@ line only (reported), never the well-formed papers around it.
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import re
 import unicodedata
@@ -17,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from rag.errors import CorpusError
+from rag.seedtext import MAX_LINE_CHARS, read_lines
 from rag.types import Paper, Problem
 
 # Lines that belong to the page, not to a paper.
@@ -36,20 +36,9 @@ AUTHORS_RE = re.compile(r"^•\s*(\d{1,6})\s+authors?$")
 DOT = "·"
 # An abstract is prose: long, or several sentences. Titles in these dumps are at most ~160 chars.
 ABSTRACT_MIN_CHARS = 250
-# The longest real abstract is 1,920 characters (arXiv's limit); a longer line is junk, never a paper, so a
-# multi-megabyte line cannot become thousands of chunks to embed.
-MAX_LINE_CHARS = 10_000
-# A line whose characters are mostly control characters or undecodable bytes is binary data, not text.
-BINARY_SHARE = 0.25
-
-# Whitespace that is not a line break in a page dump (tab, form feed, NEL, U+2028 ...): a space.
-_SPACES = re.compile("[\t\x0b\x0c\x1c-\x1f\x85\u2028\u2029]")
-# Removed silently wherever they are: byte-order marks (of concatenated files) and the bidi embeddings,
-# overrides and isolates that reorder what a terminal or browser shows (Trojan Source).
-_INVISIBLE = re.compile("[\ufeff\u202a-\u202e\u2066-\u2069]")
-# Control characters (C0 but tab and the breaks, DEL, C1): never text; removed and reported.
-_CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
-_NON_ASCII = re.compile("[^\x00-\x7f\ufffd]")
+# A file's problems listed one by one, at most; the rest are counted in one summary problem each (skips,
+# notes), so a dump of a million junk lines cannot make a million-line report.
+MAX_PROBLEMS_PER_FILE = 1_000
 
 
 @dataclass
@@ -79,7 +68,7 @@ class Corpus:
     @property
     def skipped(self) -> int:
         """Number of would-be papers not ingested."""
-        return sum(p.skipped for p in self.problems)
+        return sum(p.count for p in self.problems if p.skipped)
 
 
 def normalize_title(title: str) -> str:
@@ -99,89 +88,47 @@ def _is_chrome(text: str) -> bool:
 
 
 def _looks_like_abstract(text: str) -> bool:
-    return ABSTRACT_MIN_CHARS <= len(text) <= MAX_LINE_CHARS or (
-        160 < len(text) <= MAX_LINE_CHARS and text.count(". ") >= 2
-    )
+    if len(text) > MAX_LINE_CHARS:
+        return False
+    return len(text) >= ABSTRACT_MIN_CHARS or (len(text) > 160 and text.count(". ") >= 2)
 
 
-@dataclass
-class Lines:
-    """A file's non-blank lines, cleaned, with the first damaged line (not UTF-8, control bytes; 0: none)."""
-
-    items: list[tuple[int, str]]
-    damaged: int = 0
-    binary: bool = False  # the damage includes NUL bytes or binary lines
+def _is_short(text: str) -> bool:
+    """Short enough for an organisation line (neither prose nor an over-long line)."""
+    return len(text) < ABSTRACT_MIN_CHARS and not _looks_like_abstract(text)
 
 
-def _decode(raw: bytes) -> tuple[str, str | None]:
-    """One line's text and, when it was not UTF-8, how it was read."""
-    try:
-        return raw.decode("utf-8"), None
-    except UnicodeDecodeError:
-        pass
-    text = raw.decode("utf-8", "replace")
-    if _NON_ASCII.search(text):  # valid multi-byte sequences too: UTF-8 with a few bad bytes
-        return text, "invalid UTF-8 bytes replaced by U+FFFD"
-    return raw.decode("cp1252", "replace"), "not UTF-8, read as cp1252 (save the file as UTF-8)"
+class _Capped(list):
+    """A file's problems: the first MAX_PROBLEMS_PER_FILE kept, the rest only counted (memory stays bounded)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.rest: dict[bool, list[Problem]] = {True: [], False: []}  # skipped -> [first, last] of those left
+        self.left = {True: 0, False: 0}
 
-def _strip(text: str) -> str:
-    """Strip whitespace and invisible format characters (zero-width space, marks, soft hyphen) at both ends."""
-    text = text.strip()
-    if text and (unicodedata.category(text[0]) == "Cf" or unicodedata.category(text[-1]) == "Cf"):
-        i, j = 0, len(text)
-        while i < j and (text[i].isspace() or unicodedata.category(text[i]) == "Cf"):
-            i += 1
-        while j > i and (text[j - 1].isspace() or unicodedata.category(text[j - 1]) == "Cf"):
-            j -= 1
-        text = text[i:j]
-    return text
+    def append(self, p: Problem) -> None:
+        if len(self) < MAX_PROBLEMS_PER_FILE:
+            return super().append(p)
+        ends = self.rest[p.skipped]
+        if ends:
+            ends[1] = p
+        else:
+            ends += [p, p]
+        self.left[p.skipped] += 1
 
-
-def _clean(text: str) -> tuple[str | None, str | None]:
-    """(clean text, or None for a binary line; what was wrong with it, if anything)."""
-    if _SPACES.search(text):
-        text = _SPACES.sub(" ", text)
-    if _INVISIBLE.search(text):
-        text = _INVISIBLE.sub("", text)
-    if not _CONTROL.search(text) and "\ufffd" not in text:
-        return _strip(text), None
-    bad = len(_CONTROL.findall(text)) + text.count("\ufffd")
-    if bad >= 4 and bad > BINARY_SHARE * len(text):
-        return None, "binary data, not text; line ignored"
-    return _strip(_CONTROL.sub("", text)), "control characters removed" if _CONTROL.search(text) else None
-
-
-def read_lines(path: Path, problems: list[Problem]) -> Lines | None:
-    """Non-blank (line number, clean text) pairs, problems per damaged line; None if the file cannot be read."""
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        problems.append(Problem(path.name, 0, f"cannot read file: {e.strerror or e}; file skipped", whole_file=True))
-        return None
-    if raw.startswith(codecs.BOM_UTF8):
-        raw = raw[len(codecs.BOM_UTF8) :]
-    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and raw[:8192].count(0) * 4 > len(raw[:8192]):
-        # UTF-16, as Windows editors save "Unicode": a BOM, and English text in it is half NUL bytes
-        raw = raw.decode("utf-16", "replace").encode("utf-8")
-        problems.append(Problem(path.name, 1, "UTF-16 text, read as such (save the file as UTF-8)", False))
-    out = Lines([], binary=b"\x00" in raw)
-    # Line breaks are CRLF, CR or LF, as editors count them, so "file:line" points where an editor shows it.
-    for no, chunk in enumerate(raw.splitlines(), 1):
-        text, how = _decode(chunk)
-        text, wrong = _clean(text)
-        if how or wrong:
-            out.damaged = out.damaged or no
-            out.binary = out.binary or text is None
-            problems.append(Problem(path.name, no, "; ".join(filter(None, [how, wrong])), False))
-        if text:
-            out.items.append((no, text))
-    return out
+    def summaries(self) -> list[Problem]:
+        """One problem for the skips and one for the notes not listed."""
+        out = []
+        for skipped, (first, last) in [(k, v) for k, v in self.rest.items() if v]:
+            what = "papers skipped" if skipped else "other problems"
+            msg = f"{self.left[skipped]:,} more {what} not listed (lines {first.line}-{last.line}), e.g. {first.message}"
+            out.append(Problem(first.file, first.line, msg, skipped, count=self.left[skipped]))
+        return out
 
 
 def parse_file(path: Path, problems: list[Problem]) -> list[Record]:
     """Parse one page dump (either layout) into records; append problems found."""
-    found: list[Problem] = []
+    found = _Capped()
     text = read_lines(path, found)
     if text is None:
         problems.extend(found)
@@ -189,10 +136,11 @@ def parse_file(path: Path, problems: list[Problem]) -> list[Record]:
     records = _parse_lines(path.name, text.items, found)
     if not records and text.damaged:
         # Nothing readable came out of a damaged file: report it as unreadable, so ingest keeps its stored papers.
-        what = "binary file, not a text page dump" if text.binary else "not UTF-8 text; save it as UTF-8."
+        what = ("binary file, not a text page dump" if "binary" in text.kinds else
+                "not UTF-8 text; save it as UTF-8." if "encoding" in text.kinds else "no page-dump text in it;")
         problems.append(Problem(path.name, text.damaged, f"{what} No paper could be read; file skipped", True, True))
         return []
-    problems.extend(sorted(found, key=lambda p: p.line))
+    problems.extend(sorted(found, key=lambda p: p.line) + found.summaries())
     return records
 
 
@@ -240,7 +188,7 @@ def _parse_meta(lines: list[tuple[int, str]], i: int, rec: Record, problems: lis
     if i < n and (m := AUTHORS_RE.match(lines[i][1])):
         rec.authors = int(m.group(1))
         i += 1
-    elif i + 1 < n and lines[i + 1][1] == DOT and len(lines[i][1]) < ABSTRACT_MIN_CHARS and not _looks_like_abstract(lines[i][1]):
+    elif i + 1 < n and lines[i + 1][1] == DOT and _is_short(lines[i][1]):
         rec.organization = lines[i][1]
         i += 1
     if i < n and lines[i][1] == DOT:

@@ -170,7 +170,7 @@ def _sync(
     replace: list[str] = []
     for paper in papers:
         old = stored.get(paper.paper_id)
-        if old and old.paper_hash == paper_hash(paper, params) and old.found == old.n_chunks:
+        if old and not old.mixed and old.paper_hash == paper_hash(paper, params) and old.found == old.n_chunks:
             summary.unchanged += 1
             summary.chunks += old.n_chunks
             continue
@@ -189,9 +189,17 @@ def _sync(
     wrote = bool(todo or replace or removed)
     if wrote:
         store.set_marker(None)  # readers treat the collection as changed until the new digest is set
-    if replace or removed:
-        store.delete_papers(replace + removed)
+    # New versions overwrite the old chunk ids in place first; only then do the old versions' extra chunks go.
+    # So a write that fails part-way (a full disk) leaves every paper findable, and a rerun repairs the
+    # papers it left mixed (StoredPaper.mixed) or short.
     _embed_and_store(store, embedder, todo, settings.ingest_batch, progress)
+    fresh = {c.chunk_id for c in todo}
+    redo = set(replace)
+    stale = [cid for cid, meta in zip(*snapshot) if meta["paper_id"] in redo and cid not in fresh]
+    if stale:
+        store.delete_ids(stale)
+    if removed:
+        store.delete_papers(removed)
     index = refresh_local_index(settings, store, None if wrote else digest(*snapshot))
     if wrote or store.marker() != index.digest:
         store.set_marker(index.digest)

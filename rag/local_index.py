@@ -50,6 +50,9 @@ def bigrams(tokens: list[str]) -> list[str]:
     return [f"{a}_{b}" for a, b in zip(tokens, tokens[1:])]
 
 
+CURRENT = "current"  # names the saved version folder in use
+
+
 class LocalIndex:
     """Chunk ids, texts and metadata in store order, a bm25s index, and the mean/covariance of the vectors."""
 
@@ -88,30 +91,67 @@ class LocalIndex:
         return cls(model, pairs, ids, docs, metas, fingerprint, mean, np.atleast_2d(cov))
 
     def save(self, folder: Path) -> None:
-        """Write everything; the sidecar with the fingerprint goes last, so a half-written index is stale."""
+        """Write everything into a new version folder, then point `current` at it (one atomic rename).
+
+        Two processes may save at once (an ingest, and an app that found the mirror stale): each writes
+        its own version, so a sidecar never describes another build's BM25 files, and a reader sees
+        either the old version or the new one, whole."""
+        import os
+        import shutil
+        import uuid
+
         folder.mkdir(parents=True, exist_ok=True)
-        side = folder / "chunks.json"
-        side.unlink(missing_ok=True)
-        if self.docs:
-            self.model.save(str(folder / "bm25"))
-            self.pairs.save(str(folder / "bm25-pairs"))
-        np.savez(folder / "dense_stats.npz", mean=self.mean, cov=self.cov)
-        # a name of its own: two writers (threads, or an ingest and the app) must not rename each other's file
-        tmp = folder / f"chunks.json.{os.getpid()}-{threading.get_ident()}.tmp"
-        tmp.write_text(json.dumps({"fingerprint": self.fingerprint, "ids": self.ids, "docs": self.docs, "metas": self.metas}))
-        tmp.replace(side)
+        name = f"v-{uuid.uuid4().hex[:12]}"
+        tmp = folder / f".tmp-{name}"
+        tmp.mkdir()
+        try:
+            if self.docs:
+                self.model.save(str(tmp / "bm25"))
+                self.pairs.save(str(tmp / "bm25-pairs"))
+            np.savez(tmp / "dense_stats.npz", mean=self.mean, cov=self.cov)
+            (tmp / "chunks.json").write_text(json.dumps({"fingerprint": self.fingerprint, "ids": self.ids,
+                                                          "docs": self.docs, "metas": self.metas}))
+            tmp.rename(folder / name)
+            pointer = folder / f".current-{name}"
+            pointer.write_text(name)
+            os.replace(pointer, folder / CURRENT)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        for old in folder.iterdir():  # earlier versions (a reader still loading one just rebuilds)
+            if old.name != name and old.is_dir() and old.name.startswith("v-"):
+                shutil.rmtree(old, ignore_errors=True)
+        for stale in ("chunks.json", "dense_stats.npz"):  # the flat layout of earlier releases
+            (folder / stale).unlink(missing_ok=True)
+
+    @staticmethod
+    def version(folder: Path) -> Path | None:
+        """The folder of the saved version `current` points at, or None."""
+        try:
+            name = (folder / CURRENT).read_text().strip()
+        except OSError:
+            return None
+        return folder / name if name.startswith("v-") else None
+
+    @classmethod
+    def sidecar(cls, folder: Path) -> Path:
+        """The saved version's chunks.json (a path that does not exist when nothing is saved)."""
+        return (cls.version(folder) or folder) / "chunks.json"
 
     @classmethod
     def load(cls, folder: Path, fingerprint: str) -> LocalIndex | None:
         """The saved index if it matches the fingerprint, else None."""
         bm25s = _bm25s()
+        version = cls.version(folder)
+        if version is None:
+            return None
         try:
-            data = json.loads((folder / "chunks.json").read_text())
+            data = json.loads((version / "chunks.json").read_text())
             if data.get("fingerprint") != fingerprint:
                 return None
-            stats = np.load(folder / "dense_stats.npz")
-            model = bm25s.BM25.load(str(folder / "bm25")) if data["docs"] else bm25s.BM25()
-            pairs = bm25s.BM25.load(str(folder / "bm25-pairs")) if data["docs"] else bm25s.BM25()
+            stats = np.load(version / "dense_stats.npz")
+            model = bm25s.BM25.load(str(version / "bm25")) if data["docs"] else bm25s.BM25()
+            pairs = bm25s.BM25.load(str(version / "bm25-pairs")) if data["docs"] else bm25s.BM25()
         except (OSError, ValueError, KeyError):
             return None
         return cls(model, pairs, data["ids"], data["docs"], data["metas"], fingerprint, stats["mean"], stats["cov"])

@@ -48,7 +48,7 @@ def refresh_local_index(settings: Settings, store: Store, content_digest: str | 
             index.save(settings.bm25_dir)
         except OSError as e:
             # The mirror is a cache of what Chroma holds: a full or read-only home costs a rebuild next time,
-            # never a search. (A half-written mirror has no sidecar, so it is never loaded.)
+            # never a search. (A half-written version is never pointed at, so it is never loaded.)
             fault = data_home_error(e, settings.home)
             if fault is None:
                 raise

@@ -139,6 +139,7 @@ class StoredPaper:
     n_chunks: int  # how many chunks the paper should have
     found: int  # how many are actually stored (fewer after an interrupted ingest)
     files: list[str]
+    mixed: bool = False  # chunks of two versions are stored (an update was interrupted): rewrite it
 
 
 class Store:
@@ -219,9 +220,11 @@ class Store:
         for meta in (snapshot or self.snapshot())[1]:
             pid = meta["paper_id"]
             sp = out.get(pid)
-            if sp is None or sp.paper_hash != meta["paper_hash"]:
+            if sp is None:
                 files = [f for f in str(meta.get("files", "")).split("; ") if f]
                 out[pid] = sp = StoredPaper(meta["paper_hash"], int(meta["n_chunks"]), 0, files)
+            elif sp.paper_hash != meta["paper_hash"]:
+                sp.mixed = True
             sp.found += 1
         return out
 
@@ -241,6 +244,12 @@ class Store:
         """Remove every chunk of these papers."""
         for i in range(0, len(paper_ids), BATCH):
             self.collection.delete(where={"paper_id": {"$in": paper_ids[i : i + BATCH]}})
+
+    @_guarded
+    def delete_ids(self, ids: list[str]) -> None:
+        """Remove these chunks."""
+        for i in range(0, len(ids), BATCH):
+            self.collection.delete(ids=ids[i : i + BATCH])
 
     @_guarded
     def all_chunks(self) -> tuple[list[str], list[str], list[dict], np.ndarray]:

@@ -75,6 +75,7 @@ class Problem:
     message: str
     skipped: bool = True  # True when a would-be paper (or a whole file) was not ingested because of it
     whole_file: bool = False  # the file could not be read at all
+    count: int = 1  # how many problems this one stands for (>1: a summary of those not listed one by one)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.message}" if self.line else f"{self.file}: {self.message}"

@@ -12,6 +12,7 @@ from conftest import abstract_for, make_settings, open_store, write_seed
 from rag.corpus import paper_id
 from rag.errors import CorpusError, IndexMismatchError, IndexMissingError
 from rag.ingest import ingest
+from rag.local_index import LocalIndex
 from rag.retrieve import FRESHNESS_SECONDS, Retriever
 
 COMPACT = ["Quokka Population Dynamics on Rottnest Island", "Zebrafish Fin Regeneration Atlas",
@@ -79,7 +80,7 @@ def test_reingest_unchanged_writes_nothing(home):
     ingest(settings)
     assert_in_step(settings)
     before, fp = snapshot(settings), open_store(settings).fingerprint()
-    sidecar = settings.bm25_dir / "chunks.json"
+    sidecar = LocalIndex.sidecar(settings.bm25_dir)
     mtime = sidecar.stat().st_mtime_ns
     files = chroma_files(settings)
     calls = []
@@ -210,15 +211,48 @@ def test_interrupted_ingest_is_repaired(home):
     assert_in_step(settings)
 
 
+def test_update_interrupted_between_overwrite_and_cleanup_is_repaired(home, tmp_path):
+    """An update writes the new version over the old chunk ids first and deletes the old version's extra
+    chunks last (so a full disk in between loses no paper). Stopped in between, the store holds a paper
+    with chunks of two versions: the rerun must see that and leave exactly what a clean ingest leaves."""
+    from rag.corpus import load_corpus
+    from rag.embed import get_embedder
+    from rag.ingest import chunk_paper, splitter
+    from rag.store import build_params
+
+    settings, seeds = home
+    settings = make_settings(settings.home, seeds=seeds, chunk_size=32, chunk_overlap=4)
+    long_topic = "tidal membranes " + " ".join(f"wave{i} energy" for i in range(60))
+    write_seed(seeds, "a.txt", [{"title": COMPACT[0], "abstract": abstract_for(long_topic)}] + COMPACT[1:])
+    ingest(settings)
+    old = open_store(settings).papers()[paper_id(COMPACT[0])]
+    write_seed(seeds, "a.txt", COMPACT)  # the paper's abstract gets shorter: fewer chunks
+    paper = next(p for p in load_corpus([seeds]).papers if p.title == COMPACT[0])
+    emb = get_embedder(settings)
+    new = chunk_paper(paper, settings, build_params(settings, emb.name, emb.dim), lambda: splitter(settings))
+    assert len(new) < old.n_chunks
+    store = open_store(settings)
+    store.upsert([c.chunk_id for c in new], emb.embed([c.text for c in new]), [c.text for c in new],
+                 [c.metadata for c in new])  # ...and the process died here
+    assert store.papers()[paper.paper_id].mixed
+    s = ingest(settings)
+    assert (s.updated, s.added, s.removed) == (1, 0, 0)
+    clean = make_settings(tmp_path / "clean", seeds=seeds, chunk_size=32, chunk_overlap=4)
+    ingest(clean)
+    assert snapshot(settings) == snapshot(clean)
+    assert_in_step(settings)
+
+
 def test_stale_local_index_is_rebuilt(home):
     """A BM25 mirror that does not match Chroma is never used: a damaged sidecar is rebuilt on open."""
     settings, _ = home
     ingest(settings)
-    side = settings.bm25_dir / "chunks.json"
-    side.write_text('{"fingerprint": "something else", "ids": [], "docs": [], "metas": []}')
+    LocalIndex.sidecar(settings.bm25_dir).write_text('{"fingerprint": "x", "ids": [], "docs": [], "metas": []}')
     r = assert_in_step(settings)
     assert r.search(TITLES[1], k=1)[0].paper_id == paper_id(TITLES[1])
-    side.write_text("not json")
+    LocalIndex.sidecar(settings.bm25_dir).write_text("not json")  # the version the rebuild just saved
+    assert_in_step(settings)
+    (settings.bm25_dir / "current").write_text("v-missing")
     assert_in_step(settings)
 
 

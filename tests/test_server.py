@@ -14,6 +14,7 @@ from conftest import ChromaServer, abstract_for, cli, free_port, make_settings, 
 from rag.corpus import paper_id
 from rag.errors import StoreUnavailableError
 from rag.ingest import ingest
+from rag.local_index import LocalIndex
 from rag.retrieve import FRESHNESS_SECONDS, Retriever
 from test_ingest import COMPACT, SPACED, TITLES
 
@@ -49,7 +50,7 @@ def test_ingest_reingest_change_search_through_server(tmp_path, chroma_server):
     assert r.search("quokka population", k=1)[0].paper_id == paper_id(COMPACT[0])
 
     # Re-ingest of unchanged seeds: zero writes, not one byte changed in the server's folder.
-    sidecar = settings.bm25_dir / "chunks.json"
+    sidecar = LocalIndex.sidecar(settings.bm25_dir)
     mtime, files, fp = sidecar.stat().st_mtime_ns, server_files(chroma_server), open_store(settings).fingerprint()
     s = ingest(settings)
     assert (s.added, s.updated, s.removed, s.unchanged) == (0, 0, 0, 5)
