@@ -121,7 +121,8 @@ class _Capped(list):
         out = []
         for skipped, (first, last) in [(k, v) for k, v in self.rest.items() if v]:
             what = "papers skipped" if skipped else "other problems"
-            msg = f"{self.left[skipped]:,} more {what} not listed (lines {first.line}-{last.line}), e.g. {first.message}"
+            where = f"lines {first.line}-{last.line}"
+            msg = f"{self.left[skipped]:,} more {what} not listed ({where}), e.g. {first.message}"
             out.append(Problem(first.file, first.line, msg, skipped, count=self.left[skipped]))
         return out
 
@@ -164,7 +165,8 @@ def _parse_lines(name: str, lines: list[tuple[int, str]], problems: list[Problem
             i += 1
             continue
         if len(text) > MAX_LINE_CHARS:
-            problems.append(Problem(name, no, f"line of {len(text):,} characters, too long for a paper; ignored", False))
+            problems.append(Problem(name, no, f"line of {len(text):,} characters, too long for a paper; ignored",
+                                    False))
             i += 1
             continue
         if _looks_like_abstract(text):

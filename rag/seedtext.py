@@ -96,7 +96,8 @@ def read_lines(path: Path, problems: list[Problem]) -> Lines | None:
         out.kinds.add("binary")
     for no, chunk in enumerate(raw.splitlines(), 1):
         if len(chunk) > 4 * MAX_LINE_CHARS:  # too long whatever its encoding: not worth decoding
-            text, wrong, kind = None, f"line of {len(chunk):,} bytes, too long for a title or an abstract; ignored", "long"
+            text, kind = None, "long"
+            wrong = f"line of {len(chunk):,} bytes, too long for a title or an abstract; ignored"
         else:
             text, wrong = read_line(chunk)
             kind = "binary" if text is None else "encoding" if wrong and "UTF-8" in wrong else "binary"

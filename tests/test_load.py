@@ -152,14 +152,14 @@ def test_twenty_clients_at_once_get_the_answers_asked_alone(app_url, api_alone):
 
 # --------------------------------------------------------------------------- LLM answers at once
 
-LLM_QUESTIONS = ["How can one GPU serve thousands of LoRA adapters of the same base model?",
-                 "Which method removes near-duplicate documents with Bloom filters instead of an LSH index?",
-                 "How does vLLM use PagedAttention to reduce KV cache memory waste?"]
+LLM_QUESTION = "How can one GPU serve thousands of LoRA adapters of the same base model?"
 
 
 def test_llm_answers_at_once_queue_instead_of_breaking_each_other(llm_server, monkeypatch, full_settings, retriever):
-    """llama-cpp-python's server, by default, ends a running stream when another request arrives; the
-    bundled server is started with --interrupt_requests False, so simultaneous answers wait their turn."""
+    """llama-cpp-python's server, by default, ends a running stream when another request arrives (against
+    such a server two of these three answers broke off); the bundled server is started with
+    --interrupt_requests False, so simultaneous answers wait their turn. One question three times: the
+    model is slow here (prompt evaluation dominates), and llama.cpp reuses the cached prompt."""
     from rag.answer import Answerer
     from rag.llm_local import CONTEXT_WINDOW, MODEL_ALIAS
     from rag.types import Answer
@@ -175,10 +175,9 @@ def test_llm_answers_at_once_queue_instead_of_breaking_each_other(llm_server, mo
         items = list(answerer.stream(question, mode="llm"))
         return "".join(i for i in items if isinstance(i, str)), items[-1]
 
-    alone = [stream(q) for q in LLM_QUESTIONS]
-    got, _, _ = together(stream, LLM_QUESTIONS, timeout=600)
+    _, alone = stream(LLM_QUESTION)
+    got, _, _ = together(stream, [LLM_QUESTION] * 3, timeout=600)
     assert not [g for g in got if isinstance(g, BaseException)], got  # an interrupted stream is an LLMError
-    for q, (text, answer), (text_alone, answer_alone) in zip(LLM_QUESTIONS, got, alone):
-        assert answer.mode == "llm" and answer.question == q
-        assert text.strip() and (answer.abstained or text == answer.text)
-        assert snapshot(answer) == snapshot(answer_alone), q  # temperature 0: the same answer as alone
+    for text, answer in got:
+        assert answer.mode == "llm" and text.strip() and (answer.abstained or text == answer.text)
+        assert snapshot(answer) == snapshot(alone)  # temperature 0: the answer it gets alone
