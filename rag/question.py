@@ -16,6 +16,9 @@ from rag.errors import RagError
 # Cut before tokenising: counting tokens of a pasted book would cost seconds for text that is dropped anyway.
 PRE_CUT_CHARS = 64_000
 HEAD_SHARE = 0.75  # of the token budget: the start of a long question; the rest is its end
+# Also a character budget: a token can be long ("aaaa…"), and a follow-up's search adds up to four titles,
+# which must stay under the retriever's MAX_QUERY_CHARS (4000).
+MAX_CHARS = 3000
 _DROP_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}  # controls, format (bidi, zero-width), surrogates, private, unassigned
 _KEEP = {"\u200d"}  # zero-width joiner: part of emoji sequences
 
@@ -63,9 +66,19 @@ def prepare(raw: str, max_tokens: int) -> Question:
         enc = encoding()
         tokens = enc.encode(text)
         head = int(max_tokens * HEAD_SHARE)
-        text = enc.decode(tokens[:head]).rstrip() + " … " + enc.decode(tokens[len(tokens) - (max_tokens - head):]).lstrip()
+        text = _join(enc.decode(tokens[:head]), enc.decode(tokens[len(tokens) - (max_tokens - head):]))
         size = f"{chars:,} characters" + (f" ({n:,} tokens)" if chars <= PRE_CUT_CHARS else "")
         notices.append(f"the question was {size} long; only its first {head} and last {max_tokens - head} tokens "
                        f"were used (RAG_MAX_QUESTION_TOKENS={max_tokens})")
+    if len(text) > MAX_CHARS:
+        head = int(MAX_CHARS * HEAD_SHARE)
+        text = _join(text[:head], text[-(MAX_CHARS - head):])
+        if not any("long;" in notice for notice in notices):
+            notices.append(f"the question was {chars:,} characters long; only its first {head} and last "
+                           f"{MAX_CHARS - head} characters were used")
     return Question(text, notices)
+
+
+def _join(head: str, tail: str) -> str:
+    return head.rstrip() + " … " + tail.lstrip()
 

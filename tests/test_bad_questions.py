@@ -61,6 +61,13 @@ def test_long_question_keeps_its_start_and_end_within_the_budget():
     assert prepare("short question?", max_tokens=64).notices == []
 
 
+@pytest.mark.parametrize("blob", ["a" * 100_000, "9" * 100_000, "日本語" * 33_000, "x " * 50_000])
+def test_hundred_thousand_characters_of_one_kind(answerer, blob):
+    """Long tokens ("aaaa…") fit the token budget in few tokens but many characters: still answered."""
+    a = answerer.ask(blob)
+    assert (a.abstained or a.citations) and a.notices and len(a.question) <= 3_000 + 3
+
+
 def test_control_characters_and_odd_unicode_give_the_clean_answer(answerer):
     clean = answerer.ask(VLLM_Q)
     odd = "How does v\x00LLM use Paged\u200bAttention\x07 to reduce \u202eKV cache\u202c memory waste?\ud800"
