@@ -8,7 +8,6 @@ Secrets are canaries; a real local HTTP server plays the LLM endpoint and echoes
 from __future__ import annotations
 
 import json
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import httpx
 import pytest
 
 from conftest import cli
-from test_llm_http import SSE, delta, events, finished
+from test_llm_http import SSE, delta, events, finished, scripted_server
 from ui.process import app_process
 
 KEY = "sk-canary-4d9e2b7a1c3f5e6d"
@@ -24,37 +23,27 @@ TOKEN = "chroma-canary-0a1b2c3d"
 PASSWORD = "pw-canary-9z8y7x"
 
 
+def echo_key(status: int):
+    """A reply that quotes the request's Authorization header back in an HTTP error (as OpenAI's 401 partly does)."""
+
+    def reply(handler: BaseHTTPRequestHandler) -> None:
+        said = handler.headers.get("authorization", "")
+        payload = json.dumps({"error": {"message": f"Incorrect API key provided: {said}",
+                                        "type": "invalid_request_error"}}).encode()
+        handler.send_response(status)
+        handler.send_header("content-type", "application/json")
+        handler.send_header("content-length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload)
+
+    return reply
+
+
 def echoing_server(mode: str) -> ThreadingHTTPServer:
-    """An OpenAI-compatible endpoint that quotes the request's Authorization header back: in a 401 or a 500
-    ('401' / '500'), or answers normally ('ok', a streamed answer that cites [1])."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802  (the model list, so the app's model check passes)
-            self._send(200, "application/json", json.dumps({"object": "list", "data": [
-                {"id": "m", "object": "model", "created": 0, "owned_by": "me"}]}).encode())
-
-        def do_POST(self) -> None:  # noqa: N802
-            self.rfile.read(int(self.headers.get("content-length", 0)))
-            said = self.headers.get("authorization", "")
-            if mode == "ok":
-                body = events(delta("The sources describe it [1]."), finished())
-                self._send(200, SSE["content-type"], body)
-                return
-            err = {"error": {"message": f"Incorrect API key provided: {said}", "type": "invalid_request_error"}}
-            self._send(int(mode), "application/json", json.dumps(err).encode())
-
-        def _send(self, status: int, ctype: str, payload: bytes) -> None:
-            self.send_response(status)
-            self.send_header("content-type", ctype)
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    """An OpenAI-compatible endpoint serving model 'm' that answers '401' / '500' with the key quoted back, or
+    ('ok') streams an answer that cites [1]."""
+    ok = (200, SSE, events(delta("The sources describe it [1]."), finished()))
+    httpd, _ = scripted_server([ok if mode == "ok" else echo_key(int(mode))], models=["m"])
     return httpd
 
 
