@@ -314,23 +314,36 @@ def serve_llm(
         raise RagError(f"port {port} is in use", "pick another one with --port")
     typer.echo(f"warning: {WARNING}", err=True)
     typer.echo(f"starting llama.cpp's server with {server.model.name} on {server.url} ...", err=True)
+    _stop_on_signals()
     try:
-        server.start(timeout=120)
-    except RuntimeError as e:
-        raise RagError(f"the llama.cpp server did not start: {e}", "see its output above") from None
-    env = server.client_env()
-    typer.echo("ready. In another shell, point rag at it:\n  export " +
-               " ".join(f"{k}={v}" for k, v in env.items()) +
-               '\n  rag ask "How can a large language model be served with less GPU memory?"\nCtrl-C stops the server.')
-    try:
+        try:
+            server.start(timeout=120)
+        except RuntimeError as e:
+            raise RagError(f"the llama.cpp server did not start: {e}", "see its output above") from None
+        env = server.client_env()
+        typer.echo("ready. In another shell, point rag at it:\n  export " +
+                   " ".join(f"{k}={v}" for k, v in env.items()) +
+                   '\n  rag ask "How can a large language model be served with less GPU memory?"\nCtrl-C stops the server.')
         server.proc.wait()  # type: ignore[union-attr]
     except KeyboardInterrupt:
         typer.echo("stopping the server", err=True)
     finally:
-        server.stop()
-    code = server.proc.returncode  # type: ignore[union-attr]
+        server.stop()  # never leave the llama.cpp server running without us
+    code = server.proc.returncode if server.proc is not None else None
     if code not in (0, -2, -15, None):
         raise RagError(f"the llama.cpp server exited with code {code}", "see its output above")
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM (a supervisor, `kill`) both end a long-running command through its cleanup, even
+    when SIGINT was ignored by whoever started us (a shell's background job inherits SIG_IGN)."""
+    import signal
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, interrupt)
 
 
 def main() -> None:

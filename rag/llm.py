@@ -182,7 +182,7 @@ class LLM:
             return LLMError(f"the LLM at {where} did not answer within {timeout:g} s{tries}",
                             f"raise RAG_LLM_TIMEOUT (or lower RAG_LLM_RETRIES to give up sooner), {FALLBACK}")
         if isinstance(e, httpx.TimeoutException):  # while a stream is read: never retried
-            return LLMError(f"the LLM at {where} sent nothing for {timeout:g} s in the middle of its answer",
+            return LLMError(f"the LLM at {where} sent nothing for {timeout:g} s while streaming its answer",
                             f"raise RAG_LLM_TIMEOUT, {FALLBACK}")
         if isinstance(e, openai.APIConnectionError):
             return LLMError(f"cannot reach the LLM at {where}",

@@ -92,10 +92,10 @@ def test_chat_two_turns(home):
 
 
 def test_chat_goes_on_after_an_error_and_ends_at_eof(home):
-    proc = chat(f"{'x' * 4100}\n{VLLM_Q}\n", home, NO_LLM)  # no /quit: stdin just ends
+    proc = chat(f"\x01\x02\u200b\n{VLLM_Q}\n", home, NO_LLM)  # no /quit: stdin just ends
     assert proc.returncode == 0, proc.stderr
     no_traceback(proc)
-    assert "error: the question is 4100 characters long" in proc.stderr
+    assert "error: the question is empty (it had only control or invisible characters)" in proc.stderr
     assert proc.stdout.count("\nSources:\n") == 1
 
 

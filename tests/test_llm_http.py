@@ -292,7 +292,7 @@ MALFORMED: dict[str, tuple[Reply, str, bool]] = {
     "a huge single delta": ((200, SSE, events(delta("Quokka "), delta("numbers rose. " * 300_000), finished()) + DONE),
                             "sent more than 32768 characters", True),
     "a hang before the first byte": (hang_before_first_byte, "did not answer within 1 s", False),
-    "a hang mid-stream": (hang_mid_stream, "sent nothing for 1 s in the middle of its answer", True),
+    "a hang mid-stream": (hang_mid_stream, "sent nothing for 1 s while streaming its answer", True),
 }
 
 
