@@ -1,4 +1,5 @@
-"""The only module that imports chromadb: open/create the collection, upsert, query, delete.
+"""The only module that uses chromadb (with store_faults.py for its errors): open/create the collection,
+upsert, query, delete.
 
 The collection records how it was built (embedder, dimension, chunking); opening it with other
 settings is an IndexMismatchError, never silently mixed vectors.
@@ -6,13 +7,13 @@ settings is an IndexMismatchError, never silently mixed vectors.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import wraps
-from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from rag.errors import (ConfigError, IndexMismatchError, IndexMissingError, RagError, StoreUnavailableError,
                         data_home_error)
+from rag.store_faults import SERVER_HINT, on_disk, reachable, read_only_note
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -26,86 +27,11 @@ MARKER = "content_digest"  # collection metadata: digest of the contents, set by
 BATCH = 1000  # below Chroma's max batch size
 READ_PAGE = 5000  # records per get when reading the whole collection
 F = TypeVar("F", bound=Callable[..., Any])
-SERVER_HINT = "start the server with `chroma run --path DIR --host HOST --port PORT`, or unset RAG_CHROMA_URL"
 
 
 def where_index(settings: Settings) -> str:
     """Where the index lives, for messages: the server and collection, or the data home."""
     return f"collection {settings.collection!r} on {settings.chroma_url}" if settings.chroma_url else str(settings.home)
-
-
-@contextmanager
-def reachable(url: str | None) -> Iterator[None]:
-    """Turn a Chroma server's connection and auth failures into a StoreUnavailableError naming the URL."""
-    if not url:
-        yield
-        return
-    import httpx
-    from chromadb.errors import AuthorizationError, ChromaAuthError
-
-    try:
-        yield
-    except httpx.TransportError as e:  # refused, reset, timed out: the server is down or unreachable
-        raise StoreUnavailableError(
-            f"cannot reach the Chroma server at {url} ({type(e).__name__}: {e})",
-            SERVER_HINT,
-        ) from e
-    except (ChromaAuthError, AuthorizationError) as e:
-        raise StoreUnavailableError(
-            f"the Chroma server at {url} refused the request: {e}",
-            "set RAG_CHROMA_TOKEN (and RAG_CHROMA_TOKEN_HEADER) to the server's token",
-        ) from e
-
-
-@contextmanager
-def on_disk(home: Path | None) -> Iterator[None]:
-    """Turn a full, read-only or forbidden data home (as OSError, sqlite's or Chroma's error) into a DataHomeError."""
-    if home is None:
-        yield
-        return
-    try:
-        yield
-    except RagError:
-        raise
-    except Exception as e:  # noqa: BLE001  chromadb reports these as InternalError, with sqlite's text or none
-        from chromadb.errors import ChromaError
-
-        fault = data_home_error(e, home) or (_disk_fault(e, home) if isinstance(e, ChromaError) else None)
-        if fault is not None:
-            raise fault from e
-        if isinstance(e, ChromaError):
-            detail = " ".join(str(e).split())[:160]
-            raise RagError(f"Chroma failed on the index at {home} ({type(e).__name__}: {detail})",
-                           "run the command again; if it keeps failing, rebuild with `rag ingest --rebuild`") from e
-        raise
-
-
-def _existing(folder: Path) -> Path:
-    """folder, or the nearest parent that exists (the data home may not be made yet)."""
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    return folder
-
-
-LOW_SPACE = 64 * 2**20  # a Chroma write step needs a few MB (documents, vectors, full-text index, sqlite journal)
-
-
-def _disk_fault(e: Exception, home: Path) -> RagError | None:
-    """Chroma's error when its disk fills often names no cause ("Error in compaction: Failed to apply logs to
-    the metadata segment"), and the failed write gives its space back: ask the file system instead."""
-    import os
-
-    try:
-        st = os.statvfs(_existing(home))
-    except OSError:
-        return None
-    detail = f"Chroma: {' '.join(str(e).split())[:160]}"
-    if st.f_flag & os.ST_RDONLY:
-        return data_home_error(OSError(30, detail), home)
-    free = st.f_bavail * st.f_frsize
-    if free < LOW_SPACE:
-        return data_home_error(OSError(28, f"only {free // 1024} kB free; {detail}"), home)
-    return None
 
 
 def _guarded(method: F) -> F:
@@ -159,7 +85,7 @@ class Store:
         # A server holds its data elsewhere: only the embedded store has a folder to look for.
         if not create and not settings.chroma_url and not settings.chroma_dir.is_dir():
             raise IndexMissingError(f"no index at {settings.home}",
-                                    "run `rag ingest` first" + _read_only_note(settings))
+                                    "run `rag ingest` first" + read_only_note(settings.home))
         with reachable(settings.chroma_url), on_disk(None if settings.chroma_url else settings.home):
             return cls._open(settings, params, create=create, rebuild=rebuild)
 
@@ -309,18 +235,6 @@ def _client(settings: Settings) -> Any:
     except OSError as e:
         raise data_home_error(e, settings.home) or RagError(
             f"cannot open the index folder {settings.chroma_dir}: {e}", "check RAG_HOME") from e
-
-
-def _read_only_note(settings: Settings) -> str:
-    """A hint's tail when the data home (or the folder it would be made in) is read-only: ingest would fail too."""
-    import os
-
-    folder = _existing(settings.home)
-    try:
-        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
-    except OSError:
-        return ""
-    return f" (but {folder} is on a read-only file system: remount it read-write, or set RAG_HOME)" if read_only else ""
 
 
 def _server_client(settings: Settings) -> Any:
