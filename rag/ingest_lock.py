@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from rag.errors import RagError
+from rag.errors import RagError, data_home_error
 
 if TYPE_CHECKING:
     from rag.config import Settings
@@ -92,7 +92,8 @@ def ingest_lock(settings: Settings, notify: Notify | None = None) -> Iterator[No
                     "or set RAG_INGEST_LOCK_TIMEOUT to the seconds to wait for it",
                 )
     except OSError as e:
-        raise RagError(f"cannot create the ingest lock {path}: {e}", "check that RAG_HOME is writable") from e
+        raise data_home_error(e, settings.home) or RagError(
+            f"cannot create the ingest lock {path}: {e}", "check that RAG_HOME is writable") from e
     pid_file = path.with_suffix(".pid")
     try:
         pid_file.write_text(f"{os.getpid()}\n")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -96,7 +95,6 @@ class LocalIndex:
         Two processes may save at once (an ingest, and an app that found the mirror stale): each writes
         its own version, so a sidecar never describes another build's BM25 files, and a reader sees
         either the old version or the new one, whole."""
-        import os
         import shutil
         import uuid
 

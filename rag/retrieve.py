@@ -8,8 +8,8 @@ exactly from the mean vector and covariance kept in the local index.
 
 from __future__ import annotations
 
-import threading
 import logging
+import threading
 import time
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -109,7 +109,7 @@ class Retriever:
         self.store = Store.open(settings, build_params(settings, self.embedder.name, self.embedder.dim), create=False)
         self.index = refresh_local_index(settings, self.store)
         self._checked = time.monotonic()
-        self._reloading = threading.Lock()  # one rebuild at a time: two would write the same mirror files at once
+        self._reloading = threading.Lock()  # one rebuild at a time: the searches that find it stale share it
         if not self.index.ids:
             raise IndexMissingError(f"the index at {where_index(settings)} is empty", "run `rag ingest` first")
 

@@ -130,7 +130,7 @@ class Backend:
     def stream(self, question: str, history: list[Answer | Turn], k: int | None, since: str | None,
                until: str | None, mode: str | None) -> Iterator[tuple[str, Answer | None]]:
         """(text so far, None) as the answer is written, then (full text, Answer). Raises RagError."""
-        if not (question or "").strip():
+        if not (question or "").strip():  # before the index is opened: an empty question needs none
             raise RagError("the question is empty", "type a question about the papers")
         lo, hi = parse_day(since, "start"), parse_day(until, "end")
         answerer = self.answerer()
