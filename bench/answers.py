@@ -3,10 +3,10 @@
     python bench/answers.py [--questions eval/questions.jsonl] [--out artifacts/bench]
 
 Answers every question through eval's harness with abstention switched off, so each question's evidence
-features are known, then applies the abstain rule of rag/evidence.py over a grid of thresholds and prints
+features are known, then applies the abstain rule of rag/answer/abstain.py over a grid of thresholds and prints
 the best points (abstention on unanswerable questions at most 5% false abstention on answerable ones).
 Writes a scatter plot of the two features with the current abstain region (abstain-EMBEDDER.png).
-RAG_EMBEDDER=minilm python bench/answers.py calibrates the rule for another embedder (rag/evidence.py THRESHOLDS).
+RAG_EMBEDDER=minilm python bench/answers.py calibrates the rule for another embedder (rag/answer/abstain.py THRESHOLDS).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 def calibrate(rows: list[dict], max_false: float = 0.05) -> list[tuple[float, float, float, float]]:
     """(max unknown, min dense, abstained on unanswerable, abstained on answerable) over a grid, best first,
     keeping only points whose false abstention is at most max_false."""
-    from rag.evidence import is_weak
+    from rag.answer.abstain import is_weak
 
     ans = [r for r in rows if r["answerable"]]
     una = [r for r in rows if not r["answerable"]]
@@ -41,9 +41,9 @@ def main() -> None:
     from eval import golden
     from eval.harness import Config, eval_settings, run_config
     from rag.config import Settings
-    from rag.embed import get_embedder
-    from rag.evidence import thresholds
-    from rag.ingest import ingest
+    from rag.embed.base import get_embedder
+    from rag.answer.abstain import thresholds
+    from rag.ingest.pipeline import ingest
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--questions", type=Path, default=golden.QUESTIONS)

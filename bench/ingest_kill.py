@@ -30,6 +30,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from rag.store.paths import Paths
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -93,18 +94,18 @@ def drop_chroma_clients() -> None:
 
 
 def _open(settings: Any) -> Any:
-    from rag.embed import get_embedder
-    from rag.store import Store, build_params
+    from rag.embed.base import get_embedder
+    from rag.store.chroma import Store, build_params
 
     emb = get_embedder(settings)
     return Store.open(settings, build_params(settings, emb.name, emb.dim), create=False)
 
 
 def _sidecar(settings: Any) -> dict | None:
-    from rag.local_index import LocalIndex
+    from rag.store.side_index import SideIndex
 
     try:
-        return json.loads(LocalIndex.sidecar(settings.bm25_dir).read_text())
+        return json.loads(SideIndex.chunks_file(Paths.of(settings).side_index_dir).read_text())
     except (OSError, ValueError):
         return None
 
@@ -113,16 +114,16 @@ def snapshot(settings: Any) -> dict[str, Any]:
     """Everything a finished home holds that a clean ingest must reproduce."""
     import numpy as np
 
-    from rag.local_index import LocalIndex
-    from rag.retrieve import Retriever
-    from rag.store import digest
+    from rag.store.side_index import SideIndex
+    from rag.search.retriever import Retriever
+    from rag.store.chroma import digest
 
     try:
         store = _open(settings)
         ids, docs, metas, vectors = store.all_chunks()
         meta = dict(store.client.get_collection(settings.collection, embedding_function=None).metadata or {})
         side = _sidecar(settings)  # read before a Retriever could rebuild it
-        mirror = LocalIndex.load(settings.bm25_dir, side["fingerprint"]) if side else None
+        mirror = SideIndex.load(Paths.of(settings).side_index_dir, side["fingerprint"]) if side else None
         r = Retriever(settings)
         searches = [[(h.paper_id, h.score) for h in r.search(q, k=5)] for q in QUERIES]
         used_saved = side is not None and r.index.fingerprint == side["fingerprint"]
@@ -178,9 +179,9 @@ def same_searches(a: list, b: list) -> bool:
 def phase(settings: Any, total: int, old_collection: str | None = None) -> str:
     """Where a killed ingest stopped, told by what it left: the store, its marker, the BM25 sidecar."""
     from rag.errors import RagError
-    from rag.store import digest
+    from rag.store.chroma import digest
 
-    if not settings.chroma_dir.is_dir():
+    if not Paths.of(settings).chroma_dir.is_dir():
         return "before the store was opened"
     try:
         store = _open(settings)
@@ -207,7 +208,7 @@ def phase(settings: Any, total: int, old_collection: str | None = None) -> str:
 def probe(settings: Any) -> str:
     """Open a Retriever on a half-written home and search: it must work or raise a RagError with a hint."""
     from rag.errors import RagError
-    from rag.retrieve import Retriever
+    from rag.search.retriever import Retriever
 
     try:
         hits = Retriever(settings).search(QUERIES[0], k=3)

@@ -50,7 +50,7 @@ ANSWERABLE = ("single", "title", "paraphrase", "multi", "dated", "followup")
 
 def recording_llm(settings: Any) -> Any:
     """The real LLM client, also keeping the raw deltas and the messages of each streamed request."""
-    from rag.llm import LLM
+    from rag.llm.client import LLM
 
     class Recording(LLM):
         raw: list[str]
@@ -81,7 +81,8 @@ def citation_rows(answerer: Any, questions: list[dict], ids: dict[str, str]) -> 
     """Answer each question through the app; count raw and surviving citations."""
     from datetime import date
 
-    from rag.citations import CITE_MARK, clean_citations
+    from rag.answer.citations import clean_citations
+    from rag.text.cites import CITE_MARK
     from rag.errors import RagError
 
     rows = []
@@ -193,12 +194,12 @@ def summarise(cite: list[dict], speed: list[dict]) -> dict:
 
 
 def main() -> None:
-    from rag.answer import Answerer
+    from rag.answer.answerer import Answerer
     from rag.config import Settings
-    from rag.corpus import load_corpus
-    from rag.ingest import ingest
-    from rag.llm import openai_client
-    from rag.llm_local import MODEL_ALIAS, WARNING, LocalLLMServer
+    from rag.corpus.parse import load_corpus
+    from rag.ingest.pipeline import ingest
+    from rag.llm.client import openai_client
+    from rag.llm.server import MODEL_ALIAS, WARNING, LocalLLMServer
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=40, help="answerable golden questions for citation validity")

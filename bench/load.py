@@ -52,7 +52,7 @@ class Case:
 
 def _turn(question: str, titles: list[str]) -> dict[str, Any]:
     """An earlier turn that cited the given papers as [1], [2], ... (as /ask would have returned it)."""
-    from rag.corpus import paper_id
+    from rag.corpus.parse import paper_id
 
     return {"question": question, "answer": "",
             "citations": [{"n": i, "paper_id": paper_id(t), "title": t} for i, t in enumerate(titles, 1)]}
@@ -273,11 +273,11 @@ def main() -> None:
 
     from gradio_client import Client
 
-    from rag.answer import Answerer
+    from rag.answer.answerer import Answerer
     from rag.config import Settings
-    from rag.ingest import ingest
+    from rag.ingest.pipeline import ingest
     from ui.api import CONCURRENCY
-    from ui.process import app_process
+    from testing.app_server import app_process
 
     mix = cases()
     report: dict[str, Any] = {"cases": len(mix), "cpus": os.cpu_count(), "loadavg_start": os.getloadavg()}

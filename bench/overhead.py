@@ -46,10 +46,10 @@ def pct(xs: list[float], q: float) -> float:
 def main() -> None:
     import json
 
-    from rag.answer import Answerer
+    from rag.answer.answerer import Answerer
     from rag.config import Settings
-    from rag.ingest import ingest
-    from rag.llm import LLM
+    from rag.ingest.pipeline import ingest
+    from rag.llm.client import LLM
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("-n", type=int, default=60)

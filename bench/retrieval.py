@@ -60,9 +60,9 @@ def run(retriever, base, overrides: dict, queries: list[str]) -> tuple[list[list
 def main() -> None:
     """Run both tasks for every method and print a table."""
     from rag.config import Settings
-    from rag.corpus import load_corpus, paper_id
-    from rag.ingest import ingest
-    from rag.retrieve import Retriever
+    from rag.corpus.parse import load_corpus, paper_id
+    from rag.ingest.pipeline import ingest
+    from rag.search.retriever import Retriever
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=ROOT / "artifacts" / "bench")
@@ -109,9 +109,9 @@ def main() -> None:
 def compare_chunking(home: Path, papers: list, paras: list[dict], sizes: list[int]) -> dict:
     """Default fusion at several chunk sizes (overlap = size/8): known-item MRR@10, paraphrase hit@5."""
     from rag.config import Settings
-    from rag.corpus import paper_id
-    from rag.ingest import ingest
-    from rag.retrieve import Retriever
+    from rag.corpus.parse import paper_id
+    from rag.ingest.pipeline import ingest
+    from rag.search.retriever import Retriever
 
     out = {}
     print("\nchunk size  chunks  ingest s  known-item MRR@10  paraphrase hit@5")

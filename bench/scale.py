@@ -35,7 +35,7 @@ def _settings(job: dict):
 
 def phase_ingest(job: dict) -> dict:
     """Ingest the synthetic corpus through our real path (ingest_papers)."""
-    from rag.ingest import ingest_papers
+    from rag.ingest.pipeline import ingest_papers
     from synth import synth_corpus
 
     papers = synth_corpus(job["size"])
@@ -47,9 +47,9 @@ def phase_ingest(job: dict) -> dict:
 
 def phase_search(job: dict) -> dict:
     """Open a Retriever, time warm searches, re-ingest unchanged, time the full read and the BM25 build."""
-    from rag.ingest import ingest_papers
-    from rag.local_index import LocalIndex
-    from rag.retrieve import Retriever
+    from rag.ingest.pipeline import ingest_papers
+    from rag.store.side_index import SideIndex
+    from rag.search.retriever import Retriever
     from synth import queries, synth_corpus
 
     settings = _settings(job)
@@ -74,7 +74,7 @@ def phase_search(job: dict) -> dict:
     ids, docs, metas, vectors = r.store.all_chunks()
     read_s = time.perf_counter() - t
     t = time.perf_counter()
-    LocalIndex.build(ids, docs, metas, vectors, "bench", int(r.store.params["dim"]))
+    SideIndex.build(ids, docs, metas, vectors, "bench", int(r.store.params["dim"]))
     return {"open_s": open_s, "p50_ms": statistics.median(ms), "p95_ms": ms[int(0.95 * len(ms)) - 1],
             "reingest_s": reingest_s, "read_all_s": read_s, "bm25_build_s": time.perf_counter() - t}
 
@@ -88,8 +88,8 @@ def phase_naive(job: dict) -> dict:
     from llama_index.core.node_parser import SentenceSplitter
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from rag.embed import get_embedder
-    from rag.tokens import encoding
+    from rag.embed.base import get_embedder
+    from rag.text.tokens import encoding
     from synth import synth_corpus
 
     encoding()  # sets TIKTOKEN_CACHE_DIR to llama-index's bundled encodings (offline)
@@ -144,7 +144,7 @@ def disk_mb(*folders: Path) -> float:
 
 def measure(mode: str, size: int, work: Path, repeats: int) -> dict:
     """All phases for one mode and size; ingest repeated on fresh homes, the median run reported."""
-    from rag.chroma_server import ChromaServer
+    from testing.chroma_server import ChromaServer
 
     runs = []
     for rep in range(repeats):
@@ -188,7 +188,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "artifacts" / "bench")
     args = ap.parse_args()
     if args.phase:
-        from rag.chroma_server import vm_hwm_mb
+        from testing.memory import vm_hwm_mb
 
         result = PHASES[args.phase](json.loads(args.job))
         print(json.dumps({**result, f"{args.phase}_peak_mb": vm_hwm_mb()}))

@@ -8,7 +8,7 @@ most similar other paper (miscited, a hard negative):
   - reworded: the golden set's single/title/paraphrase questions, which describe one paper in other words
     (a stand-in for an LLM's rewording).
 Reports ROC AUC and the accuracy at the threshold the answerer uses, for lexical support
-(rag.citations.support) and for the best sentence cosine with WordLlama.
+(rag.answer.citations.support) and for the best sentence cosine with WordLlama.
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ def auc(pos: list[float], neg: list[float]) -> float:
 
 def main() -> None:
     from eval import golden
-    from rag.answer import SUPPORT_MIN
-    from rag.citations import split_sentences, support
-    from rag.corpus import load_corpus
-    from rag.embed import WordLlamaEmbedder
-    from rag.extractive import third_person
+    from rag.answer.answerer import SUPPORT_MIN
+    from rag.answer.support import support
+    from rag.text.sentences import split_sentences
+    from rag.corpus.parse import load_corpus
+    from rag.embed.wordllama import WordLlamaEmbedder
+    from rag.answer.extractive import third_person
 
     papers = {p.title: p for p in load_corpus([ROOT / "seeds"]).papers}
     titles = list(papers)

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from rag.corpus import load_corpus, paper_id
+from rag.corpus.parse import load_corpus, paper_id
 from rag.types import Paper
 
 ROOT = Path(__file__).resolve().parent.parent

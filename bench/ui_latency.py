@@ -39,7 +39,7 @@ def browser_times(url: str, questions: list[str]) -> tuple[list[float], list[flo
 
     from playwright.sync_api import sync_playwright
 
-    from ui.browser import QUESTION, ask, launch_chromium
+    from testing.browser import QUESTION, ask, launch_chromium
 
     out, server = [], []
     with sync_playwright() as p:
@@ -79,8 +79,8 @@ def main() -> None:
     questions = [json.loads(line)["question"] for line in lines][: args.n]
 
     from rag.config import Settings
-    from rag.ingest import ingest
-    from ui.process import app_process
+    from rag.ingest.pipeline import ingest
+    from testing.app_server import app_process
 
     with tempfile.TemporaryDirectory() as tmp:
         home = args.home

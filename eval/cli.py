@@ -10,8 +10,7 @@ from eval import gate as g
 from eval import golden
 from eval.report import compare_table, html_report, markdown
 from eval.runner import COMPARE, Config, apply_gate, evaluate, parse_config, write_json
-from rag.config import Settings
-from rag.errors import RagError
+from rag import RagError, Settings
 
 
 def run_eval(settings: Settings, *, questions: Path | None, json_out: Path | None, html_out: Path | None,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.errors import RagError
+from rag import RagError
 
 HERE = Path(__file__).resolve().parent
 BASELINE = HERE / "baseline.json"

@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from rag.errors import RagError
+from rag import RagError, parse_day
 
 QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
 TYPES = ("single", "title", "paraphrase", "multi", "dated", "followup", "unanswerable")
@@ -46,15 +46,6 @@ class Question:
         return self.type
 
 
-def _date(value: Any, where: str) -> date | None:
-    if value in (None, ""):
-        return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise RagError(f"{where}: {value!r} is not a date", "write dates as YYYY-MM-DD") from None
-
-
 def parse(record: Any, where: str) -> Question:
     """One golden record as a Question, or a RagError saying what is wrong at where (file:line)."""
     if not isinstance(record, dict):
@@ -72,7 +63,7 @@ def parse(record: Any, where: str) -> Question:
         expected_titles=[str(t) for t in record["expected_titles"]],
         expected_keywords=[str(k) for k in record.get("expected_keywords", [])],
         history=list(record.get("history", [])),
-        since=_date(record.get("since"), where), until=_date(record.get("until"), where),
+        since=parse_day(record.get("since"), f"{where}:"), until=parse_day(record.get("until"), f"{where}:"),
         near_title=record.get("near_title"),
     )
 

@@ -14,8 +14,7 @@ from typing import Any, Callable
 
 from eval import metrics as m
 from eval.golden import TYPES, Question
-from rag.config import Settings
-from rag.corpus import paper_id
+from rag import Settings, paper_id
 
 PROJECT_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 RANK_K = 10  # retrieval metrics look at the first 10 papers
@@ -43,7 +42,7 @@ class Config:
 
 def history_of(q: Question) -> list:
     """The question's earlier turns, with the gold papers of each cited as [1], [2], ..."""
-    from rag.types import Citation, Turn
+    from rag import Citation, Turn
 
     return [Turn(h["question"], "", [Citation(i, paper_id(t), t) for i, t in enumerate(h.get("answer_titles", []), 1)])
             for h in q.history]
@@ -111,7 +110,7 @@ def run_config(settings: Settings, questions: list[Question], mode: str = "extra
                keep_sources: dict[str, dict[int, str]] | None = None) -> list[dict[str, Any]]:
     """Answer every question with settings (abstention as configured) and score each. keep_sources, when
     given, receives each question's source texts by number (for the LLM judge)."""
-    from rag.answer import Answerer
+    from rag import Answerer
 
     answerer = Answerer(settings)
     answerer.ask("warm up the index and the embedder", mode=mode)  # first-call costs are not latency

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from rag.citations import answer_sentences
+from rag import answer_sentences
 
 FAITHFUL = ("You check claims against sources. Reply with one word: 'yes' if every fact in the claim is stated "
             "in the sources, 'no' otherwise.")
@@ -25,7 +25,7 @@ class Judge:
     """Asks an LLM for yes/no faithfulness and 1-5 relevance; replies cached under cache_dir."""
 
     def __init__(self, llm: Any, cache_dir: Path) -> None:
-        self.llm = llm  # rag.llm.LLM (or anything with .model and .complete(messages, max_tokens))
+        self.llm = llm  # rag.llm.client.LLM (or anything with .model and .complete(messages, max_tokens))
         self.cache_dir = Path(cache_dir)
         self.calls = 0
         self.cached = 0

@@ -12,8 +12,7 @@ from typing import Any
 from eval import gate as g
 from eval import golden
 from eval.harness import Config, eval_settings, flat, run_config, summarize, targets
-from rag.config import Settings
-from rag.errors import RagError
+from rag import RagError, Settings
 
 # the settings that decide what an answer is; a baseline made with other values is flagged
 SNAPSHOT = ("embedder", "st_model", "chunk_size", "chunk_overlap", "index_titles", "candidates", "fusion", "dense_weight",
@@ -64,7 +63,7 @@ def _progress() -> Any:
 def run_one(base: Settings, config: Config, questions: list[golden.Question], mode: str, fresh_home: Path | None,
             progress: Any, judge: Any = None) -> dict[str, Any]:
     """Evaluate one configuration: (build its index,) answer, score, summarise, optionally judge."""
-    from rag.ingest import ingest
+    from rag import ingest
 
     settings = eval_settings(base, fresh_home, config) if fresh_home else base
     ingest_s = None
@@ -112,7 +111,7 @@ def apply_gate(result: dict[str, Any], baseline: dict[str, Any] | None) -> None:
 def make_judge(settings: Settings) -> Any:
     """The LLM judge over the configured endpoint (RAG_JUDGE_MODEL or RAG_LLM_MODEL), cached under RAG_HOME."""
     from eval.judge import Judge
-    from rag.llm import LLM
+    from rag import LLM
 
     judged = settings.model_copy(update={"llm_model": settings.judge_model or settings.llm_model})
     return Judge(LLM(judged), settings.home / "judge-cache")

@@ -1,6 +1,93 @@
 """rag: cited question answering over Hugging Face Daily Papers abstracts.
 
-Import nothing heavy here: the CLI must start fast.
+This module is the public API: `ui/`, `eval/`, tests of behaviour and anyone embedding the library import
+from here, never from the stage packages (an import contract in pyproject.toml checks it in CI).
+It is lazy: `import rag` loads nothing heavy; each name imports its module on first use, so the CLI
+starts fast and the offline path never loads what it does not need.
+
+    from rag import Settings, ingest, Answerer
+    settings = Settings(home="/tmp/rag")
+    ingest(settings)
+    print(Answerer(settings).ask("How can an LLM be served with less GPU memory?").text)
 """
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+# public name -> the module that defines it
+_EXPORTS = {
+    # settings, one section per stage
+    "Settings": "rag.config",
+    "get_settings": "rag.config",
+    # the stages' entry points
+    "ingest": "rag.ingest.pipeline",
+    "IngestSummary": "rag.ingest.pipeline",
+    "Retriever": "rag.search.retriever",
+    "Answerer": "rag.answer.answerer",
+    "HISTORY_TURNS": "rag.answer.answerer",
+    "LLM": "rag.llm.client",
+    "use_llm": "rag.llm.client",
+    "llm_base_url": "rag.llm.client",
+    "Paths": "rag.store.paths",
+    # our types: the contract between stages
+    "Answer": "rag.types",
+    "Citation": "rag.types",
+    "Flag": "rag.types",
+    "Hit": "rag.types",
+    "Paper": "rag.types",
+    "PaperRecord": "rag.types",
+    "Source": "rag.types",
+    "Turn": "rag.types",
+    "Usage": "rag.types",
+    # errors that carry a remedy
+    "RagError": "rag.errors",
+    "ConfigError": "rag.errors",
+    "CorpusError": "rag.errors",
+    "IndexMissingError": "rag.errors",
+    "IndexMismatchError": "rag.errors",
+    "StoreUnavailableError": "rag.errors",
+    "DataHomeError": "rag.errors",
+    "LLMError": "rag.llm.client",
+    # text helpers the UI and the eval share with the answerer
+    "CITE_MARK": "rag.text.cites",
+    "answer_sentences": "rag.answer.citations",
+    "paper_id": "rag.corpus.parse",
+    "parse_day": "rag.text.dates",
+}
+_ALIASES = {"llm_base_url": "base_url"}  # public name -> name in its module
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rag' has no attribute {name!r}")
+    value = getattr(import_module(module), _ALIASES.get(name, name))
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+if TYPE_CHECKING:  # for type checkers and editors; never executed
+    from rag.answer.answerer import HISTORY_TURNS, Answerer
+    from rag.answer.citations import answer_sentences
+    from rag.config import Settings, get_settings
+    from rag.corpus.parse import paper_id
+    from rag.errors import (ConfigError, CorpusError, DataHomeError, IndexMismatchError, IndexMissingError, RagError,
+                            StoreUnavailableError)
+    from rag.ingest.pipeline import IngestSummary, ingest
+    from rag.llm.client import LLM, LLMError, use_llm
+    from rag.llm.client import base_url as llm_base_url
+    from rag.search.retriever import Retriever
+    from rag.store.paths import Paths
+    from rag.text.cites import CITE_MARK
+    from rag.text.dates import parse_day
+    from rag.types import Answer, Citation, Flag, Hit, Paper, PaperRecord, Source, Turn, Usage

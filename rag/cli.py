@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime
+from datetime import date
 from functools import wraps
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -45,11 +45,10 @@ def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _disk_fault(e: Exception) -> Any:
     """The DataHomeError behind e (disk full, read-only, no permission), or None for any other error."""
-    import os
+    from rag.config import data_home
+    from rag.store.faults import data_home_error
 
-    from rag.errors import data_home_error
-
-    return data_home_error(e, os.environ.get("RAG_HOME") or _settings().home)
+    return data_home_error(e, data_home())
 
 
 def _settings() -> Any:
@@ -66,13 +65,9 @@ def _settings() -> Any:
 
 
 def _parse_date(value: Optional[str], flag: str) -> Optional[date]:
-    if not value:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        _fail(f"{flag} {value!r} is not a date", "use YYYY-MM-DD, e.g. 2024-06-01")
-    return None
+    from rag.text.dates import parse_day
+
+    return parse_day(value, flag)
 
 
 @app.command()
@@ -86,7 +81,7 @@ def ingest(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from rag.ingest import ingest as run_ingest
+    from rag.ingest.pipeline import ingest as run_ingest
 
     settings = _settings()
     err = Console(stderr=True)
@@ -118,7 +113,7 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array of hits."),
 ) -> None:
     """Hybrid search: one hit per paper, best first."""
-    from rag.retrieve import Retriever
+    from rag.search.retriever import Retriever
 
     lo, hi = _parse_date(since, "--since"), _parse_date(until, "--until")
     hits = Retriever(_settings()).search(query, k=k, since=lo, until=hi)
@@ -192,7 +187,7 @@ def ask(
     llm: bool = typer.Option(False, "--llm", help="Use the LLM (OPENAI_API_KEY / OPENAI_BASE_URL)."),
 ) -> None:
     """Answer a question with numbered citations to the papers (streams to the terminal)."""
-    from rag.answer import Answerer
+    from rag.answer.answerer import Answerer
 
     lo, hi = _parse_date(since, "--since"), _parse_date(until, "--until")
     mode = _mode(offline, llm)
@@ -211,7 +206,7 @@ def chat(
     llm: bool = typer.Option(False, "--llm", help="Use the LLM (OPENAI_API_KEY / OPENAI_BASE_URL)."),
 ) -> None:
     """A conversation in the terminal: follow-up questions refer to earlier answers ("what about [2]?")."""
-    from rag.answer import Answerer
+    from rag.answer.answerer import Answerer
 
     mode = _mode(offline, llm)
     answerer = Answerer(_settings())
@@ -242,7 +237,7 @@ def chat(
 @_friendly
 def papers(as_json: bool = typer.Option(False, "--json", help="Print a JSON array.")) -> None:
     """List the indexed papers."""
-    from rag.retrieve import Retriever
+    from rag.search.retriever import Retriever
 
     rows = Retriever(_settings()).papers()
     out = [
@@ -304,8 +299,8 @@ def serve_llm(
     model: Optional[Path] = typer.Option(None, "--model", help="Another .gguf file (default: the bundled SmolLM2-135M)."),
 ) -> None:
     """Serve the bundled tiny model (SmolLM2-135M) with llama.cpp's OpenAI-compatible server, until Ctrl-C."""
-    from rag.llm_local import WARNING, LocalLLMServer
-    from rag.server_process import port_in_use
+    from rag.llm.server import WARNING, LocalLLMServer
+    from rag.llm.process import port_in_use
 
     if model is not None and not model.is_file():
         raise RagError(f"no model file at {model}", "give the path of a .gguf file, or leave out --model")

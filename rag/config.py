@@ -1,4 +1,9 @@
-"""One settings object. Every field can be set by an environment variable with the RAG_ prefix."""
+"""Settings, one section per stage. Every field can be set by an environment variable with the RAG_ prefix.
+
+`Settings` is all sections in one flat object (so the variables stay RAG_TOP_K, not RAG_SEARCH__TOP_K);
+a stage's functions take only their own section's type (`SearchSettings`, `StoreSettings`, ...), so a
+stage reads nothing that is not its business. The composition root (cli.py) builds one Settings.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,18 +20,13 @@ def _default_home() -> Path:
     return Path(base) / "rag-papers"
 
 
-class Settings(BaseSettings):
-    """Settings for every stage; read from RAG_* environment variables (and a .env file)."""
-
-    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
+class StoreSettings(BaseModel):
+    """Where the index lives: the data home, the Chroma collection, an optional Chroma server."""
 
     home: Path = Field(
         default_factory=_default_home,
         description="Data home: the Chroma folder and the BM25 index live here. "
         "Default $XDG_DATA_HOME/rag-papers (~/.local/share/rag-papers).",
-    )
-    seeds: Path = Field(
-        default=Path("seeds"), description="Folder of seed page dumps that `rag ingest` reads by default."
     )
     collection: str = Field(default="papers", description="Chroma collection name.")
     chroma_url: str | None = Field(
@@ -44,6 +44,19 @@ class Settings(BaseSettings):
     chroma_timeout: float = Field(
         default=30.0, gt=0, description="Seconds to wait for a Chroma server request before giving up."
     )
+
+
+class CorpusSettings(BaseModel):
+    """What `rag ingest` reads."""
+
+    seeds: Path = Field(
+        default=Path("seeds"), description="Folder of seed page dumps that `rag ingest` reads by default."
+    )
+
+
+class EmbedSettings(BaseModel):
+    """The embedding model and its cache."""
+
     embedder: Literal["wordllama", "minilm", "st", "openai"] = Field(
         default="wordllama",
         description="Embedding model: 'wordllama' (offline, ships in its wheel), 'minilm' (all-MiniLM-L6-v2 from "
@@ -66,10 +79,11 @@ class Settings(BaseSettings):
         default=True, description="Keep document embeddings by content hash under home/embed-cache, so a re-ingest "
         "or rebuild with the same model never embeds the same text twice."
     )
-    abstain_min_dense: float | None = Field(
-        default=None, ge=-1, le=1, description="Dense-cosine threshold of the abstain rule; unset: the value "
-        "calibrated for the embedder (rag/evidence.py)."
-    )
+
+
+class IngestSettings(BaseModel):
+    """How papers are chunked and written."""
+
     chunk_size: int = Field(default=512, ge=32, description="Chunk size in tiktoken (cl100k) tokens.")
     chunk_overlap: int = Field(default=64, ge=0, description="Token overlap between chunks of one abstract.")
     ingest_batch: int = Field(
@@ -83,6 +97,17 @@ class Settings(BaseSettings):
     index_titles: bool = Field(
         default=True, description="Prefix every chunk's indexed text with its paper title."
     )
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> IngestSettings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})")
+        return self
+
+
+class SearchSettings(BaseModel):
+    """Hybrid search: candidates, fusion and BM25."""
+
     top_k: int = Field(default=10, ge=1, le=200, description="Papers returned by search by default.")
     candidates: int = Field(
         default=100, ge=1, description="Chunks fetched from each retriever before fusion."
@@ -101,6 +126,28 @@ class Settings(BaseSettings):
     bm25_k1: float = Field(default=1.2, gt=0, description="BM25 term-frequency saturation k1.")
     bm25_b: float = Field(default=0.75, ge=0, le=1, description="BM25 length normalisation b.")
 
+
+class AnswerSettings(BaseModel):
+    """The answerer: sources, questions, abstention."""
+
+    answer_k: int = Field(default=5, ge=1, le=20, description="Papers given to the answerer as sources by default.")
+    max_question_tokens: int = Field(
+        default=512, ge=16, le=8192,
+        description="Longest question used, in tiktoken (cl100k) tokens: a longer one (a pasted text) keeps its "
+        "first three quarters and last quarter of this budget, and the answer says so.",
+    )
+    abstain: bool = Field(
+        default=True, description="Abstain (and list the nearest papers) when the retrieval evidence is too weak."
+    )
+    abstain_min_dense: float | None = Field(
+        default=None, ge=-1, le=1, description="Dense-cosine threshold of the abstain rule; unset: the value "
+        "calibrated for the embedder (rag/answer/abstain.py)."
+    )
+
+
+class LLMSettings(BaseModel):
+    """The OpenAI-compatible chat model (OPENAI_API_KEY / OPENAI_BASE_URL say where it is)."""
+
     llm: Literal["auto", "openai", "extractive"] = Field(
         default="auto",
         description="Answer mode: 'openai' uses an OpenAI-compatible chat model (OPENAI_API_KEY and/or "
@@ -118,46 +165,48 @@ class Settings(BaseSettings):
         default=8192, ge=1024,
         description="The model's context window in tokens; sources are cut to fit it with the prompt and the answer.",
     )
-    answer_k: int = Field(default=5, ge=1, le=20, description="Papers given to the answerer as sources by default.")
-    max_question_tokens: int = Field(
-        default=512, ge=16, le=8192,
-        description="Longest question used, in tiktoken (cl100k) tokens: a longer one (a pasted text) keeps its "
-        "first three quarters and last quarter of this budget, and the answer says so.",
-    )
+
+
+class AppSettings(BaseModel):
+    """The web app."""
+
     app_auth: SecretStr | None = Field(
         default=None,
         description="Login for the web app, 'user:password' (several separated by commas). Required by `rag serve` "
         "on any address other than 127.0.0.1/localhost unless --no-auth is given.",
     )
-    abstain: bool = Field(
-        default=True, description="Abstain (and list the nearest papers) when the retrieval evidence is too weak."
-    )
+
+
+class EvalSettings(BaseModel):
+    """`rag eval`."""
+
     judge_model: str | None = Field(
         default=None, description="Model of the optional LLM judge of `rag eval --judge` (default: RAG_LLM_MODEL)."
     )
 
-    @model_validator(mode="after")
-    def _overlap_below_size(self) -> Settings:
-        if self.chunk_overlap >= self.chunk_size:
-            raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})")
-        return self
 
-    @property
-    def chroma_dir(self) -> Path:
-        """Folder of the embedded Chroma database."""
-        return self.home / "chroma"
+SECTIONS = (StoreSettings, CorpusSettings, EmbedSettings, IngestSettings, SearchSettings, AnswerSettings,
+            LLMSettings, AppSettings, EvalSettings)
 
-    @property
-    def bm25_dir(self) -> Path:
-        """Folder of the persisted BM25 index (per server too, so two servers never share a mirror)."""
-        if not self.chroma_url:
-            return self.home / "bm25" / self.collection
-        import hashlib
 
-        server = hashlib.sha1(self.chroma_url.rstrip("/").encode()).hexdigest()[:12]
-        return self.home / "bm25" / f"{self.collection}@{server}"
+class Settings(EvalSettings, AppSettings, LLMSettings, AnswerSettings, SearchSettings, IngestSettings, EmbedSettings,
+               CorpusSettings, StoreSettings, BaseSettings):
+    """Settings for every stage; read from RAG_* environment variables (and a .env file)."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
 
 
 def get_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit overrides (used by the CLI and tests)."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+class _HomeOnly(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home)
+
+
+def data_home() -> Path:
+    """The data home as Settings would read it (RAG_HOME, .env, default), even when another setting is invalid."""
+    return _HomeOnly().home

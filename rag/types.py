@@ -7,11 +7,6 @@ from datetime import date
 from typing import Any
 
 
-def date_int(d: date | None) -> int:
-    """A date as the sortable integer YYYYMMDD stored in chunk metadata; 0 for no date."""
-    return int(d.strftime("%Y%m%d")) if d else 0
-
-
 @dataclass
 class Paper:
     """One unique paper, merged from every seed file it appears in."""
@@ -31,6 +26,59 @@ class Paper:
         d = asdict(self)
         d["published"] = self.published.isoformat() if self.published else None
         return d
+
+
+@dataclass
+class PaperRecord:
+    """One indexed paper as the store knows it. The one owner of how a paper's fields are kept in chunk
+    metadata (Chroma metadata cannot hold None: no upvotes is -1, no date or organization is "")."""
+
+    paper_id: str
+    title: str
+    date: str | None = None  # ISO YYYY-MM-DD
+    date_text: str | None = None  # as printed on the page, e.g. "Jun 11"
+    authors: int | None = None
+    organization: str | None = None
+    upvotes: int | None = None
+    files: list[str] = field(default_factory=list)  # seed files the paper appears in
+    abstract: str = ""  # the whole abstract, when asked for one paper
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, Any], abstract: str = "") -> PaperRecord:
+        """Decode a chunk's metadata."""
+        upvotes = meta.get("upvotes", -1)
+        return cls(
+            paper_id=str(meta["paper_id"]),
+            title=str(meta["title"]),
+            date=meta.get("date") or None,
+            date_text=meta.get("date_text") or None,
+            authors=meta.get("authors") or None,
+            organization=meta.get("organization") or None,
+            upvotes=upvotes if isinstance(upvotes, int) and upvotes >= 0 else None,
+            files=[f for f in str(meta.get("files") or "").split("; ") if f],
+            abstract=abstract,
+        )
+
+    @classmethod
+    def of_paper(cls, paper: Paper) -> PaperRecord:
+        """The record of a parsed paper."""
+        files = sorted({s.rsplit(":", 1)[0] for s in paper.sources})
+        return cls(paper.paper_id, paper.title, paper.published.isoformat() if paper.published else None,
+                   paper.date_text, paper.authors, paper.organization, paper.upvotes, files)
+
+    def to_metadata(self, date_int: int) -> dict[str, Any]:
+        """Encode as chunk metadata (date_int: the date as YYYYMMDD, 0 for none, for range filters)."""
+        return {
+            "paper_id": self.paper_id,
+            "title": self.title,
+            "date": self.date or "",
+            "date_int": date_int,
+            "date_text": self.date_text or "",
+            "authors": self.authors or 0,
+            "organization": self.organization or "",
+            "upvotes": self.upvotes if self.upvotes is not None else -1,
+            "files": "; ".join(self.files),
+        }
 
 
 @dataclass

@@ -39,8 +39,8 @@ def make_settings(home: Path, **overrides: Any) -> Settings:
 
 def open_store(settings: Settings, create: bool = False) -> Any:
     """The real Chroma-backed store of settings' home (built with settings' params)."""
-    from rag.embed import get_embedder
-    from rag.store import Store, build_params
+    from rag.embed.base import get_embedder
+    from rag.store.chroma import Store, build_params
 
     emb = get_embedder(settings)
     return Store.open(settings, build_params(settings, emb.name, emb.dim), create=create)
@@ -128,7 +128,7 @@ def run_cli() -> Callable[..., subprocess.CompletedProcess]:
 @pytest.fixture(scope="session")
 def corpus():
     """The real seeds, parsed once."""
-    from rag.corpus import load_corpus
+    from rag.corpus.parse import load_corpus
 
     return load_corpus([SEEDS])
 
@@ -136,7 +136,7 @@ def corpus():
 @pytest.fixture(scope="session")
 def full_index(tmp_path_factory):
     """One ingest of every real seed into a temporary home, shared by read-only tests: (settings, summary)."""
-    from rag.ingest import ingest
+    from rag.ingest.pipeline import ingest
 
     settings = make_settings(tmp_path_factory.mktemp("full-home"))
     return settings, ingest(settings)
@@ -150,14 +150,14 @@ def full_settings(full_index) -> Settings:
 @pytest.fixture(scope="session")
 def retriever(full_settings):
     """A Retriever on the shared full index (read-only use only)."""
-    from rag.retrieve import Retriever
+    from rag.search.retriever import Retriever
 
     return Retriever(full_settings)
 
 
 # --------------------------------------------------------------------------- a real Chroma server
 
-from rag.chroma_server import ChromaServer, free_port  # noqa: E402,F401  (re-exported for the tests)
+from testing.chroma_server import ChromaServer, free_port  # noqa: E402,F401  (re-exported for the tests)
 
 
 @pytest.fixture(scope="session")
@@ -173,7 +173,7 @@ def chroma_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def app_url(full_settings, tmp_path_factory):
     """`rag serve` on a free port of 127.0.0.1 over the shared index, offline; stopped by PID at the end."""
-    from ui.process import app_process
+    from testing.app_server import app_process
 
     server = app_process(full_settings.home, tmp_path_factory.mktemp("app") / "serve.log").start(timeout=120)
     yield server.ready_url.rstrip("/")
@@ -187,7 +187,7 @@ def local_llm_server(log_dir: Path, **options: Any) -> Any:
     started. Skips when the llm-local extra is missing, except in CI (CI=true), where scripts/test.sh
     installs it: there it fails."""
     from rag.errors import ConfigError
-    from rag.llm_local import LocalLLMServer
+    from rag.llm.server import LocalLLMServer
 
     try:
         return LocalLLMServer(log=log_dir / "llama-server.log", **options)

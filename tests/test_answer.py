@@ -1,6 +1,6 @@
-"""Cited answers (rag/answer.py) on the shared real index of the seeds.
+"""Cited answers (rag/answer/answerer.py) on the shared real index of the seeds.
 
-Offline (extractive) answers run for real. The LLM mode talks to `ScriptedClient` (tests/fakes.py), a
+Offline (extractive) answers run for real. The LLM mode talks to `ScriptedClient` (testing/fakes.py), a
 scripted model behind the real openai client interface, because no LLM server can run here.
 """
 
@@ -11,14 +11,15 @@ import re
 import pytest
 
 from conftest import make_settings
-from fakes import Reply, ScriptedClient, connection_error, not_found_error, rate_limit_error, timeout_error
-from rag.answer import Answerer
-from rag.citations import CITE_MARK, cited_numbers, split_sentences
+from testing.fakes import Reply, ScriptedClient, connection_error, not_found_error, rate_limit_error, timeout_error
+from rag.answer.answerer import Answerer
+from rag.text.cites import CITE_MARK, cited_numbers
+from rag.text.sentences import split_sentences
 from rag.errors import RagError
-from rag.extractive import third_person
-from rag.llm import LLM, LLMError
-from rag.prompt import ABSTAIN_PHRASE
-from rag.tokens import count_tokens
+from rag.answer.extractive import third_person
+from rag.llm.client import LLM, LLMError
+from rag.answer.prompt import ABSTAIN_PHRASE
+from rag.text.tokens import count_tokens
 from rag.types import Answer, Usage
 
 VLLM_TITLE = "Efficient Memory Management for Large Language Model Serving with PagedAttention"

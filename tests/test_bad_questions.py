@@ -13,8 +13,8 @@ import sys
 import pytest
 
 from conftest import ROOT, cli
-from rag.answer import HISTORY_TURNS, Answerer
-from rag.question import QuestionError, prepare
+from rag.answer.answerer import HISTORY_TURNS, Answerer
+from rag.answer.question import QuestionError, prepare
 from rag.types import Citation, Turn
 
 VLLM_TITLE = "Efficient Memory Management for Large Language Model Serving with PagedAttention"
@@ -53,7 +53,7 @@ def test_hundred_thousand_characters_are_fitted_with_a_notice(answerer, full_set
 
 
 def test_long_question_keeps_its_start_and_end_within_the_budget():
-    from rag.tokens import count_tokens
+    from rag.text.tokens import count_tokens
 
     q = prepare("START " + FILLER * 200 + " END?", max_tokens=64)
     assert q.text.startswith("START") and q.text.endswith("END?") and " … " in q.text

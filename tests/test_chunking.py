@@ -7,9 +7,9 @@ from functools import lru_cache
 import pytest
 
 from conftest import make_settings
-from rag.ingest import chunk_paper, split_abstract, splitter
-from rag.store import build_params
-from rag.tokens import count_tokens
+from rag.ingest.pipeline import chunk_paper, split_abstract, splitter
+from rag.store.chroma import build_params
+from rag.text.tokens import count_tokens
 
 
 @pytest.mark.parametrize("size", [64, 128, 512])

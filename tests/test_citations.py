@@ -1,4 +1,4 @@
-"""Citation parsing and cleaning, sentence splitting and support (rag/citations.py): pure functions."""
+"""Citation parsing and cleaning, sentence splitting and support (rag/answer/citations.py): pure functions."""
 
 from __future__ import annotations
 
@@ -6,14 +6,10 @@ import random
 
 import pytest
 
-from rag.citations import (
-    CitationFilter,
-    answer_sentences,
-    clean_citations,
-    cited_numbers,
-    split_sentences,
-    support,
-)
+from rag.answer.citations import CitationFilter, answer_sentences, clean_citations
+from rag.answer.support import support
+from rag.text.cites import cited_numbers
+from rag.text.sentences import split_sentences
 
 VALID = {1, 2, 3}
 

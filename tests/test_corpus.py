@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SEEDS, abstract_for, seed_file, write_seed
-from rag.corpus import CHROME, DATE_RE, load_corpus, normalize_title, paper_id
+from rag.corpus.parse import CHROME, DATE_RE, load_corpus, normalize_title, paper_id
 from rag.errors import CorpusError, RagError
 
 MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from conftest import abstract_for, make_settings, write_seed
-from rag import embed_st
-from rag.corpus import paper_id
-from rag.embed import get_embedder
+from rag.embed import st as embed_st
+from rag.corpus.parse import paper_id
+from rag.embed.base import get_embedder
 from rag.errors import ConfigError, IndexMismatchError, RagError
-from rag.ingest import ingest
-from rag.retrieve import Retriever
+from rag.ingest.pipeline import ingest
+from rag.search.retriever import Retriever
 
 TOPICS = ["quokka population dynamics", "zebrafish fin regeneration", "basalt weathering rates"]
 
@@ -114,11 +114,11 @@ class CountingEmbedder:
 
 @pytest.mark.parametrize("embedder", ["minilm", "wordllama"])
 def test_rebuild_with_the_same_model_embeds_nothing_again(tmp_path, small_seeds, monkeypatch, embedder):
-    import rag.ingest
+    import rag.ingest.pipeline
 
     settings = make_settings(tmp_path / "home", seeds=small_seeds, embedder=embedder)
     counter = CountingEmbedder(get_embedder(settings))
-    monkeypatch.setattr(rag.ingest, "get_embedder", lambda s: counter)
+    monkeypatch.setattr(rag.ingest.pipeline, "get_embedder", lambda s: counter)
     ingest(settings)
     assert counter.texts == len(TOPICS)
     before = Retriever(settings).search("zebrafish fins", k=3)
@@ -139,10 +139,11 @@ def test_rebuild_with_the_same_model_embeds_nothing_again(tmp_path, small_seeds,
 
 
 def test_cache_embeds_each_distinct_text_once_and_ignores_rows_of_another_size(tmp_path):
-    from rag.embed_cache import cache_file, cached
+    from rag.embed.cache import cached
+    from rag.store.paths import Paths
 
     counter = CountingEmbedder(get_embedder(make_settings(tmp_path, embedder="wordllama")))
-    emb = cached(counter, tmp_path)
+    emb = cached(counter, Paths(tmp_path).embed_cache(counter.name))
     first = emb.embed(["alpha beta", "gamma", "alpha beta"])
     assert counter.texts == 2 and np.array_equal(first[0], first[2])
     again = emb.embed(["gamma", "delta", "alpha beta"])
@@ -151,16 +152,16 @@ def test_cache_embeds_each_distinct_text_once_and_ignores_rows_of_another_size(t
     # a row of the wrong size (another model under the same name) is embedded again, not read back
     import sqlite3
 
-    from rag.embed_cache import text_key
+    from rag.embed.cache import text_key
 
     with sqlite3.connect(emb.path) as db:
         db.execute("UPDATE vectors SET vec = ? WHERE key = ?", (b"\0" * 32, text_key("gamma")))
     assert np.array_equal(emb.embed(["gamma"])[0], first[1]) and counter.texts == 4
-    assert cache_file(tmp_path, "st:a/b") != cache_file(tmp_path, "st:a_b")  # names that look alike stay apart
+    assert Paths(tmp_path).embed_cache("st:a/b") != Paths(tmp_path).embed_cache("st:a_b")  # names that look alike stay apart
 
 
 def test_abstain_thresholds_are_per_embedder_and_can_be_overridden(tmp_path):
-    from rag.evidence import MAX_UNKNOWN, MIN_DENSE, thresholds
+    from rag.answer.abstain import MAX_UNKNOWN, MIN_DENSE, thresholds
 
     assert thresholds("wordllama-l2_supercat-256") == (MAX_UNKNOWN, MIN_DENSE)
     assert thresholds("all-MiniLM-L6-v2") != thresholds("wordllama-l2_supercat-256")

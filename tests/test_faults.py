@@ -18,7 +18,7 @@ from typing import Iterator
 import pytest
 
 from conftest import cli, make_settings, open_store, seed_file
-from rag.corpus import load_corpus
+from rag.corpus.parse import load_corpus
 
 SEED = seed_file("003")  # 59 papers: an index of about 2.7 MB (Chroma 1.5, BM25 mirror 1.1, embed cache 0.1)
 QUERY = "reinforcement learning for reasoning"
@@ -88,7 +88,7 @@ def search_ids(home: Path, seeds: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
     """The reference: the seed ingested into an ordinary folder. (settings, fingerprint, search hits)."""
-    from rag.ingest import ingest
+    from rag.ingest.pipeline import ingest
 
     tmp = tmp_path_factory.mktemp("clean")
     seeds = tmp / "seeds"
@@ -127,7 +127,7 @@ def test_ingest_into_a_full_home_then_after_it_grows(tmp_path, clean):
 
 
 def test_home_fills_up_during_a_reingest_and_the_old_index_loses_nothing(tmp_path, clean):
-    from rag.ingest import ingest
+    from rag.ingest.pipeline import ingest
 
     _, clean_fp, clean_hits = clean
     seeds = seeds_in(tmp_path)
@@ -163,7 +163,7 @@ def test_home_fills_up_during_a_reingest_and_the_old_index_loses_nothing(tmp_pat
         assert proc.returncode == 0, proc.stderr
         papers = {p.paper_id for p in load_corpus([seeds]).papers}
         assert set(stored(settings)) == papers and all(n == f for _, n, f in stored(settings).values())
-    # new versions overwrite old chunk ids before the old versions' extra chunks go (rag/ingest.py)
+    # new versions overwrite old chunk ids before the old versions' extra chunks go (rag/ingest/pipeline.py)
     assert not lost, f"{len(lost)} of {len(before)} papers were missing from the index after the failed re-ingest"
     assert len(hits_after) == 5
 
@@ -217,11 +217,11 @@ def app(tmp_path_factory):
     from gradio_client import Client
 
     from conftest import write_seed
-    from rag.chroma_server import ChromaServer
-    from rag.ingest import ingest
+    from testing.chroma_server import ChromaServer
+    from rag.ingest.pipeline import ingest
     from test_ingest import COMPACT, SPACED
     from test_llm_http import RELEASE, good_stream, scripted_server
-    from ui.process import app_process
+    from testing.app_server import app_process
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     tmp = tmp_path_factory.mktemp("app-faults")

@@ -9,11 +9,12 @@ import pytest
 from pydantic import ValidationError
 
 from conftest import abstract_for, make_settings, open_store, write_seed
-from rag.corpus import paper_id
+from rag.corpus.parse import paper_id
 from rag.errors import CorpusError, IndexMismatchError, IndexMissingError
-from rag.ingest import ingest
-from rag.local_index import LocalIndex
-from rag.retrieve import FRESHNESS_SECONDS, Retriever
+from rag.ingest.pipeline import ingest
+from rag.store.side_index import SideIndex
+from rag.search.retriever import FRESHNESS_SECONDS, Retriever
+from rag.store.paths import Paths
 
 COMPACT = ["Quokka Population Dynamics on Rottnest Island", "Zebrafish Fin Regeneration Atlas",
            "Basalt Weathering Rates Under Glacial Cycles"]
@@ -57,8 +58,8 @@ def snapshot(settings) -> dict:
 
 
 def chroma_files(settings) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(settings.chroma_dir)): (p.stat().st_mtime_ns, p.stat().st_size)
-            for p in settings.chroma_dir.rglob("*") if p.is_file()}
+    return {str(p.relative_to(Paths.of(settings).chroma_dir)): (p.stat().st_mtime_ns, p.stat().st_size)
+            for p in Paths.of(settings).chroma_dir.rglob("*") if p.is_file()}
 
 
 def test_first_ingest_adds_everything(home):
@@ -80,7 +81,7 @@ def test_reingest_unchanged_writes_nothing(home):
     ingest(settings)
     assert_in_step(settings)
     before, fp = snapshot(settings), open_store(settings).fingerprint()
-    sidecar = LocalIndex.sidecar(settings.bm25_dir)
+    sidecar = SideIndex.chunks_file(Paths.of(settings).side_index_dir)
     mtime = sidecar.stat().st_mtime_ns
     files = chroma_files(settings)
     calls = []
@@ -215,10 +216,10 @@ def test_update_interrupted_between_overwrite_and_cleanup_is_repaired(home, tmp_
     """An update writes the new version over the old chunk ids first and deletes the old version's extra
     chunks last (so a full disk in between loses no paper). Stopped in between, the store holds a paper
     with chunks of two versions: the rerun must see that and leave exactly what a clean ingest leaves."""
-    from rag.corpus import load_corpus
-    from rag.embed import get_embedder
-    from rag.ingest import chunk_paper, splitter
-    from rag.store import build_params
+    from rag.corpus.parse import load_corpus
+    from rag.embed.base import get_embedder
+    from rag.ingest.pipeline import chunk_paper, splitter
+    from rag.store.chroma import build_params
 
     settings, seeds = home
     settings = make_settings(settings.home, seeds=seeds, chunk_size=32, chunk_overlap=4)
@@ -247,12 +248,12 @@ def test_stale_local_index_is_rebuilt(home):
     """A BM25 mirror that does not match Chroma is never used: a damaged sidecar is rebuilt on open."""
     settings, _ = home
     ingest(settings)
-    LocalIndex.sidecar(settings.bm25_dir).write_text('{"fingerprint": "x", "ids": [], "docs": [], "metas": []}')
+    SideIndex.chunks_file(Paths.of(settings).side_index_dir).write_text('{"fingerprint": "x", "ids": [], "docs": [], "metas": []}')
     r = assert_in_step(settings)
     assert r.search(TITLES[1], k=1)[0].paper_id == paper_id(TITLES[1])
-    LocalIndex.sidecar(settings.bm25_dir).write_text("not json")  # the version the rebuild just saved
+    SideIndex.chunks_file(Paths.of(settings).side_index_dir).write_text("not json")  # the version the rebuild just saved
     assert_in_step(settings)
-    (settings.bm25_dir / "current").write_text("v-missing")
+    (Paths.of(settings).side_index_dir / "current").write_text("v-missing")
     assert_in_step(settings)
 
 

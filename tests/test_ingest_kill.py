@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from bench.ingest_kill import (  # noqa: E402
     Clean, Row, clean_home, differences, kill_case, run, settings_for, snapshot, spread, start,
 )
-from rag.ingest_lock import lock_path  # noqa: E402
+from rag.store.paths import Paths  # noqa: E402
 
 FAST = {"ingest_batch": 16}  # default chunking (one chunk a paper), many small writes: an ingest costs ~5 s
 FIRST_KILLS = 6
@@ -107,7 +107,7 @@ def test_two_ingests_at_once_the_second_waits_and_finds_the_work_done(clean, tmp
     # The waiter began only after the first had finished: it found every paper complete (no interleaving).
     assert (wait["added"], wait["updated"], wait["removed"], wait["unchanged"]) == (0, 0, 0, PAPERS)
     assert differences(snapshot(settings_for(home, **FAST)), clean.snap) == []
-    assert not lock_path(settings_for(home)).with_suffix(".pid").exists()  # the last holder cleaned up
+    assert not Paths.of(settings_for(home)).ingest_lock.with_suffix(".pid").exists()  # the last holder cleaned up
 
 
 def test_with_timeout_0_the_second_ingest_refuses_at_once(clean, tmp_path):
@@ -128,7 +128,7 @@ def test_with_timeout_0_the_second_ingest_refuses_at_once(clean, tmp_path):
 
 def test_the_lock_of_a_sigkilled_ingest_does_not_block_the_next(clean, tmp_path):
     home = tmp_path / "home"
-    pid_file = lock_path(settings_for(home)).with_suffix(".pid")
+    pid_file = Paths.of(settings_for(home)).ingest_lock.with_suffix(".pid")
     proc = start(home, FAST)
     deadline = time.monotonic() + 120
     while not (pid_file.exists() and pid_file.read_text().strip() == str(proc.pid)):

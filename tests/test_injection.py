@@ -14,11 +14,12 @@ import shutil
 import pytest
 
 from conftest import SEEDS, local_llm_server, make_settings, write_seed
-from fakes import ScriptedClient
-from rag.answer import Answerer
-from rag.citations import answer_sentences, cited_numbers
-from rag.llm import LLM
-from rag.prompt import SYSTEM
+from testing.fakes import ScriptedClient
+from rag.answer.answerer import Answerer
+from rag.answer.citations import answer_sentences
+from rag.text.cites import cited_numbers
+from rag.llm.client import LLM
+from rag.answer.prompt import SYSTEM
 
 CANARY = "sk-canary-7f3c9e1d0b2a4c6e8f"  # an API key that must never leave the process
 ORIGAMI = "Quantum Origami Folding Networks for Protein Stickers"
@@ -51,7 +52,7 @@ PLANTED = [
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
     """The real seeds plus one planted page dump, ingested into a fresh home."""
-    from rag.ingest import ingest
+    from rag.ingest.pipeline import ingest
 
     root = tmp_path_factory.mktemp("planted")
     seeds = root / "seeds"
@@ -136,7 +137,7 @@ def local_llm(tmp_path_factory):
 
 def test_real_small_model_on_planted_injection(planted, local_llm, monkeypatch):
     """SmolLM2-135M through llama.cpp's server: whatever it makes of the planted text, citations stay valid."""
-    from rag.llm_local import MODEL_ALIAS
+    from rag.llm.server import MODEL_ALIAS
 
     monkeypatch.setenv("OPENAI_BASE_URL", local_llm.base_url)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
@@ -153,7 +154,7 @@ def test_real_small_model_on_planted_injection(planted, local_llm, monkeypatch):
 
 @pytest.fixture(scope="module")
 def planted_app(planted, tmp_path_factory):
-    from ui.process import app_process
+    from testing.app_server import app_process
 
     server = app_process(planted.home, tmp_path_factory.mktemp("inj-app") / "serve.log",
                          env={"RAG_SEEDS": str(planted.seeds)}).start(timeout=180)
@@ -165,7 +166,7 @@ def test_planted_markup_stays_text_in_the_browser(planted_app):
     """The answer and the sources panel show the planted markup as text: no script runs, no image is fetched."""
     from playwright.sync_api import sync_playwright
 
-    from ui.browser import CHROMIUM, QUESTION, ask, launch_chromium
+    from testing.browser import CHROMIUM, QUESTION, ask, launch_chromium
 
     if not CHROMIUM.exists():
         pytest.fail(f"Debian's chromium is not installed at {CHROMIUM}: run `bash scripts/test.sh`")

@@ -1,4 +1,4 @@
-"""rag.llm against a real (tiny) HTTP server on 127.0.0.1: the openai client's retries and error mapping.
+"""rag.llm.client against a real (tiny) HTTP server on 127.0.0.1: the openai client's retries and error mapping.
 
 The server is http.server in a thread; the client under test is the real openai.OpenAI that
 `make_client` builds from OPENAI_BASE_URL and the retry/timeout settings.
@@ -15,7 +15,7 @@ from typing import Callable, Iterator, Union
 import pytest
 
 from conftest import make_settings
-from rag.llm import LLM, LLMError, StreamEnd
+from rag.llm.client import LLM, LLMError, StreamEnd
 from rag.types import Usage
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
@@ -300,8 +300,8 @@ MALFORMED: dict[str, tuple[Reply, str, bool]] = {
 def small_index(tmp_path_factory):
     """Five hand-made papers ingested into a home of their own: (settings, Retriever)."""
     from conftest import write_seed
-    from rag.ingest import ingest
-    from rag.retrieve import Retriever
+    from rag.ingest.pipeline import ingest
+    from rag.search.retriever import Retriever
     from test_ingest import COMPACT, SPACED
 
     tmp = tmp_path_factory.mktemp("llm-http")
@@ -314,7 +314,7 @@ def small_index(tmp_path_factory):
 
 @pytest.mark.parametrize("case", list(MALFORMED))
 def test_malformed_stream_is_an_error_never_an_answer_then_recovers(server, small_index, case):
-    from rag.answer import Answerer
+    from rag.answer.answerer import Answerer
     from rag.types import Answer
 
     reply, says, partial = MALFORMED[case]

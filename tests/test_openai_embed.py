@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from conftest import abstract_for, make_settings, write_seed
-from rag.corpus import paper_id
-from rag.embed import get_embedder
+from rag.corpus.parse import paper_id
+from rag.embed.base import get_embedder
 from rag.errors import ConfigError, IndexMismatchError, RagError
-from rag.ingest import ingest
-from rag.retrieve import Retriever
+from rag.ingest.pipeline import ingest
+from rag.search.retriever import Retriever
 
 DIM = 64
 TOPICS = ["quokka population dynamics", "zebrafish fin regeneration", "basalt weathering rates"]

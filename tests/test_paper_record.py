@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conftest import abstract_for, make_settings, write_seed
-from rag.retrieve import join_overlapping
+from rag.search.retriever import join_overlapping
 
 
 def test_paper_record_matches_the_seed(retriever, corpus):
@@ -16,8 +16,8 @@ def test_paper_record_matches_the_seed(retriever, corpus):
 
 
 def test_paper_record_joins_overlapping_chunks(tmp_path):
-    from rag.ingest import ingest
-    from rag.retrieve import Retriever
+    from rag.ingest.pipeline import ingest
+    from rag.search.retriever import Retriever
 
     long_abstract = " ".join(f"Sentence number {i} explains part {i} of the method in some detail." for i in range(40))
     write_seed(tmp_path / "seeds", "a.txt", [{"title": "Long Paper About Chunking", "abstract": long_abstract},

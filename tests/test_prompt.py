@@ -1,4 +1,4 @@
-"""The LLM prompts (rag/prompt.py): system rules, delimited sources, token budgets, follow-up condensing."""
+"""The LLM prompts (rag/answer/prompt.py): system rules, delimited sources, token budgets, follow-up condensing."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 
 from conftest import make_settings
-from rag.citations import split_sentences
-from rag.prompt import (
+from rag.text.sentences import split_sentences
+from rag.answer.prompt import (
     ABSTAIN_PHRASE,
     SYSTEM,
     TOKENIZER_MARGIN,
@@ -20,7 +20,7 @@ from rag.prompt import (
     source_block,
     source_budget,
 )
-from rag.tokens import count_tokens
+from rag.text.tokens import count_tokens
 from rag.types import Citation, Source, Turn
 
 TAG = re.compile(r"<\s*/?\s*source\b", re.IGNORECASE)

@@ -10,8 +10,8 @@ import pytest
 
 from conftest import EVAL_QUESTIONS, make_settings, open_store, seed_file
 from rag.errors import IndexMissingError, RagError
-from rag.local_index import tokenize
-from rag.retrieve import MAX_QUERY_CHARS, Retriever
+from rag.text.terms import tokenize
+from rag.search.retriever import MAX_QUERY_CHARS, Retriever
 
 KNOWN_TITLES = [
     "ZeRO: Memory Optimizations Toward Training Trillion Parameter Models",
@@ -161,7 +161,7 @@ def chunked(tmp_path_factory):
 
     candidates=1000 is above the chunk count: the dense retriever then ranks every paper.
     """
-    from rag.ingest import ingest
+    from rag.ingest.pipeline import ingest
 
     path = seed_file("001")
     settings = make_settings(tmp_path_factory.mktemp("chunked"), chunk_size=64, chunk_overlap=8, candidates=1000)
@@ -221,7 +221,8 @@ def test_rrf_score_adds_both_retrievers_per_paper(chunked):
 
 
 def test_word_pairs_favour_the_phrase():
-    from rag.local_index import LocalIndex, bigrams
+    from rag.store.side_index import SideIndex
+    from rag.text.terms import bigrams
 
     assert bigrams(["mixtur", "expert", "rout"]) == ["mixtur_expert", "expert_rout"]
     docs = [
@@ -230,7 +231,7 @@ def test_word_pairs_favour_the_phrase():
         "an unrelated abstract about protein folding",
     ]
     metas = [{"paper_id": f"p{i}"} for i in range(3)]
-    idx = LocalIndex.build(["a", "b", "c"], docs, metas, np.eye(3, 4), "fp", dim=4)
+    idx = SideIndex.build(["a", "b", "c"], docs, metas, np.eye(3, 4), "fp", dim=4)
     tokens = tokenize(["mixture of experts"])[0]
     plain, phrased = idx.bm25_scores(tokens), idx.bm25_scores(tokens, pair_weight=0.5)
     assert phrased[0] > plain[0] and phrased[1] == pytest.approx(plain[1])
@@ -240,7 +241,7 @@ def test_word_pairs_favour_the_phrase():
 
 def test_top_positions_matches_a_stable_full_sort():
     """The partial selection used for BM25 candidates gives exactly what a stable argsort would, ties included."""
-    from rag.retrieve import top_positions
+    from rag.search.retriever import top_positions
 
     rng = np.random.default_rng(1)
     for _ in range(300):

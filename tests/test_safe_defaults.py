@@ -16,7 +16,7 @@ import pytest
 
 from conftest import cli
 from test_llm_http import SSE, delta, events, finished, scripted_server
-from ui.process import app_process
+from testing.app_server import app_process
 
 KEY = "sk-canary-4d9e2b7a1c3f5e6d"
 TOKEN = "chroma-canary-0a1b2c3d"

@@ -11,11 +11,12 @@ import time
 import pytest
 
 from conftest import ChromaServer, abstract_for, cli, free_port, make_settings, open_store, write_seed
-from rag.corpus import paper_id
+from rag.corpus.parse import paper_id
 from rag.errors import StoreUnavailableError
-from rag.ingest import ingest
-from rag.local_index import LocalIndex
-from rag.retrieve import FRESHNESS_SECONDS, Retriever
+from rag.ingest.pipeline import ingest
+from rag.store.side_index import SideIndex
+from rag.search.retriever import FRESHNESS_SECONDS, Retriever
+from rag.store.paths import Paths
 from test_ingest import COMPACT, SPACED, TITLES
 
 
@@ -44,13 +45,13 @@ def test_ingest_reingest_change_search_through_server(tmp_path, chroma_server):
     settings = server_settings(tmp_path, chroma_server, "basic")
     s = ingest(settings)
     assert (s.added, s.papers, s.chunks) == (5, 5, 5)
-    assert not settings.chroma_dir.exists()  # nothing embedded: the vectors live on the server
-    assert settings.bm25_dir.parent.name == "bm25" and "@" in settings.bm25_dir.name
+    assert not Paths.of(settings).chroma_dir.exists()  # nothing embedded: the vectors live on the server
+    assert Paths.of(settings).side_index_dir.parent.name == "bm25" and "@" in Paths.of(settings).side_index_dir.name
     r = in_step(settings)
     assert r.search("quokka population", k=1)[0].paper_id == paper_id(COMPACT[0])
 
     # Re-ingest of unchanged seeds: zero writes, not one byte changed in the server's folder.
-    sidecar = LocalIndex.sidecar(settings.bm25_dir)
+    sidecar = SideIndex.chunks_file(Paths.of(settings).side_index_dir)
     mtime, files, fp = sidecar.stat().st_mtime_ns, server_files(chroma_server), open_store(settings).fingerprint()
     s = ingest(settings)
     assert (s.added, s.updated, s.removed, s.unchanged) == (0, 0, 0, 5)
@@ -122,10 +123,12 @@ def test_another_client_changes_the_collection(tmp_path, chroma_server):
 def test_mirror_is_kept_apart_per_server_and_collection(tmp_path):
     base = make_settings(tmp_path)
     one = make_settings(tmp_path, chroma_url="http://127.0.0.1:8000")
-    dirs = {base.bm25_dir, one.bm25_dir, make_settings(tmp_path, chroma_url="http://10.0.0.2:8000").bm25_dir,
-            make_settings(tmp_path, chroma_url="http://127.0.0.1:8000", collection="other").bm25_dir}
+    other_server = make_settings(tmp_path, chroma_url="http://10.0.0.2:8000")
+    other_collection = make_settings(tmp_path, chroma_url="http://127.0.0.1:8000", collection="other")
+    dirs = {Paths.of(s).side_index_dir for s in (base, one, other_server, other_collection)}
     assert len(dirs) == 4
-    assert make_settings(tmp_path, chroma_url="http://127.0.0.1:8000/").bm25_dir == one.bm25_dir
+    slash = make_settings(tmp_path, chroma_url="http://127.0.0.1:8000/")
+    assert Paths.of(slash).side_index_dir == Paths.of(one).side_index_dir
 
 
 @pytest.mark.parametrize("command", [["ingest"], ["search", "quokka"], ["papers"]])

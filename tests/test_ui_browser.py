@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from conftest import ROOT
-from ui.browser import CHROMIUM, QUESTION, ask, launch_chromium
+from testing.browser import CHROMIUM, QUESTION, ask, launch_chromium
 
 SHOTS = ROOT / "artifacts" / "screenshots"
 VIEWPORT = {"width": 1400, "height": 950}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import make_settings
-from rag.server_process import free_port
+from rag.llm.process import free_port
 from ui.backend import OFFLINE, Backend
 from ui.chat import CURSOR, make_chat_turn
 

@@ -16,7 +16,7 @@ VLLM_TITLE = "Efficient Memory Management for Large Language Model Serving with 
 
 @pytest.fixture(scope="module")
 def mcp_url(full_settings, tmp_path_factory):
-    from ui.process import app_process
+    from testing.app_server import app_process
 
     server = app_process(full_settings.home, tmp_path_factory.mktemp("app-mcp") / "serve.log",
                          extra_args=("--mcp",)).start(timeout=120)

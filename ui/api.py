@@ -12,7 +12,7 @@ from typing import Iterator
 
 import gradio as gr
 
-from rag.errors import RagError
+from rag import RagError
 from ui.backend import Backend, turns_from_dicts, user_error
 
 CONCURRENCY = 4  # answers in flight at once (2 cores: retrieval is a few ms, more only queues in threads)

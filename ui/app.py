@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from rag.errors import ConfigError  # noqa: E402
+from rag import ConfigError  # noqa: E402
 from ui import api, assets, render  # noqa: E402
 from ui.backend import Backend  # noqa: E402
 from ui.chat import make_chat_turn, new_conversation  # noqa: E402
 from ui.papers import PapersTab, ask_question  # noqa: E402
 
 if TYPE_CHECKING:
-    from rag.config import Settings
+    from rag import Settings
 
 SYSTEM_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica", "Arial", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
@@ -36,7 +36,7 @@ def theme() -> gr.themes.Base:
 
 def _model_text(backend: Backend) -> str:
     if backend.llm_available():
-        from rag.llm import base_url
+        from rag import llm_base_url as base_url
 
         return f"Model: **{backend.settings.llm_model}** at {base_url()} · offline mode available"
     return ("Model: none. Answers are the abstracts' own sentences, cited (offline). "

@@ -8,20 +8,16 @@ gradio_client endpoints receive into rag's types.
 from __future__ import annotations
 
 import threading
-from datetime import date, datetime
+from datetime import date
 from html import escape
 from typing import TYPE_CHECKING, Any, Iterator
 
 import gradio as gr
 
-from rag.answer import HISTORY_TURNS
-from rag.errors import IndexMissingError, RagError
-from rag.llm import LLMError, use_llm
-from rag.types import Answer, Citation, Turn
+from rag import HISTORY_TURNS, Answer, Citation, IndexMissingError, LLMError, RagError, Turn, parse_day, use_llm
 
 if TYPE_CHECKING:
-    from rag.answer import Answerer
-    from rag.config import Settings
+    from rag import Answerer, Settings
 
 OFFLINE = "Offline (extractive)"
 
@@ -44,17 +40,6 @@ def render_sentence(text: str) -> str:
     if not text:
         return ""
     return text[0].upper() + text[1:] + ("" if text[-1] in ".!?" else ".")
-
-
-def parse_day(value: str | None, what: str) -> date | None:
-    """'YYYY-MM-DD' (or empty) as a date; anything else is a RagError that says the format."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        raise RagError(f"the {what} date {value!r} is not a date", "use YYYY-MM-DD, e.g. 2024-06-01") from None
 
 
 def turns_from_dicts(history: list[dict[str, Any]] | None) -> list[Turn]:
@@ -87,7 +72,7 @@ class Backend:
         if self._answerer is None:
             with self._lock:
                 if self._answerer is None:
-                    from rag.answer import Answerer
+                    from rag import Answerer
 
                     self._answerer = Answerer(self.settings)
         return self._answerer
@@ -132,7 +117,7 @@ class Backend:
         """(text so far, None) as the answer is written, then (full text, Answer). Raises RagError."""
         if not (question or "").strip():  # before the index is opened: an empty question needs none
             raise RagError("the question is empty", "type a question about the papers")
-        lo, hi = parse_day(since, "start"), parse_day(until, "end")
+        lo, hi = parse_day(since, "the start date"), parse_day(until, "the end date")
         answerer = self.answerer()
         text = ""
         for item in answerer.stream(question, history, k=k or None, since=lo, until=hi,
@@ -147,13 +132,13 @@ class Backend:
         """Papers for a query (one row per paper, best first), or every paper by title for an empty query."""
         retriever = self.answerer().retriever
         if not (query or "").strip():
-            lo, hi = parse_day(since, "start"), parse_day(until, "end")
+            lo, hi = parse_day(since, "the start date"), parse_day(until, "the end date")
             rows = [_row(m) for m in retriever.papers() if _in_range(m.get("date") or "", lo, hi)]
             # most upvoted first, then the newest, then by title (stable sorts, last key first)
             rows.sort(key=lambda r: r["date"] or "", reverse=True)
             rows.sort(key=lambda r: -(r["upvotes"] if r["upvotes"] is not None else -1))
             return rows
-        hits = retriever.search(query, k=k, since=parse_day(since, "start"), until=parse_day(until, "end"))
+        hits = retriever.search(query, k=k, since=parse_day(since, "the start date"), until=parse_day(until, "the end date"))
         return [{**_row(h.metadata), "score": round(h.score, 3)} for h in hits]
 
     def paper(self, paper_id: str) -> dict[str, Any] | None:

@@ -8,8 +8,7 @@ from typing import Any, Callable, Iterator
 
 import gradio as gr
 
-from rag.errors import RagError
-from rag.types import Answer
+from rag import Answer, RagError
 from ui import render
 from ui.backend import Backend, render_sentence, user_error
 

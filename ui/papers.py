@@ -6,7 +6,7 @@ from typing import Any
 
 import gradio as gr
 
-from rag.errors import RagError
+from rag import RagError
 from ui import render
 from ui.backend import Backend, user_error
 

@@ -10,9 +10,9 @@ import re
 from html import escape
 from typing import Any, Iterable
 
-from rag.types import Answer, Flag, Source
+from rag import CITE_MARK, Answer, Flag, Source
 
-CITE = re.compile(r"\[(\d{1,3})\]")
+CITE = CITE_MARK  # the normalised citation [n] (rag/text/cites.py owns the pattern)
 # Markdown syntax in untrusted text is shown as text: no image (which the browser would fetch from any host),
 # no link, no emphasis, no heading. Backslash escapes of ASCII punctuation are CommonMark.
 MARKDOWN_SYNTAX = re.compile(r"[\\`*_\[\]()!#|~{}+\-=]")

@@ -1,0 +1,1 @@
+"""Readers: the bytes of seed page dumps -> Paper records (decode, then parse and deduplicate)."""

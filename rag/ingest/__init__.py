@@ -1,0 +1,1 @@
+"""Papers -> chunks -> embeddings -> store: chunking, the incremental pipeline and the ingest lock."""

@@ -1,0 +1,222 @@
+"""Papers -> chunks -> embeddings -> store, incremental by content hash, then BM25 in step with it.
+
+Re-ingesting unchanged seeds writes nothing. Each chunk records its paper's hash and chunk count,
+so an interrupted ingest is finished by the next run instead of leaving half a paper behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from rag.corpus.parse import load_corpus
+from rag.errors import CorpusError
+from rag.embed.base import Embedder, get_embedder
+from rag.embed.cache import cached
+from rag.ingest.lock import Notify, ingest_lock
+from rag.store.chroma import Store, StoredPaper, build_params, digest
+from rag.store.paths import Paths
+from rag.store.side_index import refresh_side_index
+from rag.text.dates import date_int
+from rag.types import Chunk, Paper, PaperRecord
+
+if TYPE_CHECKING:
+    from rag.config import Settings
+
+Progress = Callable[[int, int], None]  # (done, total) chunks embedded and stored
+
+
+@dataclass
+class IngestSummary:
+    """What one ingest did; `rag ingest --json` prints this."""
+
+    papers: int = 0
+    records: int = 0
+    chunks: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    skipped: int = 0
+    kept_unreadable: int = 0  # papers kept because their seed file could not be read this time
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        return asdict(self)
+
+
+def splitter(settings: Settings) -> Any:
+    """llama-index's sentence-aware splitter, counting cl100k tokens with tiktoken (offline)."""
+    from llama_index.core.node_parser import SentenceSplitter
+
+    from rag.text.tokens import encoding
+
+    return SentenceSplitter(
+        chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap, tokenizer=encoding().encode
+    )
+
+
+def paper_hash(paper: Paper, params: dict[str, Any]) -> str:
+    """Content hash of everything that goes into a paper's chunks (text, metadata, chunking)."""
+    d = paper.to_dict()
+    # Line numbers move when a page is edited; the files a paper comes from are stored metadata.
+    d["sources"] = sorted({src.rsplit(":", 1)[0] for src in paper.sources})
+    blob = json.dumps([d, params], sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode("utf-8")).hexdigest()
+
+
+def split_abstract(text: str, settings: Settings, split: Callable[[], Any]) -> list[str]:
+    """Token-based chunks of an abstract; one that fits in a chunk is not split (nor is llama-index loaded)."""
+    from rag.text.tokens import count_tokens
+
+    if count_tokens(text) <= settings.chunk_size:
+        return [text.strip()]
+    return split().split_text(text) or [text.strip()]
+
+
+def chunk_paper(paper: Paper, settings: Settings, params: dict[str, Any], split: Callable[[], Any]) -> list[Chunk]:
+    """Split one abstract; every chunk carries the paper's id, title and metadata."""
+    pieces = split_abstract(paper.abstract, settings, split)
+    meta = {
+        **PaperRecord.of_paper(paper).to_metadata(date_int(paper.published)),
+        "paper_hash": paper_hash(paper, params),
+        "n_chunks": len(pieces),
+    }
+    return [
+        Chunk(
+            chunk_id=f"{paper.paper_id}:{i}",
+            paper_id=paper.paper_id,
+            index=i,
+            # The title goes into the indexed text so a chunk can be found by it.
+            text=f"{paper.title}\n{piece}" if settings.index_titles else piece,
+            metadata={**meta, "chunk": i},
+        )
+        for i, piece in enumerate(pieces)
+    ]
+
+
+def ingest(
+    settings: Settings, paths: list[Path] | None = None, *, rebuild: bool = False, progress: Progress | None = None,
+    on_wait: Notify | None = None,
+) -> IngestSummary:
+    """Bring the store in line with the seed files; returns what changed.
+
+    Holds the index's ingest lock throughout (on_wait is told once if another ingest holds it).
+    """
+    t0 = time.perf_counter()
+    with ingest_lock(settings, on_wait):
+        corpus = load_corpus(paths or [settings.seeds])  # read inside the lock: a waiting ingest sees the latest seeds
+        if not corpus.papers:
+            shown = "; ".join(str(p) for p in corpus.problems[:3])
+            raise CorpusError(
+                f"no papers found in {', '.join(corpus.files)}" + (f" ({shown})" if shown else ""),
+                "point `rag ingest` at the Daily Papers page dumps (seeds/); the index was left unchanged",
+            )
+        summary = IngestSummary(records=corpus.records, skipped=corpus.skipped,
+                                problems=[str(p) for p in corpus.problems])
+        unreadable = {p.file for p in corpus.problems if p.whole_file}
+        _sync(settings, corpus.papers, rebuild=rebuild, progress=progress, unreadable=unreadable, summary=summary)
+    summary.seconds = round(time.perf_counter() - t0, 3)
+    return summary
+
+
+def ingest_papers(
+    settings: Settings, papers: list[Paper], *, rebuild: bool = False, progress: Progress | None = None,
+    unreadable: set[str] | None = None, summary: IngestSummary | None = None, on_wait: Notify | None = None,
+) -> IngestSummary:
+    """Bring the store in line with these papers, taken as the whole corpus (the seeds, or a benchmark's)."""
+    with ingest_lock(settings, on_wait):
+        return _sync(settings, papers, rebuild=rebuild, progress=progress, unreadable=unreadable, summary=summary)
+
+
+def _sync(
+    settings: Settings, papers: list[Paper], *, rebuild: bool, progress: Progress | None,
+    unreadable: set[str] | None, summary: IngestSummary | None,
+) -> IngestSummary:
+    """ingest_papers' work, under the lock.
+
+    Crash safety (tests/test_ingest_kill.py SIGKILLs it anywhere): the marker is cleared before the first
+    write and set after the last, each batch is one Chroma write, each chunk names its paper's hash and
+    chunk count, so a rerun redoes exactly the papers that are missing, partial or stale.
+    """
+    t0 = time.perf_counter()
+    embedder: Embedder = get_embedder(settings)
+    if settings.embed_cache:
+        embedder = cached(embedder, Paths.of(settings).embed_cache(embedder.name))
+    params = build_params(settings, embedder.name, embedder.dim)
+    store = Store.open(settings, params, create=True, rebuild=rebuild)
+    snapshot = store.snapshot()
+    stored = store.papers(snapshot)
+
+    split = lru_cache(maxsize=1)(lambda: splitter(settings))
+    summary = summary or IngestSummary(records=len(papers))
+    summary.papers = len(papers)
+    todo: list[Chunk] = []
+    replace: list[str] = []
+    for paper in papers:
+        old = stored.get(paper.paper_id)
+        if old and not old.mixed and old.paper_hash == paper_hash(paper, params) and old.found == old.n_chunks:
+            summary.unchanged += 1
+            summary.chunks += old.n_chunks
+            continue
+        chunks = chunk_paper(paper, settings, params, split)
+        summary.chunks += len(chunks)
+        if old:
+            summary.updated += 1
+            replace.append(paper.paper_id)
+        else:
+            summary.added += 1
+        todo.extend(chunks)
+
+    removed, kept = _removals(stored, {p.paper_id for p in papers}, unreadable or set())
+    summary.removed, summary.kept_unreadable = len(removed), len(kept)
+
+    wrote = bool(todo or replace or removed)
+    if wrote:
+        store.set_marker(None)  # readers treat the collection as changed until the new digest is set
+    # New versions overwrite the old chunk ids in place first; only then do the old versions' extra chunks go.
+    # So a write that fails part-way (a full disk) leaves every paper findable, and a rerun repairs the
+    # papers it left mixed (StoredPaper.mixed) or short.
+    _embed_and_store(store, embedder, todo, settings.ingest_batch, progress)
+    fresh = {c.chunk_id for c in todo}
+    redo = set(replace)
+    stale = [cid for cid, meta in zip(*snapshot) if meta["paper_id"] in redo and cid not in fresh]
+    if stale:
+        store.delete_ids(stale)
+    if removed:
+        store.delete_papers(removed)
+    index = refresh_side_index(Paths.of(settings), store, settings.bm25_k1, settings.bm25_b,
+                               None if wrote else digest(*snapshot))
+    if wrote or store.marker() != index.digest:
+        store.set_marker(index.digest)
+    summary.seconds = round(time.perf_counter() - t0, 3)
+    return summary
+
+
+def _removals(stored: dict[str, StoredPaper], current: set[str], unreadable: set[str]) -> tuple[list[str], list[str]]:
+    """Stored papers no longer in the seeds: (to remove, to keep because their file was unreadable)."""
+    gone = [pid for pid in stored if pid not in current]
+    # Never delete a paper only because its seed file was unreadable this time: bad input loses nothing.
+    kept = [pid for pid in gone if unreadable & set(stored[pid].files)]
+    return [pid for pid in gone if pid not in kept], kept
+
+
+def _embed_and_store(store: Store, embedder: Embedder, chunks: list[Chunk], size: int,
+                     progress: Progress | None) -> None:
+    """Embed and upsert in batches of size chunks, so an interruption keeps every finished batch."""
+    total = len(chunks)
+    if progress:
+        progress(0, total)
+    for i in range(0, total, size):
+        batch = chunks[i : i + size]
+        vectors = embedder.embed([c.text for c in batch])
+        store.upsert([c.chunk_id for c in batch], vectors, [c.text for c in batch], [c.metadata for c in batch])
+        if progress:
+            progress(min(i + size, total), total)

@@ -1,0 +1,1 @@
+"""Question -> ranked Hits: the hybrid retriever (dense + BM25, fused per paper) and the paper catalogue."""

@@ -1,0 +1,277 @@
+"""The only module that uses chromadb (with store_faults.py for its errors): open/create the collection,
+upsert, query, delete.
+
+The collection records how it was built (embedder, dimension, chunking); opening it with other
+settings is an IndexMismatchError, never silently mixed vectors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import wraps
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+from rag.errors import ConfigError, IndexMismatchError, IndexMissingError, RagError, StoreUnavailableError
+from rag.store.faults import SERVER_HINT, data_home_error, on_disk, reachable, read_only_note
+from rag.store.paths import Paths
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import numpy as np
+
+    from rag.config import Settings
+
+SCHEMA = 1
+MARKER = "content_digest"  # collection metadata: digest of the contents, set by every ingest that writes
+BATCH = 1000  # below Chroma's max batch size
+READ_PAGE = 5000  # records per get when reading the whole collection
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _guarded(method: F) -> F:
+    """Run a Store method under reachable(self.url), or on_disk(home) for the embedded store."""
+
+    @wraps(method)
+    def run(self: Store, *args: Any, **kwargs: Any) -> Any:
+        with reachable(self.url), on_disk(None if self.url else self.home):
+            return method(self, *args, **kwargs)
+
+    return run  # type: ignore[return-value]
+
+
+def build_params(settings: Settings, embedder_name: str, dim: int) -> dict[str, Any]:
+    """What an index is built with; stored on the collection and checked on every open."""
+    return {
+        "schema": SCHEMA,
+        "embedder": embedder_name,
+        "dim": dim,
+        "chunk_size": settings.chunk_size,
+        "chunk_overlap": settings.chunk_overlap,
+        "index_titles": settings.index_titles,
+    }
+
+
+@dataclass
+class StoredPaper:
+    """What the store knows of one paper: the hash it was built from and its chunk counts."""
+
+    paper_hash: str
+    n_chunks: int  # how many chunks the paper should have
+    found: int  # how many are actually stored (fewer after an interrupted ingest)
+    files: list[str]
+    mixed: bool = False  # chunks of two versions are stored (an update was interrupted): rewrite it
+
+
+class Store:
+    """A Chroma collection of chunks, with our own embeddings and cosine distance."""
+
+    def __init__(self, client: Any, collection: Any, params: dict[str, Any], url: str | None = None,
+                 home: Path | None = None) -> None:
+        self.client = client
+        self.collection = collection
+        self.params = params
+        self.url = url  # the Chroma server, None for the embedded store
+        self.home = home  # the data home, for messages about its disk
+
+    @classmethod
+    def open(cls, settings: Settings, params: dict[str, Any], *, create: bool, rebuild: bool = False) -> Store:
+        """Open (or create) the collection; raise if it was built with other params."""
+        # A server holds its data elsewhere: only the embedded store has a folder to look for.
+        if not create and not settings.chroma_url and not Paths.of(settings).chroma_dir.is_dir():
+            raise IndexMissingError(f"no index at {settings.home}",
+                                    "run `rag ingest` first" + read_only_note(settings.home))
+        with reachable(settings.chroma_url), on_disk(None if settings.chroma_url else settings.home):
+            return cls._open(settings, params, create=create, rebuild=rebuild)
+
+    @classmethod
+    def _open(cls, settings: Settings, params: dict[str, Any], *, create: bool, rebuild: bool) -> Store:
+        client = _client(settings)
+        name, url, where = settings.collection, settings.chroma_url, Paths.of(settings).where()
+        exists = name in {c if isinstance(c, str) else c.name for c in client.list_collections()}
+        if exists and rebuild:
+            client.delete_collection(name)
+            exists = False
+        if not exists:
+            if not create:
+                raise IndexMissingError(f"no index at {where}", "run `rag ingest` first")
+            col = client.create_collection(
+                name, metadata=params, configuration={"hnsw": HNSW}, embedding_function=None
+            )
+            return cls(client, col, params, url, settings.home)
+        col = client.get_collection(name, embedding_function=None)
+        built = {k: v for k, v in (col.metadata or {}).items() if k in params}
+        if built != params:
+            diff = ", ".join(f"{k}: index={built.get(k)!r} now={params[k]!r}" for k in params if built.get(k) != params[k])
+            raise IndexMismatchError(
+                f"the index at {where} was built with other settings ({diff})",
+                "run `rag ingest --rebuild` to rebuild it, or restore the settings it was built with",
+            )
+        return cls(client, col, params, url, settings.home)
+
+    @_guarded
+    def marker(self) -> str | None:
+        """The content digest the last completed ingest recorded (None while an ingest is writing)."""
+        meta = self.client.get_collection(self.collection.name, embedding_function=None).metadata or {}
+        return meta.get(MARKER) or None
+
+    @_guarded
+    def set_marker(self, value: str | None) -> None:
+        """Record the content digest (or clear it before writing)."""
+        self.collection.modify(metadata={**self.params, MARKER: value or ""})
+
+    @_guarded
+    def count(self) -> int:
+        """Number of stored chunks."""
+        return self.collection.count()
+
+    @_guarded
+    def snapshot(self) -> tuple[list[str], list[dict]]:
+        """Every chunk id with its metadata: one read that serves papers() and digest()."""
+        got = self._get_all(["metadatas"])
+        return got["ids"], got["metadatas"]
+
+    def fingerprint(self) -> str:
+        """A digest of what the collection holds now (chunk ids and their paper hashes)."""
+        return digest(*self.snapshot())
+
+    def papers(self, snapshot: tuple[list[str], list[dict]] | None = None) -> dict[str, StoredPaper]:
+        """paper_id -> what is stored for it, read from chunk metadata."""
+        out: dict[str, StoredPaper] = {}
+        for meta in (snapshot or self.snapshot())[1]:
+            pid = meta["paper_id"]
+            sp = out.get(pid)
+            if sp is None:
+                files = [f for f in str(meta.get("files", "")).split("; ") if f]
+                out[pid] = sp = StoredPaper(meta["paper_hash"], int(meta["n_chunks"]), 0, files)
+            elif sp.paper_hash != meta["paper_hash"]:
+                sp.mixed = True
+            sp.found += 1
+        return out
+
+    @_guarded
+    def upsert(self, ids: list[str], vectors: np.ndarray, documents: list[str], metadatas: list[dict]) -> None:
+        """Insert or replace chunks, in batches."""
+        for i in range(0, len(ids), BATCH):
+            self.collection.upsert(
+                ids=ids[i : i + BATCH],
+                embeddings=vectors[i : i + BATCH],
+                documents=documents[i : i + BATCH],
+                metadatas=metadatas[i : i + BATCH],
+            )
+
+    @_guarded
+    def delete_papers(self, paper_ids: list[str]) -> None:
+        """Remove every chunk of these papers."""
+        for i in range(0, len(paper_ids), BATCH):
+            self.collection.delete(where={"paper_id": {"$in": paper_ids[i : i + BATCH]}})
+
+    @_guarded
+    def delete_ids(self, ids: list[str]) -> None:
+        """Remove these chunks."""
+        for i in range(0, len(ids), BATCH):
+            self.collection.delete(ids=ids[i : i + BATCH])
+
+    @_guarded
+    def all_chunks(self) -> tuple[list[str], list[str], list[dict], np.ndarray]:
+        """Every chunk's id, document, metadata and vector (to build the local index from)."""
+        import numpy as np
+
+        got = self._get_all(["documents", "metadatas", "embeddings"])
+        vectors = np.asarray(got["embeddings"], dtype=np.float32)  # shape (0,) for an empty collection
+        return got["ids"], got["documents"], got["metadatas"], vectors
+
+    def _get_all(self, include: list[str]) -> dict[str, list]:
+        """Every record, read in pages: one unpaged get of 100k chunks fails in the embedded store
+        ("too many SQL variables", found by bench/scale.py)."""
+        out: dict[str, list] = {"ids": [], **{key: [] for key in include}}
+        while True:
+            got = self.collection.get(include=include, limit=READ_PAGE, offset=len(out["ids"]))
+            for key in out:
+                out[key].extend(got[key] if got[key] is not None else [])
+            if len(got["ids"]) < READ_PAGE:
+                return out
+
+    @_guarded
+    def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
+        """Nearest chunks as (id, cosine similarity), best first. Ids only: documents come from the local index."""
+        res = self.collection.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
+        return [(cid, 1.0 - dist) for cid, dist in zip(res["ids"][0], res["distances"][0])]
+
+
+# ef_search well above the candidates fetched per query (RAG_CANDIDATES, 100): at Chroma's default (100) the
+# tail of a 100-candidate query is approximate, and because the graph is built by several threads the
+# same corpus gave different rankings on every fresh build (found by `rag eval`). Costs < 1 ms a query.
+HNSW = {"space": "cosine", "ef_search": 400}
+
+
+def digest(ids: list[str], metas: list[dict]) -> str:
+    """Order-free digest of chunk ids and their paper hashes."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for cid, paper_hash in sorted(zip(ids, (m.get("paper_hash", "") for m in metas))):
+        h.update(f"{cid}={paper_hash};".encode())
+    return h.hexdigest()
+
+
+def _client(settings: Settings) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    if settings.chroma_url:
+        return _server_client(settings)
+    try:
+        Paths.of(settings).chroma_dir.mkdir(parents=True, exist_ok=True)
+        # Chroma writes to its sqlite file on every open (even to read): a read-only home fails here
+        return chromadb.PersistentClient(
+            path=str(Paths.of(settings).chroma_dir), settings=ChromaSettings(anonymized_telemetry=False)
+        )
+    except OSError as e:
+        raise data_home_error(e, settings.home) or RagError(
+            f"cannot open the index folder {Paths.of(settings).chroma_dir}: {e}", "check RAG_HOME") from e
+
+
+def _server_client(settings: Settings) -> Any:
+    """An HttpClient for RAG_CHROMA_URL (with the token if one is set); checks the server answers."""
+    import logging
+    from urllib.parse import urlsplit
+
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    # Something in the stack sets the root logger to INFO; httpx would print every request on stderr.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    url = str(settings.chroma_url)
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
+        raise ConfigError(f"RAG_CHROMA_URL={url!r} is not an http(s) URL", "use e.g. http://127.0.0.1:8000")
+    ssl = parts.scheme == "https"
+    extra: dict[str, Any] = {}
+    if settings.chroma_token is not None:
+        extra = {
+            "chroma_client_auth_provider": "chromadb.auth.token_authn.TokenAuthClientProvider",
+            "chroma_client_auth_credentials": settings.chroma_token.get_secret_value(),
+            "chroma_auth_token_transport_header": settings.chroma_token_header,
+        }
+    try:
+        client = chromadb.HttpClient(host=parts.hostname, port=port or (443 if ssl else 8000), ssl=ssl,
+                                     settings=ChromaSettings(anonymized_telemetry=False, **extra))
+    except ValueError as e:  # chromadb reports an unreachable server (and a malformed token) as ValueError
+        if "connect" not in str(e).lower():
+            raise ConfigError(f"cannot use RAG_CHROMA_TOKEN: {e}", "check the token") from e
+        raise StoreUnavailableError(
+            f"cannot reach the Chroma server at {url}",
+            SERVER_HINT,
+        ) from e
+    # chromadb's HTTP session never times out; a hung server would hang every search.
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if session is not None:
+        import httpx
+
+        session.timeout = httpx.Timeout(settings.chroma_timeout)
+    return client

@@ -1,0 +1,57 @@
+"""Dates, in one place: the YYYY-MM-DD dates users type, the sortable YYYYMMDD integers stored with chunks,
+and date ranges (an undated paper is outside any bounded range)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from rag.errors import RagError
+
+
+def parse_day(value: object, what: str = "date") -> date | None:
+    """'YYYY-MM-DD' (or empty/None) as a date; anything else is a RagError naming `what` and the format."""
+    if isinstance(value, date):
+        return value
+    text = str(value or "").strip()
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise RagError(f"{what} {text!r} is not a date", "use YYYY-MM-DD, e.g. 2024-06-01") from None
+
+
+def date_int(d: date | None) -> int:
+    """A date as the sortable integer YYYYMMDD stored in chunk metadata; 0 for no date."""
+    return int(d.strftime("%Y%m%d")) if d else 0
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Papers published in [since, until]; either end may be open. Undated papers fail any bound."""
+
+    since: date | None = None
+    until: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.since and self.until and self.since > self.until:
+            raise RagError(f"the start date {self.since} is after the end date {self.until}", "swap the dates")
+
+    @property
+    def bounded(self) -> bool:
+        """Whether either end is set."""
+        return bool(self.since or self.until)
+
+    @property
+    def ints(self) -> tuple[int, int]:
+        """(since, until) as YYYYMMDD integers, 0 for an open end."""
+        return date_int(self.since), date_int(self.until)
+
+    def contains(self, day: int | str | date | None) -> bool:
+        """Whether a paper dated day (YYYYMMDD int, ISO string, date, or 0/''/None for undated) is in range."""
+        if not self.bounded:
+            return True
+        n = day if isinstance(day, int) else date_int(parse_day(day) if day else None)
+        lo, hi = self.ints
+        return n > 0 and (not lo or n >= lo) and (not hi or n <= hi)
