@@ -32,7 +32,7 @@ class StoreSettings(BaseModel):
     chroma_url: str | None = Field(
         default=None,
         description="URL of a Chroma server (e.g. http://127.0.0.1:8000); unset: the embedded store under home. "
-        "The local BM25 mirror stays under home, kept apart per server and collection.",
+        "The BM25 side index stays under home, kept apart per server and collection.",
     )
     chroma_token: SecretStr | None = Field(
         default=None, description="Auth token for a secured Chroma server (sent in chroma_token_header)."
@@ -193,7 +193,12 @@ class Settings(EvalSettings, AppSettings, LLMSettings, AnswerSettings, SearchSet
                CorpusSettings, StoreSettings, BaseSettings):
     """Settings for every stage; read from RAG_* environment variables (and a .env file)."""
 
-    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
+    # frozen: nothing changes a validated Settings; `replace` makes a validated copy instead
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore", frozen=True)
+
+    def replace(self, **changes: object) -> Settings:
+        """A validated copy with some fields changed (the environment is not read again)."""
+        return type(self).model_validate({**self.model_dump(), **changes})
 
 
 def get_settings(**overrides: object) -> Settings:
