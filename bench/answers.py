@@ -1,23 +1,21 @@
 """Abstention calibration on the golden set (the rest of answer quality is `rag eval`).
 
-    python bench/answers.py [--questions eval/questions.jsonl] [--out artifacts/bench]
+    python -m bench.answers [--questions eval/questions.jsonl] [--out artifacts/bench]     (from the project root)
 
 Answers every question through eval's harness with abstention switched off, so each question's evidence
 features are known, then applies the abstain rule of rag/answer/abstain.py over a grid of thresholds and prints
 the best points (abstention on unanswerable questions at most 5% false abstention on answerable ones).
 Writes a scatter plot of the two features with the current abstain region (abstain-EMBEDDER.png).
-RAG_EMBEDDER=minilm python bench/answers.py calibrates the rule for another embedder (rag/answer/abstain.py THRESHOLDS).
+RAG_EMBEDDER=minilm python -m bench.answers calibrates the rule for another embedder (rag/answer/abstain.py THRESHOLDS).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def calibrate(rows: list[dict], max_false: float = 0.05) -> list[tuple[float, float, float, float]]:

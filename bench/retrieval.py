@@ -3,7 +3,7 @@
 Prints R@1, R@10, MRR@10 (known-item) and hit@5, MRR@10 (paraphrases) for BM25 alone, dense alone
 and the fusion settings, plus ingest time and warm search latency. Writes a plot next to the report.
 
-    python bench/retrieval.py [--out artifacts/bench]
+    python -m bench.retrieval [--out artifacts/bench]
 """
 
 from __future__ import annotations

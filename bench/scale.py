@@ -6,7 +6,7 @@ memory; disk size; Retriever open time; warm search latency p50/p95 over 200 que
 the unchanged corpus; the full read of the collection and the BM25 build. It also ingests the same
 corpus the naive way (llama-index VectorStoreIndex.from_documents, same embedder, into Chroma).
 
-    python bench/scale.py [--sizes 615,10000,100000] [--quick] [--naive-max 10000] [--out artifacts/bench]
+    python -m bench.scale [--sizes 615,10000,100000] [--quick] [--naive-max 10000] [--out artifacts/bench]
 
 Needs the `bench` extra (pip install -e '.[bench]') for the naive path.
 """
@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 
 def _settings(job: dict):
@@ -36,7 +35,7 @@ def _settings(job: dict):
 def phase_ingest(job: dict) -> dict:
     """Ingest the synthetic corpus through our real path (ingest_papers)."""
     from rag.ingest.pipeline import ingest_papers
-    from synth import synth_corpus
+    from bench.synth import synth_corpus
 
     papers = synth_corpus(job["size"])
     t = time.perf_counter()
@@ -50,7 +49,7 @@ def phase_search(job: dict) -> dict:
     from rag.ingest.pipeline import ingest_papers
     from rag.store.side_index import SideIndex
     from rag.search.retriever import Retriever
-    from synth import queries, synth_corpus
+    from bench.synth import queries, synth_corpus
 
     settings = _settings(job)
     t = time.perf_counter()
@@ -90,7 +89,7 @@ def phase_naive(job: dict) -> dict:
 
     from rag.embed.base import get_embedder
     from rag.text.tokens import encoding
-    from synth import synth_corpus
+    from bench.synth import synth_corpus
 
     encoding()  # sets TIKTOKEN_CACHE_DIR to llama-index's bundled encodings (offline)
     emb = get_embedder(_settings(job))
@@ -130,8 +129,8 @@ PHASES = {"ingest": phase_ingest, "search": phase_search, "naive": phase_naive}
 def child(phase: str, job: dict) -> dict:
     """Run one phase in a fresh Python process; returns its result plus its peak memory (PHASE_peak_mb)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    proc = subprocess.run([sys.executable, __file__, "--phase", phase, "--job", json.dumps(job)],
-                          capture_output=True, text=True, env=env)
+    proc = subprocess.run([sys.executable, "-m", "bench.scale", "--phase", phase, "--job", json.dumps(job)],
+                          capture_output=True, text=True, env=env, cwd=str(ROOT))
     if proc.returncode:
         raise SystemExit(f"phase {phase} {job} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -206,7 +205,7 @@ def main() -> None:
             naive.append({"size": size, **child("naive", job)})
             print(json.dumps(naive[-1]), flush=True)
             save(args.out, rows, naive)
-    from report import plot, table
+    from bench.report import plot, table
 
     report = save(args.out, rows, naive)
     print(table(report))

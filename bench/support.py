@@ -1,6 +1,6 @@
 """Which support check tells a supported claim from a miscited one? Lexical overlap vs embeddings.
 
-    python bench/support.py
+    python -m bench.support
 
 Claims about a paper, each paired with its own abstract (supported) and with the abstract of the
 most similar other paper (miscited, a hard negative):
@@ -14,13 +14,11 @@ Reports ROC AUC and the accuracy at the threshold the answerer uses, for lexical
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
 
 
 def auc(pos: list[float], neg: list[float]) -> float:

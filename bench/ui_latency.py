@@ -1,6 +1,6 @@
 """Time to the first streamed answer text of the app, offline mode: in the browser and through gradio_client.
 
-    python bench/ui_latency.py [-n 20] [--home DIR]
+    python -m bench.ui_latency [-n 20] [--home DIR]     (from the project root)
 
 Starts `rag serve` on a free port of 127.0.0.1 (over --home, or over a fresh ingest of the seeds in a
 temporary folder), then for n questions of eval/paraphrase_queries.jsonl:
@@ -17,14 +17,11 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def summary(xs: list[float]) -> dict[str, float]:
@@ -75,6 +72,7 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=20, help="questions per measurement")
     ap.add_argument("--home", type=Path, help="an ingested RAG_HOME (default: ingest the seeds into a temp folder)")
     args = ap.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before gradio_client is imported
     lines = (ROOT / "eval" / "paraphrase_queries.jsonl").read_text().splitlines()
     questions = [json.loads(line)["question"] for line in lines][: args.n]
 

@@ -1,128 +1,60 @@
-"""Shared fixtures: the real seeds, one ingested index of them, small hand-made seed folders, the CLI.
+"""Fixtures and the tiers. Helpers the tests import live in testing/ (not installed; pytest's pythonpath finds it).
 
-Everything is real: Chroma in a temporary folder (Settings(home=...) / RAG_HOME), the WordLlama
-embedder, the seed page dumps in seeds/. Nothing of ours is mocked.
+Everything is real: Chroma in a temporary folder (Settings(home=...) / RAG_HOME), the WordLlama embedder, the
+seed page dumps in seeds/, real `rag` subprocesses, a real `chroma run`, the app in Debian's chromium, llama.cpp.
+
+Tiers: a test is marked from the fixtures it uses (TIERS below; a fixture's own fixtures count too), and a
+hypothesis test with many examples is `slow`. A plain `pytest` runs only the unmarked, fast tests (pyproject's
+addopts); `pytest -m ""` (what scripts/test.sh runs) runs every tier, `pytest -m cli` one of them.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any, Callable, Iterable, Union
+from typing import Any, Callable, Iterator
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT / "seeds"
-EVAL_QUESTIONS = ROOT / "eval" / "paraphrase_queries.jsonl"
 
 # Hermetic settings: no RAG_* variable from the developer's shell may change what the tests see.
 for _key in [k for k in os.environ if k.startswith("RAG_")]:
     del os.environ[_key]
 
-from rag.config import Settings  # noqa: E402  (after the environment is cleaned)
+from testing.cli import Cli  # noqa: E402  (after the environment is cleaned)
+from testing.seeds import SEEDS, make_settings, write_seed  # noqa: E402
+
+# fixture -> the tiers of every test that uses it
+TIERS: dict[str, tuple[str, ...]] = {
+    "cli": ("cli",),  # `python -m rag.cli` subprocesses
+    "chroma_server": ("server",),  # a real `chroma run`
+    "start_chroma": ("server",),
+    "app_url": ("browser",),  # `rag serve` as a process, driven over HTTP or in chromium
+    "start_app": ("browser",),
+    "browser": ("browser",),
+    "llm_server": ("slow",),  # llama.cpp's server: a real LLM, seconds per answer
+    "local_llm_server": ("slow",),
+    "clean_ingest": ("slow",),  # the SIGKILL ingest tests: dozens of ingest subprocesses
+}
+SLOW_EXAMPLES = 100  # a hypothesis test that tries at least this many examples is slow
 
 
-def seed_file(prefix: str) -> Path:
-    """The one real seed file whose name starts with prefix (e.g. '003')."""
-    (path,) = sorted(SEEDS.glob(f"{prefix}_*.txt"))
-    return path
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with the tiers of the fixtures it uses (directly or through other fixtures)."""
+    for item in items:
+        tiers = {tier for name in getattr(item, "fixturenames", ()) for tier in TIERS.get(name, ())}
+        hypothesis_settings = getattr(getattr(item, "obj", None), "_hypothesis_internal_use_settings", None)
+        if hypothesis_settings is not None and hypothesis_settings.max_examples >= SLOW_EXAMPLES:
+            tiers.add("slow")
+        for tier in sorted(tiers):
+            item.add_marker(tier)
 
 
-def make_settings(home: Path, **overrides: Any) -> Settings:
-    """Settings on a given data home; ignores any .env file so the tests are hermetic."""
-    overrides.setdefault("seeds", SEEDS)
-    return Settings(_env_file=None, home=home, **overrides)
-
-
-def open_store(settings: Settings, create: bool = False) -> Any:
-    """The real Chroma-backed store of settings' home (built with settings' params)."""
-    from rag.embed.base import get_embedder
-    from rag.store.chroma import Store, build_params
-
-    emb = get_embedder(settings)
-    return Store.open(settings, build_params(settings, emb.name, emb.dim), create=create)
-
-
-# --------------------------------------------------------------------------- hand-made seed files
-
-def abstract_for(topic: str) -> str:
-    """A prose abstract (long enough for the parser to see it as one) about topic."""
-    return (
-        f"We study {topic} and report what we found. "
-        "Our method combines careful measurement with a small analytical model of the system under test. "
-        "Experiments on three public benchmarks show consistent gains over strong baselines at similar cost. "
-        "We release the code and the data to support further work on this problem."
-    )
-
-
-SeedPaper = Union[str, dict]
-
-
-def write_seed(folder: Path, name: str, papers: Iterable[SeedPaper], *, spaced: bool = False,
-               header: bool = True) -> Path:
-    """Write one page dump.
-
-    papers: titles, or dicts with title and optional abstract, authors (int), organization, date
-    ("Mon D[, YYYY] [upvotes]"). spaced=False is the compact layout (title line, abstract line);
-    spaced=True is the layout with blank lines and the '• N authors' / '·' / date block.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    lines: list[str] = []
-    if header:
-        if spaced:
-            lines += ["new", "", "Get trending papers in your email inbox!", "", "Subscribe", "",
-                      "byAK and the research community", "", "Mar 13", ""]
-        else:
-            lines += ["Get trending papers in your email inbox once a day!", "Get trending papers in your email inbox!"]
-    for p in papers:
-        p = {"title": p} if isinstance(p, str) else p
-        abstract = p.get("abstract") or abstract_for(p["title"].lower())
-        if not spaced:
-            lines += [p["title"], abstract]
-            continue
-        lines += [p["title"], "", abstract, ""]
-        if p.get("authors") is not None:
-            lines.append(f"  • {p['authors']} authors")
-        elif p.get("organization"):
-            lines.append(p["organization"])
-        if p.get("date"):
-            lines += ["·", p["date"]]
-        lines.append("")
-    path = folder / name
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-# --------------------------------------------------------------------------- CLI
-
-def cli(*args: object, home: Path, env: dict[str, str] | None = None, cwd: Path | None = None,
-        timeout: float = 180) -> subprocess.CompletedProcess:
-    """Run `python -m rag.cli ARGS` as a real subprocess with RAG_HOME=home."""
-    run_env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    run_env["RAG_HOME"] = str(home)
-    run_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), run_env.get("PYTHONPATH")]))
-    run_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "rag.cli", *map(str, args)],
-        capture_output=True, text=True, env=run_env, cwd=str(cwd or home.parent), timeout=timeout,
-    )
-
-
-# --------------------------------------------------------------------------- fixtures
+# --------------------------------------------------------------------------- the real seeds and one index
 
 @pytest.fixture
 def seeds_writer() -> Callable[..., Path]:
     """write_seed(folder, name, papers, spaced=..., header=...) -> path."""
     return write_seed
-
-
-@pytest.fixture
-def run_cli() -> Callable[..., subprocess.CompletedProcess]:
-    """cli(*args, home=..., env=..., cwd=...) -> CompletedProcess."""
-    return cli
 
 
 @pytest.fixture(scope="session")
@@ -143,7 +75,7 @@ def full_index(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def full_settings(full_index) -> Settings:
+def full_settings(full_index):
     return full_index[0]
 
 
@@ -155,50 +87,98 @@ def retriever(full_settings):
     return Retriever(full_settings)
 
 
+# --------------------------------------------------------------------------- the CLI
+
+@pytest.fixture(scope="session")
+def cli() -> Iterator[Cli]:
+    """`cli(*args, home=..., env=..., input=...)` runs `python -m rag.cli ARGS`; `cli.popen(...)` starts one."""
+    runner = Cli()
+    yield runner
+    runner.close()
+
+
 # --------------------------------------------------------------------------- a real Chroma server
 
-from testing.chroma_server import ChromaServer, free_port  # noqa: E402,F401  (re-exported for the tests)
+@pytest.fixture(scope="session")
+def start_chroma() -> Iterator[Callable[..., Any]]:
+    """start_chroma(path) -> a started ChromaServer of its own; stopped by PID at the end if still running."""
+    from testing.chroma_server import ChromaServer
+
+    started: list[Any] = []
+
+    def start(path: Path, port: int | None = None) -> Any:
+        started.append(ChromaServer(path, port).start())
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
-def chroma_server(tmp_path_factory):
+def chroma_server(start_chroma, tmp_path_factory):
     """One Chroma server for the session; tests keep apart by collection name."""
-    server = ChromaServer(tmp_path_factory.mktemp("chroma-server") / "data").start()
-    yield server
-    server.stop()
+    return start_chroma(tmp_path_factory.mktemp("chroma-server") / "data")
 
 
-# --------------------------------------------------------------------------- the app (`rag serve`)
+# --------------------------------------------------------------------------- the app (`rag serve`) and a browser
 
 @pytest.fixture(scope="session")
-def app_url(full_settings, tmp_path_factory):
-    """`rag serve` on a free port of 127.0.0.1 over the shared index, offline; stopped by PID at the end."""
+def start_app() -> Iterator[Callable[..., Any]]:
+    """start_app(home, log, env=..., extra_args=..., timeout=...) -> a started `rag serve` on a free port of
+    127.0.0.1, offline (testing/app_server.py); stopped by PID at the end if still running."""
     from testing.app_server import app_process
 
-    server = app_process(full_settings.home, tmp_path_factory.mktemp("app") / "serve.log").start(timeout=120)
-    yield server.ready_url.rstrip("/")
-    server.stop()
+    started: list[Any] = []
+
+    def start(home: Path, log: Path, *, env: dict[str, str] | None = None, extra_args: tuple[str, ...] = (),
+              timeout: float = 180) -> Any:
+        started.append(app_process(home, log, env=env, extra_args=extra_args).start(timeout=timeout))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_url(start_app, full_settings, tmp_path_factory) -> str:
+    """`rag serve` over the shared index (no trailing slash)."""
+    server = start_app(full_settings.home, tmp_path_factory.mktemp("app") / "serve.log", timeout=120)
+    return server.ready_url.rstrip("/")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by Playwright (testing/browser.py). Without it the browser tests FAIL, never skip."""
+    from testing.browser import CHROMIUM, launch_chromium
+
+    if not CHROMIUM.exists():
+        pytest.fail(f"Debian's chromium is not installed at {CHROMIUM}: run `bash scripts/test.sh` (it installs it "
+                    "with apt-get) or `apt-get install chromium`. The browser tests need it.")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is not installed: pip install -e '.[dev]'")
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
 
 
 # --------------------------------------------------------------------------- a real llama.cpp server
 
-def local_llm_server(log_dir: Path, **options: Any) -> Any:
-    """A LocalLLMServer (llama.cpp serving the bundled SmolLM2-135M; options: its keyword arguments), not
-    started. Skips when the llm-local extra is missing, except in CI (CI=true), where scripts/test.sh
-    installs it: there it fails."""
-    from rag.errors import ConfigError
-    from rag.llm.server import LocalLLMServer
+@pytest.fixture(scope="session")
+def local_llm_server() -> Callable[..., Any]:
+    """local_llm_server(log_dir, **options) -> a LocalLLMServer, not started (skips when the llm-local extra is
+    missing, fails in CI): testing/llm_local.py."""
+    from testing.llm_local import local_llm_server as make
 
-    try:
-        return LocalLLMServer(log=log_dir / "llama-server.log", **options)
-    except ConfigError as e:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"{e.message}; {e.hint}")
+    return make
 
 
 @pytest.fixture(scope="session")
-def llm_server(tmp_path_factory):
+def llm_server(local_llm_server, tmp_path_factory):
     """One llama.cpp server for the session (tests that kill a server start their own)."""
     server = local_llm_server(tmp_path_factory.mktemp("llm-server")).start(timeout=120)
     yield server

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from conftest import make_settings
+from testing.seeds import make_settings
 from testing.fakes import Reply, ScriptedClient, connection_error, not_found_error, rate_limit_error, timeout_error
 from rag.answer.answerer import Answerer
 from rag.text.cites import CITE_MARK, cited_numbers

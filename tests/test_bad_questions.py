@@ -7,12 +7,9 @@ through the real `rag` CLI, and through the running app's /ask endpoint.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT, cli
 from rag.answer.answerer import HISTORY_TURNS, Answerer
 from rag.answer.question import QuestionError, prepare
 from rag.types import Citation, Turn
@@ -111,13 +108,13 @@ def test_history_with_empty_or_invisible_questions_is_skipped(answerer):
 # --------------------------------------------------------------------------- the CLI
 
 
-def test_cli_empty_question_is_one_line_exit_1(full_settings):
+def test_cli_empty_question_is_one_line_exit_1(cli, full_settings):
     r = cli("ask", "  ", home=full_settings.home)
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert r.stderr.startswith("error: the question is empty") and "hint:" in r.stderr
 
 
-def test_cli_huge_question_answers_with_a_note(full_settings):
+def test_cli_huge_question_answers_with_a_note(cli, full_settings):
     """About 100k characters in one argument (Linux allows 128 KiB per argument)."""
     pasted = (FILLER * 700)[:100_000 - len(VLLM_Q)] + VLLM_Q
     r = cli("ask", "--json", pasted, home=full_settings.home)
@@ -128,11 +125,11 @@ def test_cli_huge_question_answers_with_a_note(full_settings):
     assert r.returncode == 0 and "note: the question was" in r.stderr
 
 
-def test_cli_invalid_utf8_in_argv(full_settings):
+def test_cli_invalid_utf8_in_argv(cli, full_settings):
     """Bytes that are not UTF-8 arrive as lone surrogates; they are removed, not printed (which would crash)."""
-    env = {"RAG_HOME": str(full_settings.home), "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    r = subprocess.run([sys.executable, "-m", "rag.cli", "ask", b"What is \xff\xfe PagedAttention in vLLM?"],
-                       capture_output=True, env=env, timeout=180)
+    # a bare environment: PATH only, no locale variables
+    r = cli("ask", b"What is \xff\xfe PagedAttention in vLLM?", home=full_settings.home,
+            env={"PATH": "/usr/bin:/bin"}, inherit=False, text=False)
     err = r.stderr.decode("utf-8", "replace")
     assert r.returncode == 0, err
     assert "Traceback" not in err and "Sources:" in r.stdout.decode("utf-8")

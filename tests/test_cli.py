@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from conftest import abstract_for, cli, make_settings, open_store, write_seed
+from testing.seeds import abstract_for, make_settings, open_store, write_seed
 
 REQUIRED_SUMMARY = {"papers", "chunks", "added", "updated", "unchanged", "removed", "skipped"}
 REQUIRED_HIT = {"paper_id", "title", "score", "date", "snippet"}
@@ -31,7 +31,7 @@ def no_traceback(proc) -> None:
 
 
 @pytest.fixture(scope="module")
-def ingested(tmp_path_factory):
+def ingested(cli, tmp_path_factory):
     """A small seed folder (both layouts, one orphan abstract) ingested once through `rag ingest --json`."""
     root = tmp_path_factory.mktemp("cli")
     seeds = root / "seeds"
@@ -57,7 +57,7 @@ def test_ingest_json(ingested):
     assert (home / "chroma").is_dir()  # everything went under RAG_HOME
 
 
-def test_reingest_human_output(ingested):
+def test_reingest_human_output(cli, ingested):
     home, seeds, _ = ingested
     proc = cli("ingest", seeds, home=home)
     assert proc.returncode == 0, proc.stderr
@@ -67,7 +67,7 @@ def test_reingest_human_output(ingested):
     assert "warning" in proc.stderr and "c.txt:1:" in proc.stderr
 
 
-def test_search_json(ingested):
+def test_search_json(cli, ingested):
     home, _, _ = ingested
     proc = cli("search", "zebrafish fin regeneration", "--json", "-k", "3", home=home)
     assert proc.returncode == 0, proc.stderr
@@ -84,7 +84,7 @@ def test_search_json(ingested):
     assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
 
 
-def test_search_date_filters(ingested):
+def test_search_date_filters(cli, ingested):
     home, _, _ = ingested
     since, until = "2024-01-01", "2024-12-31"
     proc = cli("search", "energy soil reef monitoring", "--json", "--since", since, "--until", until, home=home)
@@ -95,7 +95,7 @@ def test_search_date_filters(ingested):
     assert all(since <= h["date"] <= until for h in hits)
 
 
-def test_malformed_date_exits_1(ingested):
+def test_malformed_date_exits_1(cli, ingested):
     home, _, _ = ingested
     proc = cli("search", "reef", "--since", "2024-02-30", home=home)
     assert proc.returncode == 1
@@ -104,7 +104,7 @@ def test_malformed_date_exits_1(ingested):
     assert proc.stdout == ""
 
 
-def test_papers_json(ingested):
+def test_papers_json(cli, ingested):
     home, _, _ = ingested
     proc = cli("papers", "--json", home=home)
     assert proc.returncode == 0, proc.stderr
@@ -119,7 +119,7 @@ def test_papers_json(ingested):
     assert len({r["paper_id"] for r in rows}) == 6
 
 
-def test_search_without_index(tmp_path):
+def test_search_without_index(cli, tmp_path):
     proc = cli("search", "anything", "--json", home=tmp_path / "empty-home")
     assert proc.returncode == 1
     no_traceback(proc)
@@ -127,14 +127,14 @@ def test_search_without_index(tmp_path):
     assert proc.stdout == ""
 
 
-def test_ingest_missing_path(tmp_path):
+def test_ingest_missing_path(cli, tmp_path):
     proc = cli("ingest", "/nonexistent", home=tmp_path / "home")
     assert proc.returncode == 1
     no_traceback(proc)
     assert "not found" in proc.stderr and "/nonexistent" in proc.stderr and "hint:" in proc.stderr
 
 
-def test_ingest_with_no_paper_exits_1(tmp_path):
+def test_ingest_with_no_paper_exits_1(cli, tmp_path):
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     (seeds / "dump.txt").write_bytes(b"\x00\x00")
@@ -148,7 +148,7 @@ def test_ingest_with_no_paper_exits_1(tmp_path):
     ({"RAG_TOP_K": "0"}, ["search", "reef"], "RAG_TOP_K"),
     ({"RAG_CHUNK_SIZE": "64", "RAG_CHUNK_OVERLAP": "64"}, ["ingest", "--json"], "chunk_overlap"),
 ])
-def test_invalid_setting_exits_1(tmp_path, env, command, says):
+def test_invalid_setting_exits_1(cli, tmp_path, env, command, says):
     write_seed(tmp_path / "seeds", "a.txt", COMPACT)
     proc = cli(*command, home=tmp_path / "home", env={**env, "RAG_SEEDS": str(tmp_path / "seeds")})
     assert proc.returncode == 1
@@ -157,7 +157,7 @@ def test_invalid_setting_exits_1(tmp_path, env, command, says):
     assert not (tmp_path / "home" / "chroma").exists()
 
 
-def test_search_on_empty_collection(tmp_path):
+def test_search_on_empty_collection(cli, tmp_path):
     home = tmp_path / "home"
     open_store(make_settings(home), create=True)  # the collection ingest creates before writing any chunk
     proc = cli("search", "anything", home=home)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT, cli
 
 VLLM_TITLE = "Efficient Memory Management for Large Language Model Serving with PagedAttention"
 VLLM_Q = "How does vLLM use PagedAttention to reduce KV cache memory waste?"
@@ -22,21 +19,12 @@ def no_traceback(proc: subprocess.CompletedProcess) -> None:
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
 
 
-def chat(stdin: str, home, env: dict[str, str]) -> subprocess.CompletedProcess:
-    """`rag chat` with stdin, in the environment conftest.cli() builds (cli() has no stdin)."""
-    run_env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    run_env.update(RAG_HOME=str(home), PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), run_env.get("PYTHONPATH")])))
-    run_env.update(env)
-    return subprocess.run([sys.executable, "-m", "rag.cli", "chat"], input=stdin, capture_output=True, text=True,
-                          env=run_env, cwd=str(home.parent), timeout=180)
-
-
 @pytest.fixture(scope="module")
 def home(full_settings):
     return full_settings.home
 
 
-def test_ask_json(home):
+def test_ask_json(cli, home):
     proc = cli("ask", VLLM_Q, "--json", home=home, env=NO_LLM)
     assert proc.returncode == 0, proc.stderr
     no_traceback(proc)
@@ -52,7 +40,7 @@ def test_ask_json(home):
     assert out["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "counted_by": "none", "total_tokens": 0}
 
 
-def test_ask_streams_text_then_sources(home):
+def test_ask_streams_text_then_sources(cli, home):
     proc = cli("ask", VLLM_Q, "--offline", home=home)
     assert proc.returncode == 0, proc.stderr
     no_traceback(proc)
@@ -62,7 +50,7 @@ def test_ask_streams_text_then_sources(home):
     assert "[extractive: retrieval" in proc.stderr
 
 
-def test_ask_empty_question(home):
+def test_ask_empty_question(cli, home):
     proc = cli("ask", "", home=home, env=NO_LLM)
     assert proc.returncode == 1
     no_traceback(proc)
@@ -70,7 +58,7 @@ def test_ask_empty_question(home):
     assert proc.stdout == ""
 
 
-def test_ask_out_of_domain_abstains(home):
+def test_ask_out_of_domain_abstains(cli, home):
     proc = cli("ask", "What is the best banana bread recipe?", home=home, env=NO_LLM)
     assert proc.returncode == 0, proc.stderr
     no_traceback(proc)
@@ -79,8 +67,8 @@ def test_ask_out_of_domain_abstains(home):
     assert "Sources:" not in proc.stdout
 
 
-def test_chat_two_turns(home):
-    proc = chat(f"{VLLM_Q}\nWhat about [1]?\n/quit\n", home, NO_LLM)
+def test_chat_two_turns(cli, home):
+    proc = cli("chat", home=home, env=NO_LLM, input=f"{VLLM_Q}\nWhat about [1]?\n/quit\n")
     assert proc.returncode == 0, proc.stderr
     no_traceback(proc)
     assert "615 papers" in proc.stderr
@@ -91,8 +79,8 @@ def test_chat_two_turns(home):
     assert proc.stderr.count("[extractive: retrieval") == 2
 
 
-def test_chat_goes_on_after_an_error_and_ends_at_eof(home):
-    proc = chat(f"\x01\x02\u200b\n{VLLM_Q}\n", home, NO_LLM)  # no /quit: stdin just ends
+def test_chat_goes_on_after_an_error_and_ends_at_eof(cli, home):
+    proc = cli("chat", home=home, env=NO_LLM, input=f"\x01\x02\u200b\n{VLLM_Q}\n")  # no /quit: stdin just ends
     assert proc.returncode == 0, proc.stderr
     no_traceback(proc)
     assert "error: the question is empty (it had only control or invisible characters)" in proc.stderr
@@ -105,7 +93,7 @@ def closed_port() -> int:
         return s.getsockname()[1]  # closed again when the socket is: nothing listens there
 
 
-def test_ask_llm_unreachable(home):
+def test_ask_llm_unreachable(cli, home):
     url = f"http://127.0.0.1:{closed_port()}/v1"
     proc = cli("ask", VLLM_Q, "--llm", home=home,
                env={"OPENAI_BASE_URL": url, "OPENAI_API_KEY": "", "RAG_LLM_RETRIES": "0", "RAG_LLM_TIMEOUT": "2"})
@@ -118,7 +106,7 @@ def test_ask_llm_unreachable(home):
     assert "[answer incomplete]" not in proc.stdout
 
 
-def test_ask_llm_and_offline_exclude_each_other(home):
+def test_ask_llm_and_offline_exclude_each_other(cli, home):
     proc = cli("ask", VLLM_Q, "--llm", "--offline", home=home)
     assert proc.returncode == 1
     no_traceback(proc)

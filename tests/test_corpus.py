@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEEDS, abstract_for, seed_file, write_seed
+from testing.seeds import SEEDS, abstract_for, seed_file, write_seed
 from rag.corpus.parse import CHROME, DATE_RE, load_corpus, normalize_title, paper_id
 from rag.errors import CorpusError, RagError
 

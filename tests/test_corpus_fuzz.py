@@ -43,7 +43,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SEEDS
+from testing.seeds import SEEDS
 from rag.corpus.parse import ABSTRACT_MIN_CHARS, CHROME, DATE_RE, load_corpus, normalize_title
 
 FUZZ = dict(database=None, derandomize=True, deadline=None,

@@ -11,7 +11,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import abstract_for, make_settings, write_seed
+from testing.seeds import abstract_for, make_settings, write_seed
 from rag.embed import st as embed_st
 from rag.corpus.parse import paper_id
 from rag.embed.base import get_embedder

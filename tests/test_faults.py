@@ -17,7 +17,7 @@ from typing import Iterator
 
 import pytest
 
-from conftest import cli, make_settings, open_store, seed_file
+from testing.seeds import make_settings, open_store, seed_file
 from rag.corpus.parse import load_corpus
 
 SEED = seed_file("003")  # 59 papers: an index of about 2.7 MB (Chroma 1.5, BM25 mirror 1.1, embed cache 0.1)
@@ -77,7 +77,7 @@ def stored(settings) -> dict[str, tuple[str, int, int]]:
     return {pid: (p.paper_hash, p.n_chunks, p.found) for pid, p in open_store(settings).papers().items()}
 
 
-def search_ids(home: Path, seeds: Path) -> list[str]:
+def search_ids(cli, home: Path, seeds: Path) -> list[str]:
     import json
 
     proc = cli("search", QUERY, "-k", "5", "--json", home=home, env=env_for(seeds))
@@ -86,7 +86,7 @@ def search_ids(home: Path, seeds: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory):
+def clean(cli, tmp_path_factory):
     """The reference: the seed ingested into an ordinary folder. (settings, fingerprint, search hits)."""
     from rag.ingest.pipeline import ingest
 
@@ -96,7 +96,7 @@ def clean(tmp_path_factory):
     shutil.copy(SEED, seeds)
     settings = make_settings(tmp / "home", seeds=seeds)
     ingest(settings)
-    return settings, open_store(settings).fingerprint(), search_ids(settings.home, seeds)
+    return settings, open_store(settings).fingerprint(), search_ids(cli, settings.home, seeds)
 
 
 def seeds_in(folder: Path) -> Path:
@@ -108,7 +108,7 @@ def seeds_in(folder: Path) -> Path:
 
 # --------------------------------------------------------------------------- a full data home
 
-def test_ingest_into_a_full_home_then_after_it_grows(tmp_path, clean):
+def test_ingest_into_a_full_home_then_after_it_grows(cli, tmp_path, clean):
     _, clean_fp, clean_hits = clean
     seeds = seeds_in(tmp_path)
     with tmpfs(tmp_path / "disk", 1100) as disk:  # the index needs about 2.7 MB
@@ -123,10 +123,10 @@ def test_ingest_into_a_full_home_then_after_it_grows(tmp_path, clean):
         assert proc.returncode == 0, proc.stderr
         settings = make_settings(home, seeds=seeds)
         assert open_store(settings).fingerprint() == clean_fp  # the same index as a clean ingest
-        assert search_ids(home, seeds) == clean_hits
+        assert search_ids(cli, home, seeds) == clean_hits
 
 
-def test_home_fills_up_during_a_reingest_and_the_old_index_loses_nothing(tmp_path, clean):
+def test_home_fills_up_during_a_reingest_and_the_old_index_loses_nothing(cli, tmp_path, clean):
     from rag.ingest.pipeline import ingest
 
     _, clean_fp, clean_hits = clean
@@ -158,7 +158,7 @@ def test_home_fills_up_during_a_reingest_and_the_old_index_loses_nothing(tmp_pat
             one_clear_error(proc, "no space left", str(settings.home))
 
         remount(disk, "size=32m")
-        hits_after = search_ids(settings.home, seeds)  # before the rerun: what the failed ingest left answers
+        hits_after = search_ids(cli, settings.home, seeds)  # before the rerun: what the failed ingest left answers
         proc = cli("ingest", "--json", home=settings.home, env=env_for(seeds))
         assert proc.returncode == 0, proc.stderr
         papers = {p.paper_id for p in load_corpus([seeds]).papers}
@@ -170,7 +170,7 @@ def test_home_fills_up_during_a_reingest_and_the_old_index_loses_nothing(tmp_pat
 
 # --------------------------------------------------------------------------- a read-only data home
 
-def test_read_only_home_with_an_index(tmp_path, clean):
+def test_read_only_home_with_an_index(cli, tmp_path, clean):
     _, _, clean_hits = clean
     seeds = seeds_in(tmp_path)
     with tmpfs(tmp_path / "disk", 16 * 1024) as disk:
@@ -184,14 +184,14 @@ def test_read_only_home_with_an_index(tmp_path, clean):
             one_clear_error(proc, "read-only", str(home))
 
         remount(disk, "rw")
-        assert search_ids(home, seeds) == clean_hits
+        assert search_ids(cli, home, seeds) == clean_hits
         proc = cli("ask", QUERY, "--offline", home=home, env=env_for(seeds))
         assert proc.returncode == 0 and "\nSources:\n" in proc.stdout, proc.stderr
         proc = cli("ingest", "--json", home=home, env=env_for(seeds))
         assert proc.returncode == 0 and '"unchanged": 59' in proc.stdout, proc.stderr
 
 
-def test_read_only_home_without_an_index(tmp_path):
+def test_read_only_home_without_an_index(cli, tmp_path):
     seeds = seeds_in(tmp_path)
     with tmpfs(tmp_path / "disk", 16 * 1024) as disk:
         home = disk / "home"
@@ -211,24 +211,22 @@ MODEL = "scripted-model"
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
+def app(start_chroma, start_app, tmp_path_factory):
     """`rag serve` on an index in a Chroma server we start and stop, answering with a scripted LLM server:
     (gradio client, Chroma server, the LLM script to change in place, requests the LLM saw)."""
     from gradio_client import Client
 
-    from conftest import write_seed
-    from testing.chroma_server import ChromaServer
     from rag.ingest.pipeline import ingest
-    from test_ingest import COMPACT, SPACED
-    from test_llm_http import RELEASE, good_stream, scripted_server
-    from testing.app_server import app_process
+    from testing.scripted_http import GAVE_UP, RELEASE, good_stream, scripted_server
+    from testing.seeds import small_seeds
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     tmp = tmp_path_factory.mktemp("app-faults")
-    write_seed(tmp / "seeds", "a.txt", COMPACT)
-    write_seed(tmp / "seeds", "b.txt", SPACED, spaced=True)
-    chroma = ChromaServer(tmp / "chroma-data").start()
+    small_seeds(tmp / "seeds")
+    chroma = start_chroma(tmp / "chroma-data")
     script = [good_stream()]
+    RELEASE.clear()
+    GAVE_UP.clear()
     httpd, seen = scripted_server(script, models=[MODEL])
     app = None
     try:
@@ -236,7 +234,7 @@ def app(tmp_path_factory):
         env = {"RAG_CHROMA_URL": chroma.url, "RAG_CHROMA_TIMEOUT": "5",
                "OPENAI_BASE_URL": f"http://127.0.0.1:{httpd.server_address[1]}/v1", "RAG_LLM_MODEL": MODEL,
                "RAG_LLM_RETRIES": "1", "RAG_LLM_TIMEOUT": "2"}
-        app = app_process(tmp / "home", tmp / "serve.log", env=env).start(timeout=180)
+        app = start_app(tmp / "home", tmp / "serve.log", env=env)
         yield Client(app.ready_url, verbose=False), chroma, script, seen
     finally:
         RELEASE.set()
@@ -248,17 +246,15 @@ def app(tmp_path_factory):
 
 
 def ask(client, mode: str) -> dict:
-    from test_llm_http import QUESTION
+    from testing.scripted_http import QUESTION
 
     return client.predict(QUESTION, 0, "", "", mode, api_name="/ask")
 
 
 def test_app_llm_faults_are_clear_errors_then_it_answers(app):
-    import time
-
     from gradio_client.exceptions import AppError
 
-    from test_llm_http import GOOD, MALFORMED, RATE_LIMITED_NO_WAIT, good_stream
+    from testing.scripted_http import GAVE_UP, GOOD, MALFORMED, RATE_LIMITED_NO_WAIT, good_stream
 
     client, _, script, seen = app
     assert ask(client, "llm")["answer"] == GOOD  # the app works before any fault
@@ -273,13 +269,13 @@ def test_app_llm_faults_are_clear_errors_then_it_answers(app):
     }
     for name, (reply, says) in faults.items():
         script[:] = [reply]
-        t0 = time.monotonic()
         with pytest.raises(AppError) as err:
             ask(client, "llm")
         text = str(err.value)
         assert says in text and "127.0.0.1" in text, (name, text)
         assert "Traceback" not in text and "offline answer mode" in text, (name, text)
-        assert time.monotonic() - t0 < 30, name  # an error, not a hang
+        # an error, not a hang: the app gave up while the hanging server still held the request
+        assert not GAVE_UP.is_set(), name
         script[:] = [good_stream()]
         out = ask(client, "llm")  # the fault cleared: the same running app answers
         assert out["done"] and out["answer"] == GOOD and out["citations"], name

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ROOT
+from testing.seeds import ROOT
 
 EVAL_DIR = ROOT / "eval"
 QUESTIONS = EVAL_DIR / "questions.jsonl"

@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 import pytest
 from pydantic import ValidationError
 
-from conftest import abstract_for, make_settings, open_store, write_seed
 from rag.corpus.parse import paper_id
 from rag.errors import CorpusError, IndexMismatchError, IndexMissingError
 from rag.ingest.pipeline import ingest
 from rag.store.side_index import SideIndex
 from rag.search.retriever import FRESHNESS_SECONDS, Retriever
 from rag.store.paths import Paths
-
-COMPACT = ["Quokka Population Dynamics on Rottnest Island", "Zebrafish Fin Regeneration Atlas",
-           "Basalt Weathering Rates Under Glacial Cycles"]
-SPACED = [
-    {"title": "Tidal Energy Harvesting with Flexible Membranes", "authors": 4, "date": "Mar 2, 2024 7"},
-    {"title": "Lichen Symbiosis Networks in Alpine Soil", "organization": "Alpine Institute", "date": "Apr 9"},
-]
-TITLES = COMPACT + [p["title"] for p in SPACED]
-
-
-def small_seeds(folder: Path) -> Path:
-    """Two page dumps, one per layout, five papers in all."""
-    write_seed(folder, "a.txt", COMPACT)
-    write_seed(folder, "b.txt", SPACED, spaced=True)
-    return folder
+from testing.clock import FakeClock
+from testing.seeds import COMPACT, TITLES, abstract_for, make_settings, open_store, small_seeds, write_seed
 
 
 @pytest.fixture
@@ -301,11 +284,15 @@ def test_overlap_not_smaller_than_chunk_size_is_a_config_error(tmp_path, size, o
 def test_open_retriever_sees_removed_papers_go(home):
     settings, seeds = home
     ingest(settings)
-    r = Retriever(settings)
+    clock = FakeClock()
+    r = Retriever(settings, clock=clock)
     gone = COMPACT[0]
     assert r.search("quokka", k=5)[0].paper_id == paper_id(gone)
     write_seed(seeds, "a.txt", COMPACT[1:])
     assert ingest(settings).removed == 1
-    # A long-lived Retriever checks the store's ingest marker at most once per FRESHNESS_SECONDS.
-    time.sleep(FRESHNESS_SECONDS + 0.1)
+    # A long-lived Retriever checks the store's ingest marker at most once per FRESHNESS_SECONDS:
+    # until then it answers from the side index it has (which still knows the paper).
+    clock.advance(FRESHNESS_SECONDS / 2)
+    assert r.search("quokka", k=5)[0].paper_id == paper_id(gone)
+    clock.advance(FRESHNESS_SECONDS / 2)
     assert paper_id(gone) not in {h.paper_id for h in r.search("quokka", k=5)}

@@ -1,145 +1,162 @@
-"""SIGKILL real `rag ingest` subprocesses; the rerun must leave exactly what a clean ingest leaves.
+"""SIGKILL real `rag ingest` subprocesses at named points; the rerun must leave exactly what a clean ingest leaves.
 
-Each kill point: a fresh home, `python -m rag.cli ingest` with small write batches (RAG_INGEST_BATCH=16:
-39 commit points), SIGKILL at a time spread over a measured clean run (import to exit), a Retriever on
-what is left (every other point), a rerun, then a comparison with the clean home: chunk ids, documents,
-metadatas, embeddings, collection metadata and marker, the BM25 mirror, search results. The functions
-are bench/ingest_kill.py's, which runs many more points, also with 64-token chunks (batches that end
-inside papers). Then the ingest lock: two ingests at once never interleave, and a SIGKILLed holder
-never blocks the next ingest.
+Each case: a fresh home, `python -m rag.cli ingest` with small write batches (RAG_INGEST_BATCH=16: 39 batches),
+killed at a NAMED POINT (rag/faultpoints.py: RAG_TEST_KILL_AT makes the ingest SIGKILL itself there, so it dies
+at the same place on any machine, however fast or busy), then what it left (the phase, asserted exactly), a
+Retriever on it (every other case), a rerun, and a comparison with the clean home: chunk ids, documents,
+metadatas, embeddings, collection metadata and marker, the side index, search results (testing/ingest_kill.py
+and testing/recovery.py; bench/ingest_kill.py runs many more cases, also with 64-token chunks). Then the ingest
+lock, with an ingest held inside it at a named point (RAG_TEST_PAUSE_AT): a second ingest waits for it and finds
+the work done, or refuses with a timeout of 0; a SIGKILLed holder never blocks the next ingest.
 """
 
 from __future__ import annotations
 
-import os
+import dataclasses
 import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
-
-sys.path.insert(0, str(ROOT))
-from bench.ingest_kill import (  # noqa: E402
-    Clean, Row, clean_home, differences, kill_case, run, settings_for, snapshot, spread, start,
+from rag.faultpoints import KILL_AT
+from rag.store.paths import Paths
+from testing.ingest_kill import (
+    Clean, Paused, Row, clean_home, differences, kill_case, run, settings_for, snapshot, start, summary_of,
+    wait_for_line,
 )
-from rag.store.paths import Paths  # noqa: E402
+from testing.seeds import SEEDS, write_seed
 
 FAST = {"ingest_batch": 16}  # default chunking (one chunk a paper), many small writes: an ingest costs ~5 s
-FIRST_KILLS = 6
 PAPERS = 615
+BATCHES = 39  # ceil(615 / 16)
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory) -> Clean:
-    """A clean ingest of the real seeds with FAST settings, timed, and its snapshot."""
+def clean_ingest(tmp_path_factory) -> Clean:
+    """A clean ingest of the real seeds with FAST settings, and its snapshot: what every recovery must equal."""
     return clean_home(tmp_path_factory.mktemp("clean") / "home", dict(FAST))
 
 
 def table(rows: list[Row]) -> str:
-    return "\n".join(f"{r.case} at {r.at_s}s killed={r.killed} recovered={r.recovered} | {r.phase} | {r.probe} | "
+    return "\n".join(f"{r.case} at {r.at} killed={r.killed} recovered={r.recovered} | {r.phase} | {r.probe} | "
                      f"{r.problems}" for r in rows)
 
 
-def test_clean_reference_is_sane(clean):
-    snap = clean.snap
-    assert clean.total > 30 * FAST["ingest_batch"]  # many write batches, so many points to die between
+def test_clean_reference_is_sane(clean_ingest):
+    snap = clean_ingest.snap
+    assert clean_ingest.total == PAPERS and -(-PAPERS // FAST["ingest_batch"]) == BATCHES  # many points to die at
     assert len({m["paper_id"] for m in snap["metas"]}) == PAPERS
     assert snap["collection_meta"]["content_digest"] == snap["digest"]
-    assert snap["mirror"]["n"] == clean.total and snap["retriever_used_saved_mirror"]
+    assert snap["mirror"]["n"] == clean_ingest.total and snap["retriever_used_saved_mirror"]
     assert all(len(s) == 5 for s in snap["searches"])
     assert differences(snap, snap) == []
 
 
-def test_sigkill_first_ingest_anywhere_then_rerun_equals_clean(clean, tmp_path):
-    rows = [kill_case(clean, tmp_path / f"k{i}", at, check=i % 2 == 0)
-            for i, at in enumerate(spread(FIRST_KILLS, clean.seconds, 0.2))]  # the bench covers the imports
-    killed = [r for r in rows if r.killed]
+# point -> where a first ingest killed there stopped, told by what it left (testing/recovery.py phase())
+FIRST_INGEST = {
+    "ingest:locked": "before the store was opened",
+    "ingest:marker-cleared": "collection created, no chunk stored yet",
+    "ingest:batch-stored:1": "writing: 16/615 chunks stored",
+    "ingest:batch-stored:20": "writing: 320/615 chunks stored",
+    "side-index:before-switch": "all chunks stored, marker pending (mirror not saved)",
+    "ingest:before-marker": "all chunks stored, marker pending (mirror saved)",
+    "ingest:marker-set": "done (marker set), not yet exited",
+}
+
+
+def test_sigkill_first_ingest_at_each_point_then_rerun_equals_clean(clean_ingest, tmp_path):
+    rows = [kill_case(clean_ingest, tmp_path / f"k{i}", point, check=i % 2 == 0)
+            for i, point in enumerate(FIRST_INGEST)]
+    assert all(r.killed for r in rows), table(rows)  # each reached its point and died there
+    assert [r.phase for r in rows] == list(FIRST_INGEST.values()), table(rows)
     assert all(r.recovered for r in rows), table(rows)
-    assert len(killed) >= FIRST_KILLS - 2, table(rows)  # the last points may land after a fast run's exit
-    assert any(r.phase.startswith("writing") for r in killed), table(rows)  # some died between write batches
-    assert any(r.probe.startswith("search ok") for r in rows) or any("hint" in r.probe for r in rows), table(rows)
+    # a reader on a half-written home works, or says what to do
+    assert all(r.probe.startswith("search ok") or "hint" in r.probe for r in rows if r.probe), table(rows)
 
 
-def test_sigkill_rebuild_then_rerun_with_or_without_rebuild(clean, tmp_path):
-    rows = [kill_case(clean, tmp_path / f"r{i}", at, case="rebuild" if i % 2 else "rebuild-plain", check=True)
-            for i, at in enumerate(spread(2, clean.seconds, 0.5, 0.95))]
+def test_sigkill_rebuild_then_rerun_with_or_without_rebuild(clean_ingest, tmp_path):
+    rows = [kill_case(clean_ingest, tmp_path / "dropped", "store:rebuild-dropped", case="rebuild-plain"),
+            kill_case(clean_ingest, tmp_path / "writing", "ingest:batch-stored:20", case="rebuild")]
+    assert all(r.killed for r in rows), table(rows)
+    assert [r.phase for r in rows] == ["store created, no collection yet", "writing: 320/615 chunks stored"], \
+        table(rows)
     assert all(r.recovered for r in rows), table(rows)
-    assert sum(r.killed for r in rows) >= 1, table(rows)
 
 
-def test_sigkill_the_rerun_that_repairs(clean, tmp_path):
-    row = kill_case(clean, tmp_path / "home", 0.65 * clean.seconds, case="repair", check=True,
-                    repair_at=0.6 * clean.seconds)
+def test_sigkill_the_rerun_that_repairs(clean_ingest, tmp_path):
+    row = kill_case(clean_ingest, tmp_path / "home", "ingest:batch-stored:15", case="repair",
+                    repair_kill="ingest:batch-stored:5")
+    assert row.kills == 2, table([row])
+    assert row.phase == ("writing: 240/615 chunks stored; rerun killed at ingest:batch-stored:5: "
+                         "writing: 320/615 chunks stored"), table([row])
     assert row.recovered, table([row])
-    assert row.kills >= 1, table([row])
+
+
+@pytest.fixture(scope="module")
+def changed_home(clean_ingest, tmp_path_factory):
+    """A home that differs from the seeds the way an update finds it: one paper stored in a longer version
+    (two chunks, so its new version leaves a stale one) and three papers no longer in the seeds."""
+    from rag.corpus.parse import load_corpus
+    from rag.ingest.pipeline import ingest_papers
+
+    tmp = tmp_path_factory.mktemp("changed")
+    write_seed(tmp / "gone", "gone.txt", ["Tide Pool Census", "Glacier Melt Sensors", "Coral Reef Acoustics"])
+    papers = load_corpus([SEEDS, tmp / "gone"]).papers
+    papers[0] = dataclasses.replace(papers[0], abstract=" ".join([papers[0].abstract] * 4))  # over 512 tokens
+    settings = settings_for(tmp / "home", **FAST)
+    ingest_papers(settings, papers)
+    return settings.home
+
+
+@pytest.mark.parametrize("point", ["ingest:stale-delete", "ingest:removed-delete"])
+def test_sigkill_an_update_before_it_deletes_then_rerun_equals_clean(clean_ingest, changed_home, tmp_path, point):
+    row = kill_case(clean_ingest, tmp_path / "home", point, before=changed_home)
+    assert row.killed and row.phase.startswith("all chunks stored, marker pending"), table([row])
+    assert row.recovered, table([row])
 
 
 # --------------------------------------------------------------------------- the ingest lock
 
-def started_together(home: Path, *extra_env: dict[str, str]) -> list[tuple[subprocess.Popen, str, str]]:
-    """Start one ingest per env at the same moment; (process, stdout, stderr) of each once all exit."""
-    procs = [start(home, FAST, env=env) for env in extra_env]
-    return [(p, *p.communicate(timeout=300)) for p in procs]
-
-
-def summary_of(stdout: str) -> dict:
-    import json
-
-    return json.loads(stdout.strip().splitlines()[-1])
-
-
-def test_two_ingests_at_once_the_second_waits_and_finds_the_work_done(clean, tmp_path):
+def test_two_ingests_at_once_the_second_waits_and_finds_the_work_done(clean_ingest, tmp_path):
     home = tmp_path / "home"
-    results = started_together(home, {}, {})
-    assert [p.returncode for p, _, _ in results] == [0, 0], [err for _, _, err in results]
-    waited = [(p, out, err) for p, out, err in results if "waiting for another ingest" in err]
-    assert len(waited) == 1, [err for _, _, err in results]  # exactly one had to wait
-    (p_wait, out_wait, err_wait), = waited
-    (p_work, out_work, _), = [r for r in results if r[0] is not p_wait]
-    assert err_wait.count("waiting for another ingest") == 1
-    assert f"(pid {p_work.pid})" in err_wait  # it names the ingest it waits for
-    work, wait = summary_of(out_work), summary_of(out_wait)
+    with Paused(home, FAST, "ingest:locked") as first:  # holds the lock until released
+        second = start(home, FAST)
+        said = wait_for_line(second, "waiting for another ingest")
+        assert f"(pid {first.proc.pid})" in said  # it names the ingest it waits for
+        assert first.release() == 0, first.err
+        out, err = second.communicate(timeout=300)
+    assert second.returncode == 0, said + err
+    assert "waiting" not in first.err and (said + err).count("waiting for another ingest") == 1
+    work, wait = summary_of(first.out), summary_of(out)
     assert (work["added"], work["unchanged"]) == (PAPERS, 0)
     # The waiter began only after the first had finished: it found every paper complete (no interleaving).
     assert (wait["added"], wait["updated"], wait["removed"], wait["unchanged"]) == (0, 0, 0, PAPERS)
-    assert differences(snapshot(settings_for(home, **FAST)), clean.snap) == []
+    assert differences(snapshot(settings_for(home, **FAST)), clean_ingest.snap) == []
     assert not Paths.of(settings_for(home)).ingest_lock.with_suffix(".pid").exists()  # the last holder cleaned up
 
 
-def test_with_timeout_0_the_second_ingest_refuses_at_once(clean, tmp_path):
+def test_with_timeout_0_the_second_ingest_refuses_at_once(clean_ingest, tmp_path):
     home = tmp_path / "home"
     refuse = {"RAG_INGEST_LOCK_TIMEOUT": "0"}
-    results = started_together(home, refuse, refuse)
-    codes = sorted(p.returncode for p, _, _ in results)
-    assert codes == [0, 1], [err for _, _, err in results]
-    (p_ok, out_ok, _), = [r for r in results if r[0].returncode == 0]
-    (_, out_no, err_no), = [r for r in results if r[0].returncode == 1]
-    assert out_no == "" and "Traceback" not in err_no
-    assert f"error: another ingest (pid {p_ok.pid}) is writing the index at {home}" in err_no
+    with Paused(home, FAST, "ingest:locked", env=refuse) as first:
+        no = start(home, FAST, env=refuse)
+        out_no, err_no = no.communicate(timeout=300)
+        assert first.release() == 0, first.err
+    assert no.returncode == 1 and out_no == "" and "Traceback" not in err_no, err_no
+    assert f"error: another ingest (pid {first.proc.pid}) is writing the index at {home}" in err_no
     assert "hint: let it finish, then run `rag ingest` again" in err_no and "RAG_INGEST_LOCK_TIMEOUT" in err_no
     assert "waiting" not in err_no  # timeout 0: refused, not waited
-    assert summary_of(out_ok)["added"] == PAPERS
-    assert differences(snapshot(settings_for(home, **FAST)), clean.snap) == []
+    assert summary_of(first.out)["added"] == PAPERS
+    assert differences(snapshot(settings_for(home, **FAST)), clean_ingest.snap) == []
 
 
-def test_the_lock_of_a_sigkilled_ingest_does_not_block_the_next(clean, tmp_path):
+def test_the_lock_of_a_sigkilled_ingest_does_not_block_the_next(clean_ingest, tmp_path):
     home = tmp_path / "home"
     pid_file = Paths.of(settings_for(home)).ingest_lock.with_suffix(".pid")
-    proc = start(home, FAST)
-    deadline = time.monotonic() + 120
-    while not (pid_file.exists() and pid_file.read_text().strip() == str(proc.pid)):
-        assert proc.poll() is None and time.monotonic() < deadline, "the ingest never took its lock"
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)  # while it holds the lock
-    proc.communicate(timeout=30)
+    proc = start(home, FAST, env={KILL_AT: "ingest:locked"})  # dies holding the lock
+    proc.communicate(timeout=300)
     assert proc.returncode == -signal.SIGKILL
     assert pid_file.read_text().strip() == str(proc.pid)  # it died holding the lock: nothing cleaned up
-    t0 = time.monotonic()
     rc, summary, err = run(home, FAST, env={"RAG_INGEST_LOCK_TIMEOUT": "0"})  # would refuse if still locked
     assert rc == 0 and "waiting" not in err, err
-    assert summary["papers"] == PAPERS and time.monotonic() - t0 < 300
-    assert differences(snapshot(settings_for(home, **FAST)), clean.snap) == []
+    assert summary["papers"] == PAPERS
+    assert differences(snapshot(settings_for(home, **FAST)), clean_ingest.snap) == []

@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from conftest import SEEDS, local_llm_server, make_settings, write_seed
+from testing.seeds import SEEDS, make_settings, write_seed
 from testing.fakes import ScriptedClient
 from rag.answer.answerer import Answerer
 from rag.answer.citations import answer_sentences
@@ -129,7 +129,7 @@ def test_obeying_model_with_an_injected_question(planted):
 
 
 @pytest.fixture(scope="module")
-def local_llm(tmp_path_factory):
+def local_llm(local_llm_server, tmp_path_factory):
     server = local_llm_server(tmp_path_factory.mktemp("inj-llm")).start(timeout=180)
     yield server
     server.stop()
@@ -153,41 +153,33 @@ def test_real_small_model_on_planted_injection(planted, local_llm, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def planted_app(planted, tmp_path_factory):
-    from testing.app_server import app_process
-
-    server = app_process(planted.home, tmp_path_factory.mktemp("inj-app") / "serve.log",
-                         env={"RAG_SEEDS": str(planted.seeds)}).start(timeout=180)
+def planted_app(planted, start_app, tmp_path_factory):
+    server = start_app(planted.home, tmp_path_factory.mktemp("inj-app") / "serve.log",
+                       env={"RAG_SEEDS": str(planted.seeds)})
     yield server.ready_url.rstrip("/")
     server.stop()
 
 
-def test_planted_markup_stays_text_in_the_browser(planted_app):
+def test_planted_markup_stays_text_in_the_browser(planted_app, browser):
     """The answer and the sources panel show the planted markup as text: no script runs, no image is fetched."""
-    from playwright.sync_api import sync_playwright
+    from testing.browser import QUESTION, ask
 
-    from testing.browser import CHROMIUM, QUESTION, ask, launch_chromium
-
-    if not CHROMIUM.exists():
-        pytest.fail(f"Debian's chromium is not installed at {CHROMIUM}: run `bash scripts/test.sh`")
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        try:
-            page = browser.new_page()
-            seen: list[str] = []
-            page.on("request", lambda r: seen.append(r.url))
-            dialogs: list[str] = []
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.goto(planted_app, wait_until="load")
-            page.wait_for_selector(QUESTION, timeout=60_000)
-            ask(page, STICKER_Q, 0)
-            page.wait_for_timeout(500)  # let an injected image or handler fire, if anything would
-            panel = page.locator("#sources").inner_text()
-            assert "<script>window.__pwned = 1</script>" in panel and f"![pixel]({PIXEL})" in panel
-            chat = page.locator("#chat [data-testid='bot'] >> nth=-1").inner_text()
-            assert STICKER in chat
-            assert page.evaluate("() => window.__pwned") is None and not dialogs
-            assert not [u for u in seen if not u.startswith((planted_app, "data:", "blob:"))], seen
-            assert page.locator("#sources script, #chat script, #sources img, #chat img[src*='pixel']").count() == 0
-        finally:
-            browser.close()
+    page = browser.new_page()
+    try:
+        seen: list[str] = []
+        page.on("request", lambda r: seen.append(r.url))
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(planted_app, wait_until="load")
+        page.wait_for_selector(QUESTION, timeout=60_000)
+        ask(page, STICKER_Q, 0)
+        page.wait_for_timeout(500)  # let an injected image or handler fire, if anything would
+        panel = page.locator("#sources").inner_text()
+        assert "<script>window.__pwned = 1</script>" in panel and f"![pixel]({PIXEL})" in panel
+        chat = page.locator("#chat [data-testid='bot'] >> nth=-1").inner_text()
+        assert STICKER in chat
+        assert page.evaluate("() => window.__pwned") is None and not dialogs
+        assert not [u for u in seen if not u.startswith((planted_app, "data:", "blob:"))], seen
+        assert page.locator("#sources script, #chat script, #sources img, #chat img[src*='pixel']").count() == 0
+    finally:
+        page.close()

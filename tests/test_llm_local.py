@@ -13,15 +13,12 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import threading
-import time
 import urllib.request
 from typing import Any, Iterator
 
 import pytest
 
-from conftest import ROOT, cli, local_llm_server
 from rag.answer.answerer import Answerer
 from rag.answer.citations import clean_citations
 from rag.text.cites import CITE_MARK
@@ -78,12 +75,9 @@ def cli_env(server: Any, **extra: str) -> dict[str, str]:
             "RAG_LLM_RETRIES": "0", "RAG_LLM_TIMEOUT": "600", "RAG_ANSWER_K": str(K), **extra}
 
 
-def popen_cli(*args: str, home: Any, env: dict[str, str]) -> subprocess.Popen:
+def popen_cli(cli: Any, *args: str, home: Any, env: dict[str, str]) -> subprocess.Popen:
     """`python -m rag.cli ARGS` as a running process, stdout unbuffered, for reading as it streams."""
-    run_env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
-    run_env.update(RAG_HOME=str(home), PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", **env)
-    return subprocess.Popen([sys.executable, "-m", "rag.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=run_env, cwd=str(home.parent))
+    return cli.popen(*args, home=home, env={"PYTHONUNBUFFERED": "1", **env}, drop=("RAG_", "OPENAI_"))
 
 
 def read_until_output(proc: subprocess.Popen, timeout: float = 600) -> bytes:
@@ -94,7 +88,7 @@ def read_until_output(proc: subprocess.Popen, timeout: float = 600) -> bytes:
 
 # --------------------------------------------------------------------------- answers
 
-def test_cli_ask_llm_citations_resolve(llm_server, full_settings):
+def test_cli_ask_llm_citations_resolve(cli, llm_server, full_settings):
     r = cli("ask", QUESTION, "--llm", "--json", home=full_settings.home, env=cli_env(llm_server), timeout=600)
     assert r.returncode == 0, r.stderr
     a = json.loads(r.stdout)
@@ -137,8 +131,8 @@ def test_answer_api_streams_pieces_that_make_the_final_text(answerer):
     assert 0 < answer.timings_ms["first_token"] < answer.timings_ms["generate"]
 
 
-def test_cli_ask_streams_while_the_model_writes(llm_server, full_settings):
-    proc = popen_cli("ask", QUESTION, "--llm", home=full_settings.home, env=cli_env(llm_server))
+def test_cli_ask_streams_while_the_model_writes(cli, llm_server, full_settings):
+    proc = popen_cli(cli, "ask", QUESTION, "--llm", home=full_settings.home, env=cli_env(llm_server))
     try:
         first = read_until_output(proc)
         running_after_first = proc.poll() is None
@@ -195,14 +189,14 @@ def test_prompt_fits_the_context_window_with_ten_long_sources(llm_server, point_
 # --------------------------------------------------------------------------- faults
 
 @pytest.fixture
-def own_server(tmp_path) -> Iterator[Any]:
+def own_server(local_llm_server, tmp_path) -> Iterator[Any]:
     """A server for one test (killed, or left busy)."""
     server = local_llm_server(tmp_path).start(timeout=120)
     yield server
     server.stop()
 
 
-def test_unknown_model_is_a_clear_error(llm_server, full_settings):
+def test_unknown_model_is_a_clear_error(cli, llm_server, full_settings):
     r = cli("ask", QUESTION, "--llm", home=full_settings.home, env=cli_env(llm_server, RAG_LLM_MODEL="gpt-5-turbo"),
             timeout=600)
     assert r.returncode == 1
@@ -225,7 +219,7 @@ def test_timeout_shorter_than_the_generation(own_server, point_at, full_settings
 
 
 @pytest.fixture
-def interrupting_server(tmp_path) -> Iterator[Any]:
+def interrupting_server(local_llm_server, tmp_path) -> Iterator[Any]:
     """A server left at llama-cpp-python's default, which ends a running stream when another request arrives
     (the bundled one is started with --interrupt_requests False: tests/test_load.py)."""
     server = local_llm_server(tmp_path, interrupt=True).start(timeout=120)
@@ -265,8 +259,8 @@ def test_server_killed_mid_stream_through_the_api(own_server, point_at, full_set
     assert "incomplete" in err.value.hint and "--offline" in err.value.hint
 
 
-def test_server_killed_mid_stream_in_the_cli(own_server, full_settings):
-    proc = popen_cli("ask", QUESTION, "--llm", home=full_settings.home,
+def test_server_killed_mid_stream_in_the_cli(cli, own_server, full_settings):
+    proc = popen_cli(cli, "ask", QUESTION, "--llm", home=full_settings.home,
                      env=cli_env(own_server, RAG_LLM_MAX_TOKENS="512"))
     try:
         first = read_until_output(proc)
@@ -285,18 +279,16 @@ def test_server_killed_mid_stream_in_the_cli(own_server, full_settings):
 # --------------------------------------------------------------------------- rag serve-llm
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_serve_llm_then_ask_it_and_after_it_stopped(tmp_path, full_settings, stop):
+def test_serve_llm_then_ask_it_and_after_it_stopped(local_llm_server, cli, tmp_path, full_settings, stop):
     """Started the way a background shell starts it (SIGINT ignored, inherited), it still stops on Ctrl-C, and
     on SIGTERM, and takes the llama.cpp server with it (its stdout pipe closes only when both are gone)."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
-    env.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     local_llm_server(tmp_path)  # skips (or fails in CI) when the extra is missing
     log = tmp_path / "serve-llm.err"
     with open(log, "wb") as err_file:  # a file, not a pipe: the server's log is long and nobody reads it meanwhile
-        proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve-llm", "--port", str(port)],
-                                stdout=subprocess.PIPE, stderr=err_file, env=env, cwd=str(tmp_path),
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        proc = cli.popen("serve-llm", "--port", port, home=tmp_path / "home", cwd=tmp_path,
+                         env={"PYTHONUNBUFFERED": "1"}, drop=("RAG_", "OPENAI_"), stderr=err_file,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         banner = read_until_output(proc).decode()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=5) as resp:

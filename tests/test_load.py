@@ -2,27 +2,22 @@
 
 Real components throughout: one shared Answerer on the full index (50 threads, released together by
 a barrier), the real `rag serve` through 20 gradio_client Clients at once, and llama.cpp's server
-with three LLM answers streaming at once. The question mix (bench/load.py, which times the same
-loads) has answerable, unanswerable, date-filtered, other-k and follow-up questions.
+with three LLM answers streaming at once. The question mix (testing/load.py; bench/load.py times the
+same loads) has answerable, unanswerable, date-filtered, other-k and follow-up questions.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from conftest import ROOT
+from rag.store.paths import Paths
+from testing.load import Case, ask_api, ask_web, cases, snapshot, together
 
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-from bench.load import Case, ask_api, ask_web, cases, snapshot, together  # noqa: E402
-from rag.store.paths import Paths  # noqa: E402
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # gradio_client, below
 
 MIX = cases()
 
@@ -111,20 +106,22 @@ def test_searches_at_once_while_another_client_ingests(tmp_path, seeds_writer, c
     each search uses one whole index, none fails, all find the new paper, the saved mirror loads again.
     Through a Chroma server, where two clients share a collection (an embedded Chroma does not show a
     running process the vectors another process added: only the BM25 side would see the new papers)."""
-    from conftest import make_settings
     from rag.ingest.pipeline import ingest
-    from rag.store.side_index import SideIndex
     from rag.search.retriever import FRESHNESS_SECONDS, Retriever
+    from rag.store.side_index import SideIndex
+    from testing.clock import FakeClock
+    from testing.seeds import make_settings
 
     folder = tmp_path / "seeds"
     seeds_writer(folder, "001_a.txt", [f"Paper about {t}" for t in ("tide pools", "glacier melt", "coral reefs")])
     settings = make_settings(tmp_path / "home", seeds=folder, chroma_url=chroma_server.url, collection="load")
     ingest(settings)
-    retriever = Retriever(settings)
+    clock = FakeClock()
+    retriever = Retriever(settings, clock=clock)
     new = ["Paper about volcanic ash clouds", "Paper about volcanic lightning", "Paper about lava tubes"]
     seeds_writer(folder, "002_b.txt", new)
     ingest(settings.model_copy(update={"home": tmp_path / "other-home"}))  # another client, its own mirror
-    time.sleep(FRESHNESS_SECONDS + 0.1)  # the next search checks the store again
+    clock.advance(FRESHNESS_SECONDS)  # the next search checks the store again
 
     got, _, _ = together(lambda _: retriever.search("volcanic ash clouds", k=6), list(range(20)))
     assert not [g for g in got if isinstance(g, BaseException)], got

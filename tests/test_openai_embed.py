@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from conftest import abstract_for, make_settings, write_seed
+from testing.seeds import abstract_for, make_settings, write_seed
 from rag.corpus.parse import paper_id
 from rag.embed.base import get_embedder
 from rag.errors import ConfigError, IndexMismatchError, RagError

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import abstract_for, make_settings, write_seed
+from testing.seeds import abstract_for, make_settings, write_seed
 from rag.search.catalogue import join_overlapping
 
 

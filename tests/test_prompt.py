@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from conftest import make_settings
+from testing.seeds import make_settings
 from rag.text.sentences import split_sentences
 from rag.answer.prompt import (
     ABSTAIN_PHRASE,

@@ -8,7 +8,7 @@ from datetime import date
 import numpy as np
 import pytest
 
-from conftest import EVAL_QUESTIONS, make_settings, open_store, seed_file
+from testing.seeds import EVAL_QUESTIONS, make_settings, open_store, seed_file
 from rag.errors import IndexMissingError, RagError
 from rag.text.terms import tokenize
 from rag.search.retriever import MAX_QUERY_CHARS, Retriever

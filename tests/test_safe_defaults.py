@@ -14,9 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import cli
-from test_llm_http import SSE, delta, events, finished, scripted_server
-from testing.app_server import app_process
+from testing.scripted_http import SSE, delta, events, finished, scripted_server
 
 KEY = "sk-canary-4d9e2b7a1c3f5e6d"
 TOKEN = "chroma-canary-0a1b2c3d"
@@ -76,13 +74,13 @@ def assert_no_secret(*texts: str) -> None:
 # --------------------------------------------------------------------------- binding and login
 
 
-def test_serving_beyond_loopback_without_a_login_is_refused(tmp_path):
+def test_serving_beyond_loopback_without_a_login_is_refused(cli, tmp_path):
     r = cli("serve", "--host", "0.0.0.0", "--port", "1", home=tmp_path / "home")
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "without a login" in r.stderr and "RAG_APP_AUTH" in r.stderr and "--no-auth" in r.stderr
 
 
-def test_malformed_login_setting_is_refused_without_echoing_it(tmp_path):
+def test_malformed_login_setting_is_refused_without_echoing_it(cli, tmp_path):
     r = cli("serve", "--host", "0.0.0.0", home=tmp_path / "home", env={"RAG_APP_AUTH": PASSWORD})
     assert r.returncode == 1 and "RAG_APP_AUTH must be 'user:password'" in r.stderr
     assert_no_secret(r.stdout, r.stderr)
@@ -101,12 +99,12 @@ def listening(port: int) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def guarded_app(full_settings, tmp_path_factory):
+def guarded_app(start_app, full_settings, tmp_path_factory):
     """`rag serve` with its default host, a login, and a key, a token and an unreachable LLM in its environment."""
     log = tmp_path_factory.mktemp("guarded") / "serve.log"
     env = secret_env("http://127.0.0.1:9/v1")
     env.pop("RAG_CHROMA_TOKEN")  # the embedded store: a token would not be used (it is tested on eval below)
-    server = app_process(full_settings.home, log, env=env).start(timeout=180)
+    server = start_app(full_settings.home, log, env=env)
     yield server, log
     server.stop()
 
@@ -150,13 +148,13 @@ def test_llm_error_in_the_app_shows_no_key(guarded_app):
 
 
 @pytest.mark.parametrize("mode", ["401", "500"])
-def test_cli_errors_never_show_the_key(full_settings, endpoint, mode):
+def test_cli_errors_never_show_the_key(cli, full_settings, endpoint, mode):
     r = cli("ask", "--llm", "What is PagedAttention?", home=full_settings.home, env=secret_env(endpoint(mode)))
     assert r.returncode == 1 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr
     assert_no_secret(r.stdout, r.stderr)
 
 
-def test_eval_reports_never_show_secrets(full_settings, endpoint, tmp_path):
+def test_eval_reports_never_show_secrets(cli, full_settings, endpoint, tmp_path):
     src = Path(__file__).resolve().parent.parent / "eval" / "questions.jsonl"
     questions = tmp_path / "two.jsonl"
     questions.write_text("".join(src.read_text().splitlines(keepends=True)[:2]))

@@ -6,27 +6,26 @@ Each test uses its own collection on the shared server; the stop/restart test st
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
-from conftest import ChromaServer, abstract_for, cli, free_port, make_settings, open_store, write_seed
 from rag.corpus.parse import paper_id
 from rag.errors import StoreUnavailableError
 from rag.ingest.pipeline import ingest
-from rag.store.side_index import SideIndex
+from rag.llm.process import free_port
 from rag.search.retriever import FRESHNESS_SECONDS, Retriever
 from rag.store.paths import Paths
-from test_ingest import COMPACT, SPACED, TITLES
-
+from rag.store.side_index import SideIndex
+from testing.chroma_server import ChromaServer
+from testing.clock import FakeClock
+from testing.seeds import COMPACT, SPACED, TITLES, abstract_for, make_settings, open_store, small_seeds, write_seed
 
 
 def server_settings(tmp_path, server: ChromaServer, name: str, home: str = "home"):
     """Settings on their own data home and collection of the server, with the small seeds written."""
     seeds = tmp_path / "seeds"
     if not seeds.exists():
-        write_seed(seeds, "a.txt", COMPACT)
-        write_seed(seeds, "b.txt", SPACED, spaced=True)
+        small_seeds(seeds)
     return make_settings(tmp_path / home, seeds=seeds, chroma_url=server.url, collection=name)
 
 
@@ -67,7 +66,7 @@ def test_ingest_reingest_change_search_through_server(tmp_path, chroma_server):
     assert top.paper_id == paper_id(COMPACT[1]) and "xylophonic" in top.text
 
 
-def test_cli_through_server(tmp_path, chroma_server):
+def test_cli_through_server(cli, tmp_path, chroma_server):
     settings = server_settings(tmp_path, chroma_server, "cli")
     env = {"RAG_CHROMA_URL": chroma_server.url, "RAG_COLLECTION": "cli", "RAG_SEEDS": str(settings.seeds)}
     proc = cli("ingest", "--json", home=settings.home, env=env)
@@ -93,7 +92,8 @@ def test_another_client_changes_the_collection(tmp_path, chroma_server):
     """Two machines (two data homes) share one collection: each local BM25 mirror follows the server."""
     mine = server_settings(tmp_path, chroma_server, "shared", home="home-a")
     ingest(mine)
-    r = Retriever(mine)
+    clock = FakeClock()
+    r = Retriever(mine, clock=clock)
     assert r.search("quokka", k=1)[0].paper_id == paper_id(COMPACT[0])
 
     # Another client, through our ingest: drops the quokka paper, adds a new one.
@@ -103,7 +103,7 @@ def test_another_client_changes_the_collection(tmp_path, chroma_server):
     write_seed(theirs.seeds, "b.txt", SPACED, spaced=True)
     s = ingest(theirs)
     assert (s.added, s.removed, s.unchanged) == (1, 1, 4)
-    time.sleep(FRESHNESS_SECONDS + 0.1)  # a long-lived Retriever checks the collection's marker once a second
+    clock.advance(FRESHNESS_SECONDS)  # a long-lived Retriever checks the collection's marker once a second
     assert r.search("narwhal tusk", k=1)[0].paper_id == paper_id("Narwhal Tusk Sensory Biology")
     assert paper_id(COMPACT[0]) not in {h.paper_id for h in r.search("quokka", k=5)}
     in_step(mine)
@@ -132,7 +132,7 @@ def test_mirror_is_kept_apart_per_server_and_collection(tmp_path):
 
 
 @pytest.mark.parametrize("command", [["ingest"], ["search", "quokka"], ["papers"]])
-def test_unreachable_server_is_one_clear_line(tmp_path, command):
+def test_unreachable_server_is_one_clear_line(cli, tmp_path, command):
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     write_seed(tmp_path / "seeds", "a.txt", COMPACT)
     proc = cli(*command, home=tmp_path / "home", env={"RAG_CHROMA_URL": url, "RAG_SEEDS": str(tmp_path / "seeds")})
@@ -142,13 +142,13 @@ def test_unreachable_server_is_one_clear_line(tmp_path, command):
     assert "hint:" in proc.stderr and "chroma run" in proc.stderr and "RAG_CHROMA_URL" in proc.stderr
 
 
-def test_bad_url_is_a_config_error(tmp_path):
+def test_bad_url_is_a_config_error(cli, tmp_path):
     proc = cli("search", "quokka", home=tmp_path / "home", env={"RAG_CHROMA_URL": "ftp://example.org"})
     assert proc.returncode == 1 and "not an http(s) URL" in proc.stderr and "hint:" in proc.stderr
 
 
-def test_server_stopped_mid_session_then_back(tmp_path):
-    server = ChromaServer(tmp_path / "server-data").start()
+def test_server_stopped_mid_session_then_back(cli, start_chroma, tmp_path):
+    server = start_chroma(tmp_path / "server-data")
     try:
         settings = server_settings(tmp_path, server, "restart")
         ingest(settings)

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from conftest import ROOT
-from testing.browser import CHROMIUM, QUESTION, ask, launch_chromium
+from testing.seeds import ROOT
+from testing.browser import QUESTION, ask
 
 SHOTS = ROOT / "artifacts" / "screenshots"
 VIEWPORT = {"width": 1400, "height": 950}
@@ -22,21 +22,6 @@ VLLM_TITLE = "Efficient Memory Management for Large Language Model Serving with 
 VLLM_Q = "How does vLLM use PagedAttention to reduce KV cache memory waste?"
 UNANSWERABLE = "What is the boiling point of olive oil in Antarctica?"
 LAST_BOT = "#chat [data-testid='bot'] >> nth=-1"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"Debian's chromium is not installed at {CHROMIUM}: run `bash scripts/test.sh` (it installs it "
-                    "with apt-get) or `apt-get install chromium`. The browser tests need it.")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("playwright is not installed: pip install -e '.[dev]'")
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
 
 
 @pytest.fixture

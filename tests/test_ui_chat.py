@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import make_settings
+from testing.seeds import make_settings
 from rag.llm.process import free_port
 from ui.backend import OFFLINE, Backend
 from ui.chat import CURSOR, make_chat_turn

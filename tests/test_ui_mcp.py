@@ -15,11 +15,9 @@ VLLM_TITLE = "Efficient Memory Management for Large Language Model Serving with 
 
 
 @pytest.fixture(scope="module")
-def mcp_url(full_settings, tmp_path_factory):
-    from testing.app_server import app_process
-
-    server = app_process(full_settings.home, tmp_path_factory.mktemp("app-mcp") / "serve.log",
-                         extra_args=("--mcp",)).start(timeout=120)
+def mcp_url(start_app, full_settings, tmp_path_factory):
+    server = start_app(full_settings.home, tmp_path_factory.mktemp("app-mcp") / "serve.log", extra_args=("--mcp",),
+                       timeout=120)
     yield server.ready_url + "gradio_api/mcp/"
     server.stop()
 

@@ -20,7 +20,7 @@ from rag.types import Hit
 MAX_UNKNOWN = 0.2  # share of the question's idf weight on words no indexed chunk contains
 MIN_DENSE = 0.35  # best dense cosine below which the meaning does not match either (WordLlama's scale)
 # Cosine scales differ between models, so the rule's thresholds are calibrated per embedder
-# (python bench/answers.py with RAG_EMBEDDER=...); other models get the defaults above.
+# (python -m bench.answers with RAG_EMBEDDER=...); other models get the defaults above.
 THRESHOLDS: dict[str, tuple[float, float]] = {  # embedder name -> (max unknown, min dense)
     "wordllama-l2_supercat-256": (MAX_UNKNOWN, MIN_DENSE),
     # With MiniLM the cosine alone already separates better, so fewer unknown words are needed: on the golden

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 from rag.errors import RagError
+from rag.faultpoints import checkpoint
 from rag.store.faults import data_home_error
 from rag.store.paths import Paths
 
@@ -90,6 +91,7 @@ def ingest_lock(paths: Paths, timeout: float, notify: Notify | None = None) -> I
     pid_file = path.with_suffix(".pid")
     try:
         pid_file.write_text(f"{os.getpid()}\n")
+        checkpoint("ingest:locked")
         yield
     finally:
         pid_file.unlink(missing_ok=True)  # before the release, so it never removes the next holder's pid

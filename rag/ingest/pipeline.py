@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from rag.corpus.parse import load_corpus
 from rag.errors import CorpusError
+from rag.faultpoints import checkpoint
 from rag.embed.base import Embedder, get_embedder
 from rag.embed.cache import cached
 from rag.ingest.lock import Notify, ingest_lock
@@ -181,6 +182,7 @@ def _sync(
     wrote = bool(todo or replace or removed)
     if wrote:
         store.set_marker(None)  # readers treat the collection as changed until the new digest is set
+        checkpoint("ingest:marker-cleared")
     # New versions overwrite the old chunk ids in place first; only then do the old versions' extra chunks go.
     # So a write that fails part-way (a full disk) leaves every paper findable, and a rerun repairs the
     # papers it left mixed (StoredPaper.mixed) or short.
@@ -189,13 +191,17 @@ def _sync(
     redo = set(replace)
     stale = [cid for cid, meta in zip(*snapshot) if meta["paper_id"] in redo and cid not in fresh]
     if stale:
+        checkpoint("ingest:stale-delete")
         store.delete_ids(stale)
     if removed:
+        checkpoint("ingest:removed-delete")
         store.delete_papers(removed)
     index = refresh_side_index(Paths.of(settings), store, settings.bm25_k1, settings.bm25_b,
                                None if wrote else digest(*snapshot))
+    checkpoint("ingest:before-marker")
     if wrote or store.marker() != index.digest:
         store.set_marker(index.digest)
+    checkpoint("ingest:marker-set")
     summary.seconds = round(time.perf_counter() - t0, 3)
     return summary
 
@@ -218,5 +224,6 @@ def _embed_and_store(store: Store, embedder: Embedder, chunks: list[Chunk], size
         batch = chunks[i : i + size]
         vectors = embedder.embed([c.text for c in batch])
         store.upsert([c.chunk_id for c in batch], vectors, [c.text for c in batch], [c.metadata for c in batch])
+        checkpoint("ingest:batch-stored")
         if progress:
             progress(min(i + size, total), total)

@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -59,12 +59,13 @@ class Retriever:
     index in its place (after another process's ingest) at any time.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
+        self._clock = clock  # seconds; tests pass a clock they advance instead of sleeping
         self.embedder = get_embedder(settings)
         self.store = Store.open(settings, build_params(settings, self.embedder.name, self.embedder.dim), create=False)
         self.index = refresh_side_index(Paths.of(settings), self.store, settings.bm25_k1, settings.bm25_b)
-        self._checked = time.monotonic()
+        self._checked = clock()
         self._reloading = threading.Lock()  # one rebuild at a time: the searches that find it stale share it
         if not self.index.ids:
             raise IndexMissingError(f"the index at {Paths.of(settings).where()} is empty", "run `rag ingest` first")
@@ -100,7 +101,7 @@ class Retriever:
 
     def _follow_store(self) -> None:
         """At most once a second, check the ingest marker; if another ingest changed the collection, reload."""
-        now = time.monotonic()
+        now = self._clock()
         if now - self._checked < FRESHNESS_SECONDS:
             return
         self._checked = now

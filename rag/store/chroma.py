@@ -12,6 +12,7 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from rag.errors import ConfigError, IndexMismatchError, IndexMissingError, RagError, StoreUnavailableError
+from rag.faultpoints import checkpoint
 from rag.store.faults import SERVER_HINT, data_home_error, on_disk, reachable, read_only_note
 from rag.store.paths import Paths
 
@@ -91,6 +92,7 @@ class Store:
         exists = name in {c if isinstance(c, str) else c.name for c in client.list_collections()}
         if exists and rebuild:
             client.delete_collection(name)
+            checkpoint("store:rebuild-dropped")
             exists = False
         if not exists:
             if not create:

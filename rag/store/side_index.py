@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rag.faultpoints import checkpoint
 from rag.store.faults import data_home_error
 from rag.store.paths import Paths
 from rag.text.dates import DateRange
@@ -98,6 +99,7 @@ class SideIndex:
             tmp.rename(folder / name)
             pointer = folder / f".current-{name}"
             pointer.write_text(name)
+            checkpoint("side-index:before-switch")
             os.replace(pointer, folder / CURRENT)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
