@@ -36,6 +36,7 @@ TIERS: dict[str, tuple[str, ...]] = {
     "clean_ingest": ("slow",),  # the SIGKILL ingest tests: dozens of ingest subprocesses
 }
 SLOW_EXAMPLES = 100  # a hypothesis test that tries at least this many examples is slow
+FAST_LOOP = "not (cli or server or browser or slow)"  # pyproject's addopts: what a plain `pytest` runs
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -47,6 +48,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             tiers.add("slow")
         for tier in sorted(tiers):
             item.add_marker(tier)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Say how to run what the fast loop left out (`pytest tests/test_server.py` alone deselects it all)."""
+    left_out = len(terminalreporter.stats.get("deselected", []))
+    if left_out and config.option.markexpr == FAST_LOOP:
+        terminalreporter.write_line(f"{left_out} tests of the cli/server/browser/slow tiers were not run: "
+                                    '`pytest -m ""` runs every tier, `pytest -m server` one of them')
 
 
 # --------------------------------------------------------------------------- the real seeds and one index
