@@ -197,7 +197,7 @@ def main() -> None:
     from rag.answer.answerer import Answerer
     from rag.config import Settings
     from rag.corpus.parse import load_corpus
-    from rag.ingest.pipeline import ingest
+    from rag.ingestion.pipeline import ingest
     from rag.llm.client import openai_client
     from rag.llm.server import MODEL_ALIAS, WARNING, LocalLLMServer
 

@@ -35,7 +35,7 @@ def _settings(job: dict):
 
 def phase_ingest(job: dict) -> dict:
     """Ingest the synthetic corpus through our real path (ingest_papers)."""
-    from rag.ingest.pipeline import ingest_papers
+    from rag.ingestion.pipeline import ingest_papers
     from synth import synth_corpus
 
     papers = synth_corpus(job["size"])
@@ -47,7 +47,7 @@ def phase_ingest(job: dict) -> dict:
 
 def phase_search(job: dict) -> dict:
     """Open a Retriever, time warm searches, re-ingest unchanged, time the full read and the BM25 build."""
-    from rag.ingest.pipeline import ingest_papers
+    from rag.ingestion.pipeline import ingest_papers
     from rag.store.side_index import SideIndex
     from rag.search.retriever import Retriever
     from synth import queries, synth_corpus

@@ -136,7 +136,7 @@ def corpus():
 @pytest.fixture(scope="session")
 def full_index(tmp_path_factory):
     """One ingest of every real seed into a temporary home, shared by read-only tests: (settings, summary)."""
-    from rag.ingest.pipeline import ingest
+    from rag.ingestion.pipeline import ingest
 
     settings = make_settings(tmp_path_factory.mktemp("full-home"))
     return settings, ingest(settings)

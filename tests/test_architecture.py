@@ -45,8 +45,10 @@ def project_copy(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("module, line, reported", [
     # a lower layer reaching up: the store asking the retriever
     ("rag/store/paths.py", "from rag.search import retriever", "rag.store.paths -> rag.search.retriever"),
+    # a stage going through the public API, which loads the stages above it (seen through its TYPE_CHECKING block)
+    ("rag/store/paths.py", "from rag import Retriever", "rag -> rag.search.retriever"),
     # two independent siblings
-    ("rag/search/retriever.py", "from rag.ingest import lock", "rag.search.retriever -> rag.ingest.lock"),
+    ("rag/search/retriever.py", "from rag.ingestion import lock", "rag.search.retriever -> rag.ingestion.lock"),
     # the UI going round the public API
     ("ui/render.py", "from rag.types import Answer", "ui.render -> rag.types"),
     # a stage that is not the composition root importing the UI
@@ -80,3 +82,16 @@ def test_the_public_api_declares_what_it_loads():
 
     tree = ast.parse((ROOT / "rag" / "__init__.py").read_text(encoding="utf-8"))
     assert _type_checking_imports(tree) == rag._EXPORTS
+
+
+def test_no_public_name_is_also_a_stage():
+    """Importing rag.X sets the attribute X of `rag` to the submodule, so a public name equal to a submodule's
+    name would make `from rag import X` return the module whenever rag.X was imported first (it did, for
+    `ingest`, before the package was named rag.ingestion)."""
+    import pkgutil
+
+    import rag
+
+    stages = {info.name for info in pkgutil.iter_modules(rag.__path__)}
+    assert stages, "no stage found under rag/"
+    assert not stages & set(rag._EXPORTS)

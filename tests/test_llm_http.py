@@ -300,7 +300,7 @@ MALFORMED: dict[str, tuple[Reply, str, bool]] = {
 def small_index(tmp_path_factory):
     """Five hand-made papers ingested into a home of their own: (settings, Retriever)."""
     from conftest import write_seed
-    from rag.ingest.pipeline import ingest
+    from rag.ingestion.pipeline import ingest
     from rag.search.retriever import Retriever
     from test_ingest import COMPACT, SPACED
 

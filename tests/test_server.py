@@ -13,7 +13,7 @@ import pytest
 from conftest import ChromaServer, abstract_for, cli, free_port, make_settings, open_store, write_seed
 from rag.corpus.parse import paper_id
 from rag.errors import StoreUnavailableError
-from rag.ingest.pipeline import ingest
+from rag.ingestion.pipeline import ingest
 from rag.store.side_index import SideIndex
 from rag.search.retriever import FRESHNESS_SECONDS, Retriever
 from rag.store.paths import Paths
