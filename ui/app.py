@@ -9,7 +9,10 @@ from __future__ import annotations
 import importlib.util
 import os
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # Gradio looks up outside hosts at launch otherwise
+# The one piece of work at import time, and it must come before `import gradio`: Gradio looks up outside hosts
+# (analytics, version check) unless GRADIO_ANALYTICS_ENABLED=False, and huggingface_hub, which gradio imports,
+# reads HF_HUB_OFFLINE once, when it is imported. setdefault: a value the caller set explicitly wins.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from typing import TYPE_CHECKING, Any  # noqa: E402
