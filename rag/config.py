@@ -25,14 +25,14 @@ class StoreSettings(BaseModel):
 
     home: Path = Field(
         default_factory=_default_home,
-        description="Data home: the Chroma folder and the BM25 index live here. "
+        description="Data home: the Chroma folder, the BM25 side index and the caches live here. "
         "Default $XDG_DATA_HOME/rag-papers (~/.local/share/rag-papers).",
     )
     collection: str = Field(default="papers", description="Chroma collection name.")
     chroma_url: str | None = Field(
         default=None,
         description="URL of a Chroma server (e.g. http://127.0.0.1:8000); unset: the embedded store under home. "
-        "The local BM25 mirror stays under home, kept apart per server and collection.",
+        "The BM25 side index stays under home, kept apart per server and collection.",
     )
     chroma_token: SecretStr | None = Field(
         default=None, description="Auth token for a secured Chroma server (sent in chroma_token_header)."
@@ -155,7 +155,10 @@ class LLMSettings(BaseModel):
         "'openai' when OPENAI_API_KEY or OPENAI_BASE_URL is set and 'extractive' otherwise.",
     )
     llm_model: str = Field(default="gpt-4o-mini", description="Chat model name sent to the OpenAI-compatible server.")
-    llm_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for the LLM before giving up.")
+    llm_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds to wait for the LLM to send anything (the first token, then each "
+        "next one) before giving up; not a limit on the whole answer, which streams as long as the model writes."
+    )
     llm_retries: int = Field(
         default=2, ge=0, le=10, description="Retries (with exponential backoff) on connection errors, 429 and 5xx."
     )

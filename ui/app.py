@@ -126,7 +126,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, mcp: bo
           block: bool = True, no_auth: bool = False) -> Any:
     """Open the index, build the page and serve it; blocks until Ctrl-C unless block=False."""
     if mcp and importlib.util.find_spec("mcp") is None:
-        raise ConfigError("the MCP server needs the mcp package", "pip install 'gradio[mcp]' (see README: MCP)")
+        raise ConfigError("the MCP server needs the mcp package", "pip install 'gradio[mcp]' (see docs/usage.md: MCP)")
     auth = logins(settings)
     check_exposure(host, auth, no_auth)
     backend = Backend(settings)
