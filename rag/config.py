@@ -196,7 +196,12 @@ class Settings(EvalSettings, AppSettings, LLMSettings, AnswerSettings, SearchSet
                CorpusSettings, StoreSettings, BaseSettings):
     """Settings for every stage; read from RAG_* environment variables (and a .env file)."""
 
-    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
+    # frozen: nothing changes a validated Settings; `replace` makes a validated copy instead
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore", frozen=True)
+
+    def replace(self, **changes: object) -> Settings:
+        """A validated copy with some fields changed (the environment is not read again)."""
+        return type(self).model_validate({**self.model_dump(), **changes})
 
 
 def get_settings(**overrides: object) -> Settings:

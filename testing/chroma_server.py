@@ -32,3 +32,7 @@ class ChromaServer(ServerProcess):
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
+
+    def peak_rss_mb(self) -> float:
+        """The server process's peak resident memory so far (VmHWM), in MB; 0 when it is not running."""
+        return vm_hwm_mb(self.proc.pid) if self.running() else 0.0  # type: ignore[union-attr]

@@ -87,7 +87,7 @@ def build(settings: Settings, backend: Backend | None = None) -> gr.Blocks:
         for forget in (clear.click, chatbot.clear):  # the chat's own trash button forgets the answers too
             forget(new_conversation, None, [chatbot, sources, figures, answers], api_visibility="private")
         papers.ask_btn.click(
-            lambda rec: (gr.Tabs(selected="chat"), ask_question(rec["title"]) if rec else ""),
+            lambda rec: (gr.Tabs(selected="chat"), ask_question(rec.title) if rec else ""),
             [papers.selected], [tabs, question], api_visibility="private",
         ).then(**turn)
         # the table is filled when the tab is first opened, not on page load: the chat comes first

@@ -81,10 +81,6 @@ class ServerProcess:
         """Whether the process is alive."""
         return self.proc is not None and self.proc.poll() is None
 
-    def peak_rss_mb(self) -> float:
-        """The server process's peak resident memory so far (VmHWM), in MB; 0 when it is not running."""
-        return vm_hwm_mb(self.proc.pid) if self.running() else 0.0  # type: ignore[union-attr]
-
     def kill(self) -> None:
         """SIGKILL by PID, at once (to test what a crash does to a client)."""
         if self.running():
