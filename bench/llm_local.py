@@ -167,7 +167,7 @@ def speed_rows(answerer: Any, client: Any, model: str, questions: list[str], max
 
 
 def summarise(cite: list[dict], speed: list[dict]) -> dict:
-    """The figures the README reports."""
+    """The figures docs/reports/local-llm.md reports."""
     ok = [r for r in cite if "error" not in r]
     raw = sum(r["raw_citations"] for r in ok)
     inv = sum(r["invented"] for r in ok)

@@ -196,5 +196,4 @@ def eval_settings(base: Settings, home: Path, config: Config) -> Settings:
     values = {**base.model_dump(), "home": home, "seeds": seeds, **config.overrides}
     s = Settings(_env_file=None, **values)  # validated: a bad --config value is a clear error
     model = f"-{hashlib.sha1(s.st_model.encode()).hexdigest()[:8]}" if s.embedder == "st" else ""
-    s.collection = f"eval-c{s.chunk_size}-o{s.chunk_overlap}-t{int(s.index_titles)}-{s.embedder}{model}"
-    return s
+    return s.replace(collection=f"eval-c{s.chunk_size}-o{s.chunk_overlap}-t{int(s.index_titles)}-{s.embedder}{model}")

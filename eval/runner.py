@@ -12,7 +12,7 @@ from typing import Any
 from eval import gate as g
 from eval import golden
 from eval.harness import Config, eval_settings, flat, run_config, summarize, targets
-from rag import RagError, Settings
+from rag import Paths, RagError, Settings
 
 # the settings that decide what an answer is; a baseline made with other values is flagged
 SNAPSHOT = ("embedder", "st_model", "chunk_size", "chunk_overlap", "index_titles", "candidates", "fusion", "dense_weight",
@@ -113,8 +113,8 @@ def make_judge(settings: Settings) -> Any:
     from eval.judge import Judge
     from rag import LLM
 
-    judged = settings.model_copy(update={"llm_model": settings.judge_model or settings.llm_model})
-    return Judge(LLM(judged), settings.home / "judge-cache")
+    judged = settings.replace(llm_model=settings.judge_model or settings.llm_model)
+    return Judge(LLM(judged), Paths.of(settings).judge_cache)
 
 
 def evaluate(settings: Settings, questions_path: Path, *, mode: str, configs: list[Config], index: str,

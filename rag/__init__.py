@@ -57,10 +57,16 @@ _EXPORTS = {
     "answer_sentences": "rag.answer.citations",
     "paper_id": "rag.corpus.parse",
     "parse_day": "rag.text.dates",
+    "DateRange": "rag.text.dates",
 }
 _ALIASES = {"llm_base_url": "base_url"}  # public name -> name in its module
 
-__all__ = sorted(_EXPORTS)
+__all__ = [  # the same names as _EXPORTS (tests/test_public_api.py checks)
+    "Answer", "Answerer", "CITE_MARK", "Citation", "ConfigError", "CorpusError", "DataHomeError", "DateRange",
+    "Flag", "HISTORY_TURNS", "Hit", "IndexMismatchError", "IndexMissingError", "IngestSummary", "LLM", "LLMError",
+    "Paper", "PaperRecord", "Paths", "RagError", "Retriever", "Settings", "Source", "StoreUnavailableError", "Turn",
+    "Usage", "answer_sentences", "get_settings", "ingest", "llm_base_url", "paper_id", "parse_day", "use_llm",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -89,5 +95,5 @@ if TYPE_CHECKING:  # for type checkers and editors; never executed
     from rag.search.retriever import Retriever
     from rag.store.paths import Paths
     from rag.text.cites import CITE_MARK
-    from rag.text.dates import parse_day
+    from rag.text.dates import DateRange, parse_day
     from rag.types import Answer, Citation, Flag, Hit, Paper, PaperRecord, Source, Turn, Usage

@@ -1,4 +1,9 @@
-"""`rag` command line: ingest, search, ask, chat, papers, serve, serve-llm, eval. Errors become one line on stderr and exit code 1."""
+"""`rag` command line: ingest, search, ask, chat, papers, serve, serve-llm, eval.
+
+The composition root: the one module of rag that builds Settings from the environment, wires the stages
+together, and may import ui/ (for `rag serve`) and eval/ (for `rag eval`); the import contract in
+pyproject.toml forbids that anywhere else in rag. Errors become one line on stderr and exit code 1.
+"""
 
 from __future__ import annotations
 
@@ -239,12 +244,8 @@ def papers(as_json: bool = typer.Option(False, "--json", help="Print a JSON arra
     """List the indexed papers."""
     from rag.search.retriever import Retriever
 
-    rows = Retriever(_settings()).papers()
-    out = [
-        {"paper_id": m["paper_id"], "title": m["title"], "date": m.get("date") or None,
-         "upvotes": m["upvotes"] if m.get("upvotes", -1) >= 0 else None, "files": m.get("files", "")}
-        for m in rows
-    ]
+    out = [{"paper_id": r.paper_id, "title": r.title, "date": r.date, "upvotes": r.upvotes, "files": "; ".join(r.files)}
+           for r in Retriever(_settings()).papers()]
     if as_json:
         typer.echo(json.dumps(out))
         return

@@ -25,14 +25,14 @@ class StoreSettings(BaseModel):
 
     home: Path = Field(
         default_factory=_default_home,
-        description="Data home: the Chroma folder and the BM25 index live here. "
+        description="Data home: the Chroma folder, the BM25 side index and the caches live here. "
         "Default $XDG_DATA_HOME/rag-papers (~/.local/share/rag-papers).",
     )
     collection: str = Field(default="papers", description="Chroma collection name.")
     chroma_url: str | None = Field(
         default=None,
         description="URL of a Chroma server (e.g. http://127.0.0.1:8000); unset: the embedded store under home. "
-        "The local BM25 mirror stays under home, kept apart per server and collection.",
+        "The BM25 side index stays under home, kept apart per server and collection.",
     )
     chroma_token: SecretStr | None = Field(
         default=None, description="Auth token for a secured Chroma server (sent in chroma_token_header)."
@@ -155,7 +155,10 @@ class LLMSettings(BaseModel):
         "'openai' when OPENAI_API_KEY or OPENAI_BASE_URL is set and 'extractive' otherwise.",
     )
     llm_model: str = Field(default="gpt-4o-mini", description="Chat model name sent to the OpenAI-compatible server.")
-    llm_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for the LLM before giving up.")
+    llm_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds to wait for the LLM to send anything (the first token, then each "
+        "next one) before giving up; not a limit on the whole answer, which streams as long as the model writes."
+    )
     llm_retries: int = Field(
         default=2, ge=0, le=10, description="Retries (with exponential backoff) on connection errors, 429 and 5xx."
     )
@@ -193,7 +196,12 @@ class Settings(EvalSettings, AppSettings, LLMSettings, AnswerSettings, SearchSet
                CorpusSettings, StoreSettings, BaseSettings):
     """Settings for every stage; read from RAG_* environment variables (and a .env file)."""
 
-    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
+    # frozen: nothing changes a validated Settings; `replace` makes a validated copy instead
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore", frozen=True)
+
+    def replace(self, **changes: object) -> Settings:
+        """A validated copy with some fields changed (the environment is not read again)."""
+        return type(self).model_validate({**self.model_dump(), **changes})
 
 
 def get_settings(**overrides: object) -> Settings:

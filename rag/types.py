@@ -42,6 +42,7 @@ class PaperRecord:
     upvotes: int | None = None
     files: list[str] = field(default_factory=list)  # seed files the paper appears in
     abstract: str = ""  # the whole abstract, when asked for one paper
+    stored: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # the metadata as stored
 
     @classmethod
     def from_metadata(cls, meta: dict[str, Any], abstract: str = "") -> PaperRecord:
@@ -57,7 +58,12 @@ class PaperRecord:
             upvotes=upvotes if isinstance(upvotes, int) and upvotes >= 0 else None,
             files=[f for f in str(meta.get("files") or "").split("; ") if f],
             abstract=abstract,
+            stored={k: v for k, v in meta.items() if k != "chunk"},
         )
+
+    def as_stored(self) -> dict[str, Any]:
+        """The stored metadata plus the abstract: the shape the app's /paper API has always returned."""
+        return {**self.stored, "abstract": self.abstract}
 
     @classmethod
     def of_paper(cls, paper: Paper) -> PaperRecord:
@@ -109,6 +115,11 @@ class Hit:
     dense_score: float | None = None  # cosine similarity of the best chunk
     bm25_score: float | None = None
 
+    @property
+    def record(self) -> PaperRecord:
+        """The paper's record, decoded from the chunk's metadata."""
+        return PaperRecord.from_metadata({"paper_id": self.paper_id, "title": self.title, **self.metadata})
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (the `rag search --json` shape)."""
         return asdict(self)
@@ -153,6 +164,12 @@ class Source:
     supporting: list[str] = field(default_factory=list)  # sentences of text that support the answer's claims
     cited: bool = False
     truncated: bool = False
+
+    @property
+    def record(self) -> PaperRecord:
+        """The paper's record, decoded from the metadata it was retrieved with."""
+        return PaperRecord.from_metadata({"paper_id": self.paper_id, "title": self.title, "date": self.date or "",
+                                          **self.metadata})
 
     def citation(self) -> Citation:
         """This source as a citation."""

@@ -70,10 +70,10 @@ def test_first_ingest_adds_everything(home):
     assert s.chunks == open_store(settings).count() == 5
     assert calls[0] == (0, 5) and calls[-1] == (5, 5)
     r = assert_in_step(settings)
-    assert {m["title"] for m in r.papers()} == set(TITLES)
-    assert {m["paper_id"] for m in r.papers()} == {paper_id(t) for t in TITLES}
-    tidal = next(m for m in r.papers() if m["title"].startswith("Tidal"))
-    assert (tidal["date"], tidal["authors"], tidal["upvotes"], tidal["files"]) == ("2024-03-02", 4, 7, "b.txt")
+    assert {m.title for m in r.papers()} == set(TITLES)
+    assert {m.paper_id for m in r.papers()} == {paper_id(t) for t in TITLES}
+    tidal = next(m for m in r.papers() if m.title.startswith("Tidal"))
+    assert (tidal.date, tidal.authors, tidal.upvotes, tidal.files) == ("2024-03-02", 4, 7, ["b.txt"])
 
 
 def test_reingest_unchanged_writes_nothing(home):
@@ -120,7 +120,7 @@ def test_removed_paper_disappears(home):
     s = ingest(settings)
     assert (s.added, s.updated, s.unchanged, s.removed, s.papers) == (0, 0, 4, 1, 4)
     r = assert_in_step(settings)
-    assert gone not in {m["title"] for m in r.papers()}
+    assert gone not in {m.title for m in r.papers()}
     assert paper_id(gone) not in {h.paper_id for h in r.search(gone, k=10)}
     assert not any(cid.startswith(paper_id(gone) + ":") for cid in store_ids(settings))
 
@@ -136,7 +136,7 @@ def test_unreadable_file_keeps_its_papers(home):
     assert any(p.startswith("b.txt:") and "binary" in p for p in s.problems)
     assert open_store(settings).fingerprint() == fp
     r = assert_in_step(settings)
-    assert {m["title"] for m in r.papers()} == set(TITLES)
+    assert {m.title for m in r.papers()} == set(TITLES)
 
 
 def test_non_utf8_file_keeps_its_papers(home):
@@ -148,7 +148,7 @@ def test_non_utf8_file_keeps_its_papers(home):
     assert any(p.startswith("b.txt:") and "UTF-8" in p for p in s.problems)
     assert (s.kept_unreadable, s.removed, s.unchanged) == (2, 0, 3)
     assert open_store(settings).fingerprint() == fp
-    assert {m["title"] for m in assert_in_step(settings).papers()} == set(TITLES)
+    assert {m.title for m in assert_in_step(settings).papers()} == set(TITLES)
 
 
 def test_moved_paper_is_kept_when_its_new_file_is_unreadable(home):
@@ -165,7 +165,7 @@ def test_moved_paper_is_kept_when_its_new_file_is_unreadable(home):
     (seeds / "c.txt").write_bytes(b"\x00binary\x00")
     s = ingest(settings)
     assert (s.kept_unreadable, s.removed) == (1, 0)
-    assert moved in {m["title"] for m in Retriever(settings).papers()}
+    assert moved in {m.title for m in Retriever(settings).papers()}
 
 
 def test_chunking_mismatch_needs_rebuild(home):
@@ -287,7 +287,7 @@ def test_seeds_with_no_paper_leave_the_index_unchanged(home, how):
         ingest(settings)
     assert "no papers" in err.value.message and "unchanged" in err.value.hint
     assert open_store(settings).fingerprint() == fp
-    assert {m["title"] for m in assert_in_step(settings).papers()} == set(TITLES)
+    assert {m.title for m in assert_in_step(settings).papers()} == set(TITLES)
 
 
 @pytest.mark.parametrize("size, overlap", [(32, None), (64, 64), (100, 150)])

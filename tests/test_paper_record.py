@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from conftest import abstract_for, make_settings, write_seed
-from rag.search.retriever import join_overlapping
+from rag.search.catalogue import join_overlapping
 
 
 def test_paper_record_matches_the_seed(retriever, corpus):
     paper = next(p for p in corpus.papers if p.upvotes is not None and p.published is not None)
     rec = retriever.paper(paper.paper_id)
     assert rec is not None
-    assert rec["title"] == paper.title and rec["abstract"] == paper.abstract.strip()
-    assert rec["date"] == paper.published.isoformat() and rec["upvotes"] == paper.upvotes
+    assert rec.title == paper.title and rec.abstract == paper.abstract.strip()
+    assert rec.date == paper.published.isoformat() and rec.upvotes == paper.upvotes
     assert retriever.paper("no-such-paper") is None
 
 
@@ -25,10 +25,11 @@ def test_paper_record_joins_overlapping_chunks(tmp_path):
     settings = make_settings(tmp_path / "home", seeds=tmp_path / "seeds", chunk_size=64, chunk_overlap=16)
     ingest(settings)
     r = Retriever(settings)
-    pid = next(m["paper_id"] for m in r.papers() if m["title"].startswith("Long"))
+    pid = next(m.paper_id for m in r.papers() if m.title.startswith("Long"))
     rec = r.paper(pid)
-    assert rec["n_chunks"] > 3
-    assert rec["abstract"] == long_abstract
+    assert rec.stored["n_chunks"] > 3
+    assert rec.abstract == long_abstract
+    assert rec.as_stored()["abstract"] == long_abstract and "chunk" not in rec.as_stored()  # the /paper API shape
 
 
 def test_join_overlapping():

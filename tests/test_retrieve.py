@@ -241,7 +241,7 @@ def test_word_pairs_favour_the_phrase():
 
 def test_top_positions_matches_a_stable_full_sort():
     """The partial selection used for BM25 candidates gives exactly what a stable argsort would, ties included."""
-    from rag.search.retriever import top_positions
+    from rag.search.fusion import top_positions
 
     rng = np.random.default_rng(1)
     for _ in range(300):

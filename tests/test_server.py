@@ -117,7 +117,7 @@ def test_another_client_changes_the_collection(tmp_path, chroma_server):
     store.collection.upsert(ids=[f"{paper_id(title)}:0"], embeddings=r.embedder.embed([text]), documents=[text],
                             metadatas=[meta])
     assert r.search("axolotl limb regrowth microgravity", k=1)[0].paper_id == paper_id(title)
-    assert paper_id(title) in {m["paper_id"] for m in in_step(mine).papers()}
+    assert paper_id(title) in {m.paper_id for m in in_step(mine).papers()}
 
 
 def test_mirror_is_kept_apart_per_server_and_collection(tmp_path):

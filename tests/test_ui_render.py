@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.types import Answer, Citation, Flag, Source
+from rag.types import Answer, Citation, Flag, PaperRecord, Source
 from ui import render
 
 EVIL = 'Injected <script>alert("x")</script> & <img src=x onerror=alert(1)>.'
@@ -59,8 +59,10 @@ def test_source_card_highlights_support_and_marks_flags():
 
 
 def test_missing_metadata_says_undated_and_hides_unknown_upvotes():
-    assert render.meta_line({"upvotes": -1, "authors": 0}) == "undated"
-    assert render.meta_line({"date_text": "Jun 11", "upvotes": 0}) == "Jun 11 · ▲ 0 upvotes"
+    stored = {"paper_id": "p1", "title": "T", "date": "", "upvotes": -1, "authors": 0, "organization": ""}
+    assert render.meta_line(PaperRecord.from_metadata(stored)) == "undated"
+    jun = PaperRecord.from_metadata({**stored, "date_text": "Jun 11", "upvotes": 0})
+    assert render.meta_line(jun) == "Jun 11 · ▲ 0 upvotes"
 
 
 def test_panel_shows_latest_turn_open_and_abstention_nearest():
@@ -86,5 +88,5 @@ def test_flag_note_counts_what_the_validator_found():
 
 
 def test_paper_html_escapes():
-    html = render.paper_html({"paper_id": "p1", "title": "T <i>", "abstract": EVIL, "date": "2024-01-01"})
+    html = render.paper_html(PaperRecord("p1", "T <i>", date="2024-01-01", abstract=EVIL))
     assert "<h3>T &lt;i&gt;</h3>" in html and "<script>" not in html

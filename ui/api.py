@@ -74,7 +74,7 @@ def register(backend: Backend) -> None:
         if rec is None:
             raise gr.Error(escape(f"No paper with id {paper_id!r} is indexed. Use /search to find its id.", quote=False),
                            title="Unknown paper")
-        return rec
+        return rec.as_stored()
 
     gr.api(ask, api_name="ask", concurrency_limit=CONCURRENCY, concurrency_id="answer")
     gr.api(search, api_name="search", concurrency_limit=CONCURRENCY)

@@ -90,7 +90,7 @@ def build(settings: Settings, backend: Backend | None = None) -> gr.Blocks:
         for forget in (clear.click, chatbot.clear):  # the chat's own trash button forgets the answers too
             forget(new_conversation, None, [chatbot, sources, figures, answers], api_visibility="private")
         papers.ask_btn.click(
-            lambda rec: (gr.Tabs(selected="chat"), ask_question(rec["title"]) if rec else ""),
+            lambda rec: (gr.Tabs(selected="chat"), ask_question(rec.title) if rec else ""),
             [papers.selected], [tabs, question], api_visibility="private",
         ).then(**turn)
         # the table is filled when the tab is first opened, not on page load: the chat comes first
@@ -129,7 +129,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, mcp: bo
           block: bool = True, no_auth: bool = False) -> Any:
     """Open the index, build the page and serve it; blocks until Ctrl-C unless block=False."""
     if mcp and importlib.util.find_spec("mcp") is None:
-        raise ConfigError("the MCP server needs the mcp package", "pip install 'gradio[mcp]' (see README: MCP)")
+        raise ConfigError("the MCP server needs the mcp package", "pip install 'gradio[mcp]' (see docs/usage.md: MCP)")
     auth = logins(settings)
     check_exposure(host, auth, no_auth)
     backend = Backend(settings)

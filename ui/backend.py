@@ -8,13 +8,13 @@ gradio_client endpoints receive into rag's types.
 from __future__ import annotations
 
 import threading
-from datetime import date
 from html import escape
 from typing import TYPE_CHECKING, Any, Iterator
 
 import gradio as gr
 
-from rag import HISTORY_TURNS, Answer, Citation, IndexMissingError, LLMError, RagError, Turn, parse_day, use_llm
+from rag import (HISTORY_TURNS, Answer, Citation, DateRange, IndexMissingError, LLMError, PaperRecord, RagError, Turn,
+                 parse_day, use_llm)
 
 if TYPE_CHECKING:
     from rag import Answerer, Settings
@@ -132,27 +132,19 @@ class Backend:
         """Papers for a query (one row per paper, best first), or every paper by title for an empty query."""
         retriever = self.answerer().retriever
         if not (query or "").strip():
-            lo, hi = parse_day(since, "the start date"), parse_day(until, "the end date")
-            rows = [_row(m) for m in retriever.papers() if _in_range(m.get("date") or "", lo, hi)]
+            dates = DateRange(parse_day(since, "the start date"), parse_day(until, "the end date"))
+            rows = [_row(rec) for rec in retriever.papers() if dates.contains(rec.date)]
             # most upvoted first, then the newest, then by title (stable sorts, last key first)
             rows.sort(key=lambda r: r["date"] or "", reverse=True)
             rows.sort(key=lambda r: -(r["upvotes"] if r["upvotes"] is not None else -1))
             return rows
         hits = retriever.search(query, k=k, since=parse_day(since, "the start date"), until=parse_day(until, "the end date"))
-        return [{**_row(h.metadata), "score": round(h.score, 3)} for h in hits]
+        return [{**_row(h.record), "score": round(h.score, 3)} for h in hits]
 
-    def paper(self, paper_id: str) -> dict[str, Any] | None:
+    def paper(self, paper_id: str) -> PaperRecord | None:
         """One paper's record with its whole abstract, or None."""
         return self.answerer().retriever.paper((paper_id or "").strip())
 
 
-def _in_range(day: str, lo: date | None, hi: date | None) -> bool:
-    if not (lo or hi):
-        return True
-    return bool(day) and (not lo or day >= lo.isoformat()) and (not hi or day <= hi.isoformat())
-
-
-def _row(meta: dict[str, Any]) -> dict[str, Any]:
-    upvotes = meta.get("upvotes", -1)
-    return {"paper_id": meta["paper_id"], "title": meta["title"], "date": meta.get("date") or None,
-            "upvotes": upvotes if isinstance(upvotes, int) and upvotes >= 0 else None}
+def _row(rec: PaperRecord) -> dict[str, Any]:
+    return {"paper_id": rec.paper_id, "title": rec.title, "date": rec.date, "upvotes": rec.upvotes}

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from html import escape
-from typing import Any, Iterable
+from typing import Iterable
 
-from rag import CITE_MARK, Answer, Flag, Source
+from rag import CITE_MARK, Answer, Flag, PaperRecord, Source
 
 CITE = CITE_MARK  # the normalised citation [n] (rag/text/cites.py owns the pattern)
 # Markdown syntax in untrusted text is shown as text: no image (which the browser would fetch from any host),
@@ -62,21 +62,15 @@ def flag_note(answer: Answer) -> str:
     return f"\n\n⚠ *Check: {'; '.join(parts)} (marked in the sources panel).*" if parts else ""
 
 
-def meta_line(meta: dict[str, Any], date: str | None = None) -> str:
+def meta_line(rec: PaperRecord) -> str:
     """'2024-06-11 · 7 authors · Org · ▲ 42 upvotes', from whatever the page had (escaped)."""
-    parts = []
-    if date or meta.get("date"):
-        parts.append(date or meta["date"])
-    elif meta.get("date_text"):
-        parts.append(meta["date_text"])
-    else:
-        parts.append("undated")
-    if meta.get("authors"):
-        parts.append(f"{meta['authors']} authors")
-    if meta.get("organization"):
-        parts.append(meta["organization"])
-    if isinstance(meta.get("upvotes"), int) and meta["upvotes"] >= 0:
-        parts.append(f"▲ {meta['upvotes']} upvotes")
+    parts: list[object] = [rec.date or rec.date_text or "undated"]
+    if rec.authors:
+        parts.append(f"{rec.authors} authors")
+    if rec.organization:
+        parts.append(rec.organization)
+    if rec.upvotes is not None:
+        parts.append(f"▲ {rec.upvotes} upvotes")
     return " · ".join(escape(str(p)) for p in parts)
 
 
@@ -103,7 +97,7 @@ def source_card(src: Source, turn: int, flags: list[Flag], open_: bool = True) -
     return (
         f'<details class="{cls}" id="{anchor(turn, src.n)}"{" open" if open_ else ""}>'
         f'<summary><span class="num">[{src.n}]</span> <span class="title">{escape(src.title)}</span></summary>'
-        f'<div class="meta">{meta_line(src.metadata, src.date)} · id {escape(src.paper_id)}</div>'
+        f'<div class="meta">{meta_line(src.record)} · id {escape(src.paper_id)}</div>'
         f"{flagged}"
         f'<p class="abstract">{highlight(src.text, src.supporting)}</p>'
         "</details>"
@@ -152,10 +146,10 @@ def figures(answer: Answer, first_text_ms: float, total_ms: float) -> str:
     return " · ".join(parts)
 
 
-def paper_html(rec: dict[str, Any] | None) -> str:
+def paper_html(rec: PaperRecord | None) -> str:
     """One paper opened from the Papers tab."""
     if rec is None:
         return '<div class="empty">Pick a paper in the table to read its abstract.</div>'
-    return (f'<div class="paper"><h3>{escape(rec["title"])}</h3>'
-            f'<div class="meta">{meta_line(rec)} · id {escape(rec["paper_id"])}</div>'
-            f'<p class="abstract">{escape(rec["abstract"])}</p></div>')
+    return (f'<div class="paper"><h3>{escape(rec.title)}</h3>'
+            f'<div class="meta">{meta_line(rec)} · id {escape(rec.paper_id)}</div>'
+            f'<p class="abstract">{escape(rec.abstract)}</p></div>')

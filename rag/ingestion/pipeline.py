@@ -111,7 +111,7 @@ def ingest(
     Holds the index's ingest lock throughout (on_wait is told once if another ingest holds it).
     """
     t0 = time.perf_counter()
-    with ingest_lock(settings, on_wait):
+    with ingest_lock(Paths.of(settings), settings.ingest_lock_timeout, on_wait):
         corpus = load_corpus(paths or [settings.seeds])  # read inside the lock: a waiting ingest sees the latest seeds
         if not corpus.papers:
             shown = "; ".join(str(p) for p in corpus.problems[:3])
@@ -132,7 +132,7 @@ def ingest_papers(
     unreadable: set[str] | None = None, summary: IngestSummary | None = None, on_wait: Notify | None = None,
 ) -> IngestSummary:
     """Bring the store in line with these papers, taken as the whole corpus (the seeds, or a benchmark's)."""
-    with ingest_lock(settings, on_wait):
+    with ingest_lock(Paths.of(settings), settings.ingest_lock_timeout, on_wait):
         return _sync(settings, papers, rebuild=rebuild, progress=progress, unreadable=unreadable, summary=summary)
 
 

@@ -16,7 +16,7 @@ from rag.text.tokens import count_tokens
 from rag.types import Usage
 
 if TYPE_CHECKING:
-    from rag.config import Settings
+    from rag.config import LLMSettings
 
 FALLBACK = "or answer offline with --offline (RAG_LLM=extractive)"
 MAX_CHARS_PER_TOKEN = 64  # far above any real text (cl100k averages ~4): more means the server ignored max_tokens
@@ -45,7 +45,7 @@ def llm_configured() -> bool:
     return bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"))
 
 
-def use_llm(settings: Settings) -> bool:
+def use_llm(settings: LLMSettings) -> bool:
     """Whether answers go through the LLM under these settings (RAG_LLM=auto follows the environment)."""
     return settings.llm == "openai" or (settings.llm == "auto" and llm_configured())
 
@@ -69,7 +69,7 @@ def openai_client(timeout: float, retries: int) -> Any:
                          base_url=os.environ.get("OPENAI_BASE_URL") or None, timeout=timeout, max_retries=retries)
 
 
-def make_client(settings: Settings) -> Any:
+def make_client(settings: LLMSettings) -> Any:
     """The chat client, with the timeout and retry settings; a clear error when nothing is configured."""
     if not llm_configured():
         raise ConfigError("the LLM mode needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)",
@@ -80,7 +80,7 @@ def make_client(settings: Settings) -> Any:
 class LLM:
     """A chat model behind the OpenAI API. `client` is anything with openai's `chat.completions.create`."""
 
-    def __init__(self, settings: Settings, client: Any = None) -> None:
+    def __init__(self, settings: LLMSettings, client: Any = None) -> None:
         self.settings = settings
         self.model = settings.llm_model
         self.client = client if client is not None else make_client(settings)

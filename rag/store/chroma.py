@@ -1,4 +1,4 @@
-"""The only module that uses chromadb (with store_faults.py for its errors): open/create the collection,
+"""The only module that uses chromadb (with rag/store/faults.py for its errors): open/create the collection,
 upsert, query, delete.
 
 The collection records how it was built (embedder, dimension, chunking); opening it with other
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     import numpy as np
 
-    from rag.config import Settings
+    from rag.config import IngestSettings, StoreSettings
 
 SCHEMA = 1
 MARKER = "content_digest"  # collection metadata: digest of the contents, set by every ingest that writes
@@ -40,7 +40,7 @@ def _guarded(method: F) -> F:
     return run  # type: ignore[return-value]
 
 
-def build_params(settings: Settings, embedder_name: str, dim: int) -> dict[str, Any]:
+def build_params(settings: IngestSettings, embedder_name: str, dim: int) -> dict[str, Any]:
     """What an index is built with; stored on the collection and checked on every open."""
     return {
         "schema": SCHEMA,
@@ -75,7 +75,7 @@ class Store:
         self.home = home  # the data home, for messages about its disk
 
     @classmethod
-    def open(cls, settings: Settings, params: dict[str, Any], *, create: bool, rebuild: bool = False) -> Store:
+    def open(cls, settings: StoreSettings, params: dict[str, Any], *, create: bool, rebuild: bool = False) -> Store:
         """Open (or create) the collection; raise if it was built with other params."""
         # A server holds its data elsewhere: only the embedded store has a folder to look for.
         if not create and not settings.chroma_url and not Paths.of(settings).chroma_dir.is_dir():
@@ -85,7 +85,7 @@ class Store:
             return cls._open(settings, params, create=create, rebuild=rebuild)
 
     @classmethod
-    def _open(cls, settings: Settings, params: dict[str, Any], *, create: bool, rebuild: bool) -> Store:
+    def _open(cls, settings: StoreSettings, params: dict[str, Any], *, create: bool, rebuild: bool) -> Store:
         client = _client(settings)
         name, url, where = settings.collection, settings.chroma_url, Paths.of(settings).where()
         exists = name in {c if isinstance(c, str) else c.name for c in client.list_collections()}
@@ -174,7 +174,7 @@ class Store:
 
     @_guarded
     def all_chunks(self) -> tuple[list[str], list[str], list[dict], np.ndarray]:
-        """Every chunk's id, document, metadata and vector (to build the local index from)."""
+        """Every chunk's id, document, metadata and vector (to build the side index from)."""
         import numpy as np
 
         got = self._get_all(["documents", "metadatas", "embeddings"])
@@ -194,7 +194,7 @@ class Store:
 
     @_guarded
     def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
-        """Nearest chunks as (id, cosine similarity), best first. Ids only: documents come from the local index."""
+        """Nearest chunks as (id, cosine similarity), best first. Ids only: documents come from the side index."""
         res = self.collection.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
         return [(cid, 1.0 - dist) for cid, dist in zip(res["ids"][0], res["distances"][0])]
 
@@ -215,7 +215,7 @@ def digest(ids: list[str], metas: list[dict]) -> str:
     return h.hexdigest()
 
 
-def _client(settings: Settings) -> Any:
+def _client(settings: StoreSettings) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -232,7 +232,7 @@ def _client(settings: Settings) -> Any:
             f"cannot open the index folder {Paths.of(settings).chroma_dir}: {e}", "check RAG_HOME") from e
 
 
-def _server_client(settings: Settings) -> Any:
+def _server_client(settings: StoreSettings) -> Any:
     """An HttpClient for RAG_CHROMA_URL (with the token if one is set); checks the server answers."""
     import logging
     from urllib.parse import urlsplit

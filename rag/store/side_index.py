@@ -1,6 +1,6 @@
 """The BM25 side index of the store: the chunk table, BM25 over it, and dense-score statistics.
 
-Built from what Chroma holds and saved with the store's fingerprint, so a mirror that no longer
+Built from what Chroma holds and saved with the store's fingerprint, so a side index that no longer
 agrees with Chroma (another ingest, another client) is rebuilt, never used. It lets a search ask
 Chroma for ids and distances only (fast) and standardise both retrievers' scores over the whole corpus.
 """
@@ -17,6 +17,7 @@ import numpy as np
 
 from rag.store.faults import data_home_error
 from rag.store.paths import Paths
+from rag.text.dates import DateRange
 from rag.text.terms import bigrams, load_bm25s, tokenize
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ def _scores(model: Any, tokens: list[str], n: int) -> np.ndarray:
     return np.asarray(model.get_scores(known), dtype=np.float64)
 
 
+ALL_DATES = DateRange()
 CURRENT = "current"  # names the saved version folder in use
 
 
@@ -48,8 +50,11 @@ class SideIndex:
         self.cov = cov
         self.position = {cid: i for i, cid in enumerate(ids)}
         self.paper_ids = [m["paper_id"] for m in metas]  # position -> paper id
+        self.paper_positions: dict[str, list[int]] = {}  # paper id -> positions of its chunks, in store order
+        for pos, pid in enumerate(self.paper_ids):
+            self.paper_positions.setdefault(pid, []).append(pos)
         self.date_ints = np.array([int(m.get("date_int", 0)) for m in metas], dtype=np.int64)
-        self._paper_counts: dict[tuple[int, int], int] = {}  # the index never changes once built
+        self._paper_counts: dict[DateRange, int] = {}
 
     @property
     def digest(self) -> str:
@@ -73,8 +78,8 @@ class SideIndex:
     def save(self, folder: Path) -> None:
         """Write everything into a new version folder, then point `current` at it (one atomic rename).
 
-        Two processes may save at once (an ingest, and an app that found the mirror stale): each writes
-        its own version, so a sidecar never describes another build's BM25 files, and a reader sees
+        Two processes may save at once (an ingest, and an app that found the side index stale): each writes
+        its own version, so a chunks.json never describes another build's BM25 files, and a reader sees
         either the old version or the new one, whole."""
         import shutil
         import uuid
@@ -154,22 +159,16 @@ class SideIndex:
             out[t] = float(np.log1p((n - df + 0.5) / (df + 0.5)))
         return out
 
-    def date_mask(self, since: int = 0, until: int = 0) -> np.ndarray:
-        """Which chunks fall in the date_int range (undated chunks fail any bound)."""
-        ok = np.ones(len(self.ids), dtype=bool)
-        if since:
-            ok &= self.date_ints >= since
-        if until:
-            ok &= (self.date_ints <= until) & (self.date_ints > 0)
-        return ok
+    def knows(self, term: str) -> bool:
+        """Whether any chunk contains the stemmed term."""
+        return bool(self.ids) and term in getattr(self.model, "vocab_dict", {})
 
-    def paper_count(self, since: int = 0, until: int = 0) -> int:
-        """How many papers have a chunk in the date_int range (computed once per range)."""
-        key = (since, until)
-        if key not in self._paper_counts:
-            mask = self.date_mask(since, until)
-            self._paper_counts[key] = len({pid for pid, ok in zip(self.paper_ids, mask.tolist()) if ok})
-        return self._paper_counts[key]
+    def paper_count(self, dates: DateRange = ALL_DATES) -> int:
+        """How many papers have a chunk in the date range (computed once per range: the index never changes)."""
+        if dates not in self._paper_counts:
+            mask = dates.mask(self.date_ints)
+            self._paper_counts[dates] = len({pid for pid, ok in zip(self.paper_ids, mask.tolist()) if ok})
+        return self._paper_counts[dates]
 
     def dense_stats(self, query_vec: np.ndarray) -> tuple[float, float]:
         """Mean and standard deviation of the query's cosine with every chunk, exactly, without scoring them."""

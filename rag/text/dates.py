@@ -1,12 +1,18 @@
 """Dates, in one place: the YYYY-MM-DD dates users type, the sortable YYYYMMDD integers stored with chunks,
-and date ranges (an undated paper is outside any bounded range)."""
+and date ranges. The range rule (bounds inclusive; an undated paper is outside any bounded range) lives
+only in DateRange, in the three forms the stages need: a test of one date, a mask over the side index's
+dates, and a metadata filter for Chroma."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from datetime import date, datetime
 
 from rag.errors import RagError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def parse_day(value: object, what: str = "date") -> date | None:
@@ -55,3 +61,28 @@ class DateRange:
         n = day if isinstance(day, int) else date_int(parse_day(day) if day else None)
         lo, hi = self.ints
         return n > 0 and (not lo or n >= lo) and (not hi or n <= hi)
+
+    def mask(self, date_ints: np.ndarray) -> np.ndarray:
+        """The same test over an array of YYYYMMDD integers (0: undated)."""
+        import numpy as np
+
+        lo, hi = self.ints
+        ok = np.ones(len(date_ints), dtype=bool)
+        if lo:
+            ok &= date_ints >= lo
+        if hi:
+            ok &= (date_ints <= hi) & (date_ints > 0)
+        return ok
+
+    def where(self, field: str = "date_int") -> dict[str, Any] | None:
+        """The same test as a metadata filter in Chroma's syntax on the YYYYMMDD field; None when unbounded."""
+        lo, hi = self.ints
+        conds: list[dict[str, Any]] = []
+        if lo:
+            conds.append({field: {"$gte": lo}})
+        if hi:
+            conds.append({field: {"$lte": hi}})
+            conds.append({field: {"$gt": 0}})  # undated papers cannot satisfy an upper bound
+        if not conds:
+            return None
+        return conds[0] if len(conds) == 1 else {"$and": conds}

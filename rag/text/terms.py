@@ -1,6 +1,6 @@
 """BM25 terms: lower-cased, stop-word-free, stemmed tokens of a text, the same for documents and questions.
 
-The search index, the abstention check, the offline answerer and the support check all use these, so a
+The BM25 side index, the abstention check, the offline answerer and the support check all use these, so a
 word means the same thing everywhere.
 """
 
