@@ -41,7 +41,7 @@ def main() -> None:
     from rag.config import Settings
     from rag.embed.base import get_embedder
     from rag.answer.abstain import thresholds
-    from rag.ingest.pipeline import ingest
+    from rag.ingestion.pipeline import ingest
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--questions", type=Path, default=golden.QUESTIONS)

@@ -167,7 +167,7 @@ def speed_rows(answerer: Any, client: Any, model: str, questions: list[str], max
 
 
 def summarise(cite: list[dict], speed: list[dict]) -> dict:
-    """The figures the README reports."""
+    """The figures docs/reports/local-llm.md reports."""
     ok = [r for r in cite if "error" not in r]
     raw = sum(r["raw_citations"] for r in ok)
     inv = sum(r["invented"] for r in ok)
@@ -197,7 +197,7 @@ def main() -> None:
     from rag.answer.answerer import Answerer
     from rag.config import Settings
     from rag.corpus.parse import load_corpus
-    from rag.ingest.pipeline import ingest
+    from rag.ingestion.pipeline import ingest
     from rag.llm.client import openai_client
     from rag.llm.server import MODEL_ALIAS, WARNING, LocalLLMServer
 

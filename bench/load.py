@@ -180,7 +180,7 @@ def main() -> None:
 
     from rag.answer.answerer import Answerer
     from rag.config import Settings
-    from rag.ingest.pipeline import ingest
+    from rag.ingestion.pipeline import ingest
     from ui.api import CONCURRENCY
     from testing.app_server import app_process
 

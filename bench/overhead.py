@@ -48,7 +48,7 @@ def main() -> None:
 
     from rag.answer.answerer import Answerer
     from rag.config import Settings
-    from rag.ingest.pipeline import ingest
+    from rag.ingestion.pipeline import ingest
     from rag.llm.client import LLM
 
     ap = argparse.ArgumentParser(description=__doc__)

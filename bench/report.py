@@ -1,4 +1,4 @@
-"""The scale benchmark's table (markdown, for the README) and plot (latency and throughput against size)."""
+"""The scale benchmark's table (markdown, for docs/reports/scale.md) and plot (latency and throughput against size)."""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ def main() -> None:
     """Run both tasks for every method and print a table."""
     from rag.config import Settings
     from rag.corpus.parse import load_corpus, paper_id
-    from rag.ingest.pipeline import ingest
+    from rag.ingestion.pipeline import ingest
     from rag.search.retriever import Retriever
 
     ap = argparse.ArgumentParser()
@@ -110,7 +110,7 @@ def compare_chunking(home: Path, papers: list, paras: list[dict], sizes: list[in
     """Default fusion at several chunk sizes (overlap = size/8): known-item MRR@10, paraphrase hit@5."""
     from rag.config import Settings
     from rag.corpus.parse import paper_id
-    from rag.ingest.pipeline import ingest
+    from rag.ingestion.pipeline import ingest
     from rag.search.retriever import Retriever
 
     out = {}

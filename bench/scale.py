@@ -34,7 +34,7 @@ def _settings(job: dict):
 
 def phase_ingest(job: dict) -> dict:
     """Ingest the synthetic corpus through our real path (ingest_papers)."""
-    from rag.ingest.pipeline import ingest_papers
+    from rag.ingestion.pipeline import ingest_papers
     from bench.synth import synth_corpus
 
     papers = synth_corpus(job["size"])
@@ -46,7 +46,7 @@ def phase_ingest(job: dict) -> dict:
 
 def phase_search(job: dict) -> dict:
     """Open a Retriever, time warm searches, re-ingest unchanged, time the full read and the BM25 build."""
-    from rag.ingest.pipeline import ingest_papers
+    from rag.ingestion.pipeline import ingest_papers
     from rag.store.side_index import SideIndex
     from rag.search.retriever import Retriever
     from bench.synth import queries, synth_corpus

@@ -77,7 +77,7 @@ def main() -> None:
     questions = [json.loads(line)["question"] for line in lines][: args.n]
 
     from rag.config import Settings
-    from rag.ingest.pipeline import ingest
+    from rag.ingestion.pipeline import ingest
     from testing.app_server import app_process
 
     with tempfile.TemporaryDirectory() as tmp:

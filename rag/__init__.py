@@ -24,8 +24,8 @@ _EXPORTS = {
     "Settings": "rag.config",
     "get_settings": "rag.config",
     # the stages' entry points
-    "ingest": "rag.ingest.pipeline",
-    "IngestSummary": "rag.ingest.pipeline",
+    "ingest": "rag.ingestion.pipeline",
+    "IngestSummary": "rag.ingestion.pipeline",
     "Retriever": "rag.search.retriever",
     "Answerer": "rag.answer.answerer",
     "HISTORY_TURNS": "rag.answer.answerer",
@@ -89,7 +89,7 @@ if TYPE_CHECKING:  # for type checkers and editors; never executed
     from rag.corpus.parse import paper_id
     from rag.errors import (ConfigError, CorpusError, DataHomeError, IndexMismatchError, IndexMissingError, RagError,
                             StoreUnavailableError)
-    from rag.ingest.pipeline import IngestSummary, ingest
+    from rag.ingestion.pipeline import IngestSummary, ingest
     from rag.llm.client import LLM, LLMError, use_llm
     from rag.llm.client import base_url as llm_base_url
     from rag.search.retriever import Retriever

@@ -86,7 +86,7 @@ def ingest(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from rag.ingest.pipeline import ingest as run_ingest
+    from rag.ingestion.pipeline import ingest as run_ingest
 
     settings = _settings()
     err = Console(stderr=True)

@@ -25,7 +25,7 @@ class StoreSettings(BaseModel):
 
     home: Path = Field(
         default_factory=_default_home,
-        description="Data home: the Chroma folder and the BM25 index live here. "
+        description="Data home: the Chroma folder, the BM25 side index and the caches live here. "
         "Default $XDG_DATA_HOME/rag-papers (~/.local/share/rag-papers).",
     )
     collection: str = Field(default="papers", description="Chroma collection name.")
@@ -155,7 +155,10 @@ class LLMSettings(BaseModel):
         "'openai' when OPENAI_API_KEY or OPENAI_BASE_URL is set and 'extractive' otherwise.",
     )
     llm_model: str = Field(default="gpt-4o-mini", description="Chat model name sent to the OpenAI-compatible server.")
-    llm_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for the LLM before giving up.")
+    llm_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds to wait for the LLM to send anything (the first token, then each "
+        "next one) before giving up; not a limit on the whole answer, which streams as long as the model writes."
+    )
     llm_retries: int = Field(
         default=2, ge=0, le=10, description="Retries (with exponential backoff) on connection errors, 429 and 5xx."
     )

@@ -77,7 +77,7 @@ def corpus():
 @pytest.fixture(scope="session")
 def full_index(tmp_path_factory):
     """One ingest of every real seed into a temporary home, shared by read-only tests: (settings, summary)."""
-    from rag.ingest.pipeline import ingest
+    from rag.ingestion.pipeline import ingest
 
     settings = make_settings(tmp_path_factory.mktemp("full-home"))
     return settings, ingest(settings)
@@ -134,15 +134,15 @@ def chroma_server(start_chroma, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def start_app() -> Iterator[Callable[..., Any]]:
-    """start_app(home, log, env=..., extra_args=..., timeout=...) -> a started `rag serve` on a free port of
-    127.0.0.1, offline (testing/app_server.py); stopped by PID at the end if still running."""
-    from testing.app_server import app_process
+    """start_app(home, log, env=..., extra_args=..., timeout=..., kind=AppServer) -> a started `rag serve` on a
+    free port of 127.0.0.1, offline (testing/app_server.py; kind: a subclass); stopped by PID at the end."""
+    from testing.app_server import AppServer
 
     started: list[Any] = []
 
     def start(home: Path, log: Path, *, env: dict[str, str] | None = None, extra_args: tuple[str, ...] = (),
-              timeout: float = 180) -> Any:
-        started.append(app_process(home, log, env=env, extra_args=extra_args).start(timeout=timeout))
+              timeout: float = 180, kind: type = AppServer) -> Any:
+        started.append(kind(home, log, env=env, extra_args=extra_args).start(timeout=timeout))
         return started[-1]
 
     yield start

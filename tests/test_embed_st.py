@@ -16,7 +16,7 @@ from rag.embed import st as embed_st
 from rag.corpus.parse import paper_id
 from rag.embed.base import get_embedder
 from rag.errors import ConfigError, IndexMismatchError, RagError
-from rag.ingest.pipeline import ingest
+from rag.ingestion.pipeline import ingest
 from rag.search.retriever import Retriever
 
 TOPICS = ["quokka population dynamics", "zebrafish fin regeneration", "basalt weathering rates"]
@@ -114,11 +114,11 @@ class CountingEmbedder:
 
 @pytest.mark.parametrize("embedder", ["minilm", "wordllama"])
 def test_rebuild_with_the_same_model_embeds_nothing_again(tmp_path, small_seeds, monkeypatch, embedder):
-    import rag.ingest.pipeline
+    import rag.ingestion.pipeline
 
     settings = make_settings(tmp_path / "home", seeds=small_seeds, embedder=embedder)
     counter = CountingEmbedder(get_embedder(settings))
-    monkeypatch.setattr(rag.ingest.pipeline, "get_embedder", lambda s: counter)
+    monkeypatch.setattr(rag.ingestion.pipeline, "get_embedder", lambda s: counter)
     ingest(settings)
     assert counter.texts == len(TOPICS)
     before = Retriever(settings).search("zebrafish fins", k=3)

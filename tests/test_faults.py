@@ -88,7 +88,7 @@ def search_ids(cli, home: Path, seeds: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def clean(cli, tmp_path_factory):
     """The reference: the seed ingested into an ordinary folder. (settings, fingerprint, search hits)."""
-    from rag.ingest.pipeline import ingest
+    from rag.ingestion.pipeline import ingest
 
     tmp = tmp_path_factory.mktemp("clean")
     seeds = tmp / "seeds"
@@ -127,7 +127,7 @@ def test_ingest_into_a_full_home_then_after_it_grows(cli, tmp_path, clean):
 
 
 def test_home_fills_up_during_a_reingest_and_the_old_index_loses_nothing(cli, tmp_path, clean):
-    from rag.ingest.pipeline import ingest
+    from rag.ingestion.pipeline import ingest
 
     _, clean_fp, clean_hits = clean
     seeds = seeds_in(tmp_path)
@@ -163,7 +163,7 @@ def test_home_fills_up_during_a_reingest_and_the_old_index_loses_nothing(cli, tm
         assert proc.returncode == 0, proc.stderr
         papers = {p.paper_id for p in load_corpus([seeds]).papers}
         assert set(stored(settings)) == papers and all(n == f for _, n, f in stored(settings).values())
-    # new versions overwrite old chunk ids before the old versions' extra chunks go (rag/ingest/pipeline.py)
+    # new versions overwrite old chunk ids before the old versions' extra chunks go (rag/ingestion/pipeline.py)
     assert not lost, f"{len(lost)} of {len(before)} papers were missing from the index after the failed re-ingest"
     assert len(hits_after) == 5
 
@@ -216,7 +216,7 @@ def app(start_chroma, start_app, tmp_path_factory):
     (gradio client, Chroma server, the LLM script to change in place, requests the LLM saw)."""
     from gradio_client import Client
 
-    from rag.ingest.pipeline import ingest
+    from rag.ingestion.pipeline import ingest
     from testing.scripted_http import GAVE_UP, RELEASE, good_stream, scripted_server
     from testing.seeds import small_seeds
 

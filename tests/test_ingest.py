@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from rag.corpus.parse import paper_id
 from rag.errors import CorpusError, IndexMismatchError, IndexMissingError
-from rag.ingest.pipeline import ingest
+from rag.ingestion.pipeline import ingest
 from rag.store.side_index import SideIndex
 from rag.search.retriever import FRESHNESS_SECONDS, Retriever
 from rag.store.paths import Paths
@@ -201,7 +201,7 @@ def test_update_interrupted_between_overwrite_and_cleanup_is_repaired(home, tmp_
     with chunks of two versions: the rerun must see that and leave exactly what a clean ingest leaves."""
     from rag.corpus.parse import load_corpus
     from rag.embed.base import get_embedder
-    from rag.ingest.pipeline import chunk_paper, splitter
+    from rag.ingestion.pipeline import chunk_paper, splitter
     from rag.store.chroma import build_params
 
     settings, seeds = home

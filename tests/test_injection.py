@@ -52,7 +52,7 @@ PLANTED = [
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
     """The real seeds plus one planted page dump, ingested into a fresh home."""
-    from rag.ingest.pipeline import ingest
+    from rag.ingestion.pipeline import ingest
 
     root = tmp_path_factory.mktemp("planted")
     seeds = root / "seeds"

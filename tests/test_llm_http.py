@@ -197,7 +197,7 @@ def test_rate_limit_error_says_how_long_the_server_asks_to_wait(server, tmp_path
 @pytest.fixture(scope="module")
 def small_index(tmp_path_factory):
     """Five hand-made papers ingested into a home of their own: (settings, Retriever)."""
-    from rag.ingest.pipeline import ingest
+    from rag.ingestion.pipeline import ingest
     from rag.search.retriever import Retriever
 
     tmp = tmp_path_factory.mktemp("llm-http")

@@ -106,7 +106,7 @@ def test_searches_at_once_while_another_client_ingests(tmp_path, seeds_writer, c
     each search uses one whole index, none fails, all find the new paper, the saved mirror loads again.
     Through a Chroma server, where two clients share a collection (an embedded Chroma does not show a
     running process the vectors another process added: only the BM25 side would see the new papers)."""
-    from rag.ingest.pipeline import ingest
+    from rag.ingestion.pipeline import ingest
     from rag.search.retriever import FRESHNESS_SECONDS, Retriever
     from rag.store.side_index import SideIndex
     from testing.clock import FakeClock

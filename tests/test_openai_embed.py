@@ -20,7 +20,7 @@ from testing.seeds import abstract_for, make_settings, write_seed
 from rag.corpus.parse import paper_id
 from rag.embed.base import get_embedder
 from rag.errors import ConfigError, IndexMismatchError, RagError
-from rag.ingest.pipeline import ingest
+from rag.ingestion.pipeline import ingest
 from rag.search.retriever import Retriever
 
 DIM = 64

@@ -16,7 +16,7 @@ def test_paper_record_matches_the_seed(retriever, corpus):
 
 
 def test_paper_record_joins_overlapping_chunks(tmp_path):
-    from rag.ingest.pipeline import ingest
+    from rag.ingestion.pipeline import ingest
     from rag.search.retriever import Retriever
 
     long_abstract = " ".join(f"Sentence number {i} explains part {i} of the method in some detail." for i in range(40))

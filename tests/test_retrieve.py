@@ -161,7 +161,7 @@ def chunked(tmp_path_factory):
 
     candidates=1000 is above the chunk count: the dense retriever then ranks every paper.
     """
-    from rag.ingest.pipeline import ingest
+    from rag.ingestion.pipeline import ingest
 
     path = seed_file("001")
     settings = make_settings(tmp_path_factory.mktemp("chunked"), chunk_size=64, chunk_overlap=8, candidates=1000)

@@ -11,7 +11,7 @@ import pytest
 
 from rag.corpus.parse import paper_id
 from rag.errors import StoreUnavailableError
-from rag.ingest.pipeline import ingest
+from rag.ingestion.pipeline import ingest
 from rag.llm.process import free_port
 from rag.search.retriever import FRESHNESS_SECONDS, Retriever
 from rag.store.paths import Paths

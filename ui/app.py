@@ -9,7 +9,10 @@ from __future__ import annotations
 import importlib.util
 import os
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # Gradio looks up outside hosts at launch otherwise
+# The one piece of work at import time, and it must come before `import gradio`: Gradio looks up outside hosts
+# (analytics, version check) unless GRADIO_ANALYTICS_ENABLED=False, and huggingface_hub, which gradio imports,
+# reads HF_HUB_OFFLINE once, when it is imported. setdefault: a value the caller set explicitly wins.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from typing import TYPE_CHECKING, Any  # noqa: E402
@@ -126,7 +129,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, mcp: bo
           block: bool = True, no_auth: bool = False) -> Any:
     """Open the index, build the page and serve it; blocks until Ctrl-C unless block=False."""
     if mcp and importlib.util.find_spec("mcp") is None:
-        raise ConfigError("the MCP server needs the mcp package", "pip install 'gradio[mcp]' (see README: MCP)")
+        raise ConfigError("the MCP server needs the mcp package", "pip install 'gradio[mcp]' (see docs/usage.md: MCP)")
     auth = logins(settings)
     check_exposure(host, auth, no_auth)
     backend = Backend(settings)

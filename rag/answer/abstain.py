@@ -1,6 +1,6 @@
 """Is there enough evidence to answer? Features of the retrieval result, and the calibrated rule.
 
-Measured on the golden set (bench/answers.py --calibrate; numbers in the README): questions the
+Measured on the golden set (bench/answers.py; numbers in docs/evaluation.md and docs/embedders.md): questions the
 corpus cannot answer use words the corpus never uses (recipes, sports, medicine) and their best
 chunk is far in meaning. Answerable questions that are paraphrased share few words with their paper
 but use the corpus's vocabulary. The rule below abstains on 88% of off-topic and absent-topic

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Callable
 
 from rag.text.cites import strip_citation_marks
@@ -23,11 +24,11 @@ if TYPE_CHECKING:
     from rag.embed.base import Embedder
 
 # Words that say what kind of answer is wanted, not what it is about; they do not count as evidence.
-QUESTION_TERMS = frozenset(content_terms(
+QUESTION_WORDS = (
     "paper papers work works study studies propose proposes proposed introduce introduced present presented "
     "method methods approach approaches technique model models describe described explain tell show shows "
     "find found use used using way ways new recent author authors research researchers someone"
-))
+)
 CONTRIBUTION = re.compile(r"\b(?:we|this (?:paper|work|study)|the authors)\b[^.]{0,80}?\b(?:propos|introduc|present|develop|"
                           r"design|build|release|creat|offer)\w*", re.IGNORECASE)
 # Measured with bench/answers.py on the golden set: 5 sentences of the top paper (of ~9) carry the
@@ -49,10 +50,16 @@ class Pick:
     terms: frozenset[str] = frozenset()  # the question terms it contains
 
 
+@cache
+def _question_words_terms() -> frozenset[str]:
+    """QUESTION_WORDS as terms; made on first use, not at import, because stemming loads bm25s and the stemmer."""
+    return frozenset(content_terms(QUESTION_WORDS))
+
+
 def question_terms(question: str) -> frozenset[str]:
     """The question's content terms that carry evidence (without words like 'paper' or 'propose')."""
     terms = content_terms(question)
-    return (terms - QUESTION_TERMS) or terms
+    return (terms - _question_words_terms()) or terms
 
 
 def third_person(sentence: str) -> str:

@@ -1,4 +1,4 @@
-"""The only module that uses chromadb (with store_faults.py for its errors): open/create the collection,
+"""The only module that uses chromadb (with rag/store/faults.py for its errors): open/create the collection,
 upsert, query, delete.
 
 The collection records how it was built (embedder, dimension, chunking); opening it with other

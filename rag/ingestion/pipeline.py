@@ -19,7 +19,7 @@ from rag.errors import CorpusError
 from rag.faultpoints import checkpoint
 from rag.embed.base import Embedder, get_embedder
 from rag.embed.cache import cached
-from rag.ingest.lock import Notify, ingest_lock
+from rag.ingestion.lock import Notify, ingest_lock
 from rag.store.chroma import Store, StoredPaper, build_params, digest
 from rag.store.paths import Paths
 from rag.store.side_index import refresh_side_index
