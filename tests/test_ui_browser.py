@@ -74,7 +74,12 @@ def test_chat_answer_citations_and_sources(page, app_url):
     page.locator(LAST_BOT).locator(f'a.cite[href="#{target}"]').first.click()
     card = page.locator(f"#sources #{target}")
     page.wait_for_function(f"() => document.getElementById('{target}').classList.contains('flash')", timeout=5000)
-    page.wait_for_timeout(700)  # the smooth scroll
+    # the smooth scroll ends with the card at the top of the panel: waited for, not timed (a busy machine is slow)
+    page.wait_for_function(f"""() => {{
+      const d = document.getElementById('{target}').getBoundingClientRect().top
+              - document.querySelector('#sources .panel').getBoundingClientRect().top;
+      return d >= 0 && d < 40;
+    }}""", timeout=30_000)
     assert card.evaluate("el => el.open") is True
     box, panel = card.bounding_box(), page.locator("#sources .panel").bounding_box()
     assert 0 <= box["y"] - panel["y"] < 40  # the panel scrolled the card to its top...
