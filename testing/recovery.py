@@ -24,7 +24,7 @@ def drop_chroma_clients() -> None:
     SharedSystemClient.clear_system_cache()
 
 
-def _sidecar(settings: Any) -> dict | None:
+def _chunks_file(settings: Any) -> dict | None:
     from rag.store.side_index import SideIndex
 
     try:
@@ -45,8 +45,8 @@ def snapshot(settings: Any) -> dict[str, Any]:
         store = open_store(settings)
         ids, docs, metas, vectors = store.all_chunks()
         meta = dict(store.client.get_collection(settings.collection, embedding_function=None).metadata or {})
-        side = _sidecar(settings)  # read before a Retriever could rebuild it
-        mirror = SideIndex.load(Paths.of(settings).side_index_dir, side["fingerprint"]) if side else None
+        side = _chunks_file(settings)  # read before a Retriever could rebuild it
+        loaded = SideIndex.load(Paths.of(settings).side_index_dir, side["fingerprint"]) if side else None
         r = Retriever(settings)
         searches = [[(h.paper_id, h.score) for h in r.search(q, k=5)] for q in QUERIES]
         used_saved = side is not None and r.index.fingerprint == side["fingerprint"]
@@ -56,9 +56,9 @@ def snapshot(settings: Any) -> dict[str, Any]:
     return {
         "ids": [ids[i] for i in order], "docs": [docs[i] for i in order], "metas": [metas[i] for i in order],
         "vectors": np.asarray(vectors)[order] if len(ids) else np.zeros((0, 0)), "collection_meta": meta,
-        "digest": digest(ids, metas), "mirror": None if mirror is None else {
-            "fingerprint": mirror.fingerprint, "chunks": dict(zip(mirror.ids, mirror.docs)), "n": len(mirror.ids)},
-        "retriever_used_saved_mirror": used_saved, "searches": searches,
+        "digest": digest(ids, metas), "side_index": None if loaded is None else {
+            "fingerprint": loaded.fingerprint, "chunks": dict(zip(loaded.ids, loaded.docs)), "n": len(loaded.ids)},
+        "retriever_used_saved_side_index": used_saved, "searches": searches,
     }
 
 
@@ -80,14 +80,14 @@ def differences(got: dict[str, Any], clean: dict[str, Any]) -> list[str]:
         out.append(f"collection metadata differs: {got['collection_meta']} vs {clean['collection_meta']}")
     if got["collection_meta"].get("content_digest") != got["digest"]:
         out.append("the marker does not match the store's contents")
-    mirror, chunks = got["mirror"], dict(zip(got["ids"], got["docs"]))
-    if mirror is None:
-        out.append("no loadable BM25 mirror on disk")
-    elif mirror["fingerprint"] != (clean["mirror"] or {}).get("fingerprint") or mirror["chunks"] != chunks \
-            or mirror["n"] != len(ids) or not mirror["fingerprint"].startswith(got["digest"] + "|"):
-        out.append("the BM25 mirror on disk does not match the store")
-    if not got["retriever_used_saved_mirror"]:
-        out.append("a Retriever did not use the saved BM25 mirror")
+    side, chunks = got["side_index"], dict(zip(got["ids"], got["docs"]))
+    if side is None:
+        out.append("no loadable BM25 side index on disk")
+    elif side["fingerprint"] != (clean["side_index"] or {}).get("fingerprint") or side["chunks"] != chunks \
+            or side["n"] != len(ids) or not side["fingerprint"].startswith(got["digest"] + "|"):
+        out.append("the BM25 side index on disk does not match the store")
+    if not got["retriever_used_saved_side_index"]:
+        out.append("a Retriever did not use the saved BM25 side index")
     if not same_searches(got["searches"], clean["searches"]):
         out.append("search results differ")
     return out
@@ -100,7 +100,7 @@ def same_searches(a: list, b: list) -> bool:
 
 
 def phase(settings: Any, total: int, old_collection: str | None = None) -> str:
-    """Where a killed ingest stopped, told by what it left: the store, its marker, the BM25 sidecar."""
+    """Where a killed ingest stopped, told by what it left: the store, its marker, the side index chunks file."""
     from rag.errors import RagError
     from rag.store.chroma import digest
 
@@ -115,8 +115,8 @@ def phase(settings: Any, total: int, old_collection: str | None = None) -> str:
         return "store created, no collection yet"
     finally:
         drop_chroma_clients()
-    side = _sidecar(settings)
-    mirrored = side is not None and side["fingerprint"].startswith(digest(ids, metas) + "|")
+    side = _chunks_file(settings)
+    side_saved = side is not None and side["fingerprint"].startswith(digest(ids, metas) + "|")
     if old_collection is not None and col_id == old_collection:
         return "old collection not dropped yet" if marker else "old collection, marker cleared"
     if not ids:
@@ -125,7 +125,7 @@ def phase(settings: Any, total: int, old_collection: str | None = None) -> str:
         return f"writing: {len(ids)}/{total} chunks stored" + (f", {partial} papers partly" if partial else "")
     if marker:
         return "done (marker set), not yet exited"
-    return "all chunks stored, marker pending" + (" (mirror saved)" if mirrored else " (mirror not saved)")
+    return "all chunks stored, marker pending" + (" (side index saved)" if side_saved else " (side index not saved)")
 
 
 def probe(settings: Any) -> str:

@@ -7,7 +7,7 @@ from functools import lru_cache
 import pytest
 
 from testing.seeds import make_settings
-from rag.ingestion.pipeline import chunk_paper, split_abstract, splitter
+from rag.ingestion.chunking import chunk_paper, split_abstract, splitter
 from rag.store.chroma import build_params
 from rag.text.tokens import count_tokens
 

@@ -27,7 +27,7 @@ def store_ids(settings) -> set[str]:
 
 
 def assert_in_step(settings) -> Retriever:
-    """The local BM25 mirror a fresh Retriever loads holds exactly the chunks Chroma holds."""
+    """The BM25 side index a fresh Retriever loads holds exactly the chunks Chroma holds."""
     r = Retriever(settings)
     assert set(r.index.ids) == store_ids(settings)
     assert len(r.index.ids) == len(set(r.index.ids)) == r.store.count()
@@ -64,8 +64,8 @@ def test_reingest_unchanged_writes_nothing(home):
     ingest(settings)
     assert_in_step(settings)
     before, fp = snapshot(settings), open_store(settings).fingerprint()
-    sidecar = SideIndex.chunks_file(Paths.of(settings).side_index_dir)
-    mtime = sidecar.stat().st_mtime_ns
+    chunks_file = SideIndex.chunks_file(Paths.of(settings).side_index_dir)
+    mtime = chunks_file.stat().st_mtime_ns
     files = chroma_files(settings)
     calls = []
     s = ingest(settings, progress=lambda done, total: calls.append((done, total)))
@@ -73,7 +73,7 @@ def test_reingest_unchanged_writes_nothing(home):
     assert calls in ([], [(0, 0)])  # nothing embedded
     assert open_store(settings).fingerprint() == fp
     assert snapshot(settings) == before
-    assert sidecar.stat().st_mtime_ns == mtime  # the local index was loaded, not rebuilt
+    assert chunks_file.stat().st_mtime_ns == mtime  # the side index was loaded, not rebuilt
     assert chroma_files(settings) == files  # not one byte written to the Chroma folder
     assert_in_step(settings)
 
@@ -201,7 +201,7 @@ def test_update_interrupted_between_overwrite_and_cleanup_is_repaired(home, tmp_
     with chunks of two versions: the rerun must see that and leave exactly what a clean ingest leaves."""
     from rag.corpus.parse import load_corpus
     from rag.embed.base import get_embedder
-    from rag.ingestion.pipeline import chunk_paper, splitter
+    from rag.ingestion.chunking import chunk_paper, splitter
     from rag.store.chroma import build_params
 
     settings, seeds = home
@@ -227,8 +227,8 @@ def test_update_interrupted_between_overwrite_and_cleanup_is_repaired(home, tmp_
     assert_in_step(settings)
 
 
-def test_stale_local_index_is_rebuilt(home):
-    """A BM25 mirror that does not match Chroma is never used: a damaged sidecar is rebuilt on open."""
+def test_stale_side_index_is_rebuilt(home):
+    """A BM25 side index that does not match Chroma is never used: a damaged chunks file is rebuilt on open."""
     settings, _ = home
     ingest(settings)
     SideIndex.chunks_file(Paths.of(settings).side_index_dir).write_text('{"fingerprint": "x", "ids": [], "docs": [], "metas": []}')

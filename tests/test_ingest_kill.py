@@ -46,7 +46,7 @@ def test_clean_reference_is_sane(clean_ingest):
     assert clean_ingest.total == PAPERS and -(-PAPERS // FAST["ingest_batch"]) == BATCHES  # many points to die at
     assert len({m["paper_id"] for m in snap["metas"]}) == PAPERS
     assert snap["collection_meta"]["content_digest"] == snap["digest"]
-    assert snap["mirror"]["n"] == clean_ingest.total and snap["retriever_used_saved_mirror"]
+    assert snap["side_index"]["n"] == clean_ingest.total and snap["retriever_used_saved_side_index"]
     assert all(len(s) == 5 for s in snap["searches"])
     assert differences(snap, snap) == []
 
@@ -57,8 +57,8 @@ FIRST_INGEST = {
     "ingest:marker-cleared": "collection created, no chunk stored yet",
     "ingest:batch-stored:1": "writing: 16/615 chunks stored",
     "ingest:batch-stored:20": "writing: 320/615 chunks stored",
-    "side-index:before-switch": "all chunks stored, marker pending (mirror not saved)",
-    "ingest:before-marker": "all chunks stored, marker pending (mirror saved)",
+    "side-index:before-switch": "all chunks stored, marker pending (side index not saved)",
+    "ingest:before-marker": "all chunks stored, marker pending (side index saved)",
     "ingest:marker-set": "done (marker set), not yet exited",
 }
 

@@ -103,7 +103,7 @@ def test_fifty_searches_at_once_equal_the_searches_alone(answerer):
 
 def test_searches_at_once_while_another_client_ingests(tmp_path, seeds_writer, chroma_server):
     """A long-lived Retriever (the app's) picks up another client's ingest while 20 searches run at once:
-    each search uses one whole index, none fails, all find the new paper, the saved mirror loads again.
+    each search uses one whole index, none fails, all find the new paper, the saved side index loads again.
     Through a Chroma server, where two clients share a collection (an embedded Chroma does not show a
     running process the vectors another process added: only the BM25 side would see the new papers)."""
     from rag.ingestion.pipeline import ingest
@@ -120,7 +120,7 @@ def test_searches_at_once_while_another_client_ingests(tmp_path, seeds_writer, c
     retriever = Retriever(settings, clock=clock)
     new = ["Paper about volcanic ash clouds", "Paper about volcanic lightning", "Paper about lava tubes"]
     seeds_writer(folder, "002_b.txt", new)
-    ingest(settings.model_copy(update={"home": tmp_path / "other-home"}))  # another client, its own mirror
+    ingest(settings.model_copy(update={"home": tmp_path / "other-home"}))  # another client, its own side index
     clock.advance(FRESHNESS_SECONDS)  # the next search checks the store again
 
     got, _, _ = together(lambda _: retriever.search("volcanic ash clouds", k=6), list(range(20)))

@@ -34,7 +34,7 @@ def server_files(server: ChromaServer) -> dict[str, tuple[int, int]]:
 
 
 def in_step(settings) -> Retriever:
-    """A fresh Retriever whose BM25 mirror holds exactly the chunks the server holds."""
+    """A fresh Retriever whose BM25 side index holds exactly the chunks the server holds."""
     r = Retriever(settings)
     assert set(r.index.ids) == set(open_store(settings).collection.get()["ids"])
     return r
@@ -50,11 +50,11 @@ def test_ingest_reingest_change_search_through_server(tmp_path, chroma_server):
     assert r.search("quokka population", k=1)[0].paper_id == paper_id(COMPACT[0])
 
     # Re-ingest of unchanged seeds: zero writes, not one byte changed in the server's folder.
-    sidecar = SideIndex.chunks_file(Paths.of(settings).side_index_dir)
-    mtime, files, fp = sidecar.stat().st_mtime_ns, server_files(chroma_server), open_store(settings).fingerprint()
+    chunks_file = SideIndex.chunks_file(Paths.of(settings).side_index_dir)
+    mtime, files, fp = chunks_file.stat().st_mtime_ns, server_files(chroma_server), open_store(settings).fingerprint()
     s = ingest(settings)
     assert (s.added, s.updated, s.removed, s.unchanged) == (0, 0, 0, 5)
-    assert sidecar.stat().st_mtime_ns == mtime and open_store(settings).fingerprint() == fp
+    assert chunks_file.stat().st_mtime_ns == mtime and open_store(settings).fingerprint() == fp
     assert server_files(chroma_server) == files
 
     # An incremental change: one abstract rewritten.
@@ -89,7 +89,7 @@ def test_cli_through_server(cli, tmp_path, chroma_server):
 
 
 def test_another_client_changes_the_collection(tmp_path, chroma_server):
-    """Two machines (two data homes) share one collection: each local BM25 mirror follows the server."""
+    """Two machines (two data homes) share one collection: each BM25 side index follows the server."""
     mine = server_settings(tmp_path, chroma_server, "shared", home="home-a")
     ingest(mine)
     clock = FakeClock()
@@ -120,7 +120,7 @@ def test_another_client_changes_the_collection(tmp_path, chroma_server):
     assert paper_id(title) in {m.paper_id for m in in_step(mine).papers()}
 
 
-def test_mirror_is_kept_apart_per_server_and_collection(tmp_path):
+def test_side_index_is_kept_apart_per_server_and_collection(tmp_path):
     base = make_settings(tmp_path)
     one = make_settings(tmp_path, chroma_url="http://127.0.0.1:8000")
     other_server = make_settings(tmp_path, chroma_url="http://10.0.0.2:8000")

@@ -6,8 +6,6 @@ so an interrupted ingest is finished by the next run instead of leaving half a p
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -23,8 +21,8 @@ from rag.ingestion.lock import Notify, ingest_lock
 from rag.store.chroma import Store, StoredPaper, build_params, digest
 from rag.store.paths import Paths
 from rag.store.side_index import refresh_side_index
-from rag.text.dates import date_int
-from rag.types import Chunk, Paper, PaperRecord
+from rag.ingestion.chunking import chunk_paper, paper_hash, splitter
+from rag.types import Chunk, Paper
 
 if TYPE_CHECKING:
     from rag.config import Settings
@@ -51,56 +49,6 @@ class IngestSummary:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
         return asdict(self)
-
-
-def splitter(settings: Settings) -> Any:
-    """llama-index's sentence-aware splitter, counting cl100k tokens with tiktoken (offline)."""
-    from llama_index.core.node_parser import SentenceSplitter
-
-    from rag.text.tokens import encoding
-
-    return SentenceSplitter(
-        chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap, tokenizer=encoding().encode
-    )
-
-
-def paper_hash(paper: Paper, params: dict[str, Any]) -> str:
-    """Content hash of everything that goes into a paper's chunks (text, metadata, chunking)."""
-    d = paper.to_dict()
-    # Line numbers move when a page is edited; the files a paper comes from are stored metadata.
-    d["sources"] = sorted({src.rsplit(":", 1)[0] for src in paper.sources})
-    blob = json.dumps([d, params], sort_keys=True, default=str)
-    return hashlib.sha1(blob.encode("utf-8")).hexdigest()
-
-
-def split_abstract(text: str, settings: Settings, split: Callable[[], Any]) -> list[str]:
-    """Token-based chunks of an abstract; one that fits in a chunk is not split (nor is llama-index loaded)."""
-    from rag.text.tokens import count_tokens
-
-    if count_tokens(text) <= settings.chunk_size:
-        return [text.strip()]
-    return split().split_text(text) or [text.strip()]
-
-
-def chunk_paper(paper: Paper, settings: Settings, params: dict[str, Any], split: Callable[[], Any]) -> list[Chunk]:
-    """Split one abstract; every chunk carries the paper's id, title and metadata."""
-    pieces = split_abstract(paper.abstract, settings, split)
-    meta = {
-        **PaperRecord.of_paper(paper).to_metadata(date_int(paper.published)),
-        "paper_hash": paper_hash(paper, params),
-        "n_chunks": len(pieces),
-    }
-    return [
-        Chunk(
-            chunk_id=f"{paper.paper_id}:{i}",
-            paper_id=paper.paper_id,
-            index=i,
-            # The title goes into the indexed text so a chunk can be found by it.
-            text=f"{paper.title}\n{piece}" if settings.index_titles else piece,
-            metadata={**meta, "chunk": i},
-        )
-        for i, piece in enumerate(pieces)
-    ]
 
 
 def ingest(
