@@ -88,7 +88,7 @@ def phase_naive(job: dict) -> dict:
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     from rag.embed.base import get_embedder
-    from rag.text.tokens import encoding
+    from rag.text.llm_tokens import encoding
     from bench.synth import synth_corpus
 
     encoding()  # sets TIKTOKEN_CACHE_DIR to llama-index's bundled encodings (offline)

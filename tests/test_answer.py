@@ -19,7 +19,7 @@ from rag.errors import RagError
 from rag.answer.extractive import third_person
 from rag.llm.client import LLM, LLMError
 from rag.answer.prompt import ABSTAIN_PHRASE
-from rag.text.tokens import count_tokens
+from rag.text.llm_tokens import count_tokens
 from rag.types import Answer, Usage
 
 VLLM_TITLE = "Efficient Memory Management for Large Language Model Serving with PagedAttention"

@@ -50,7 +50,7 @@ def test_hundred_thousand_characters_are_fitted_with_a_notice(answerer, full_set
 
 
 def test_long_question_keeps_its_start_and_end_within_the_budget():
-    from rag.text.tokens import count_tokens
+    from rag.text.llm_tokens import count_tokens
 
     q = prepare("START " + FILLER * 200 + " END?", max_tokens=64)
     assert q.text.startswith("START") and q.text.endswith("END?") and " … " in q.text

@@ -9,7 +9,7 @@ import pytest
 from testing.seeds import make_settings
 from rag.ingestion.chunking import chunk_paper, split_abstract, splitter
 from rag.store.chroma import build_params
-from rag.text.tokens import count_tokens
+from rag.text.llm_tokens import count_tokens
 
 
 @pytest.mark.parametrize("size", [64, 128, 512])

@@ -20,7 +20,7 @@ from rag.answer.prompt import (
     source_block,
     source_budget,
 )
-from rag.text.tokens import count_tokens
+from rag.text.llm_tokens import count_tokens
 from rag.types import Citation, Source, Turn
 
 TAG = re.compile(r"<\s*/?\s*source\b", re.IGNORECASE)

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from rag.text.cites import strip_citation_marks
 from rag.text.sentences import split_sentences
-from rag.text.tokens import count_tokens
+from rag.text.llm_tokens import count_tokens
 from rag.types import Source, Turn
 
 ABSTAIN_PHRASE = "The sources do not answer this question."
@@ -81,7 +81,7 @@ def fit_sources(sources: list[Source], budget: int) -> list[Source]:
 
 
 def _cut_tokens(text: str, n: int) -> str:
-    from rag.text.tokens import encoding
+    from rag.text.llm_tokens import encoding
 
     return encoding().decode(encoding().encode(text)[:n])
 

@@ -46,7 +46,7 @@ def clean_text(text: str) -> tuple[str, int]:
 
 def prepare(raw: str, max_tokens: int) -> Question:
     """The cleaned question, fitted to max_tokens (cl100k) tokens; raises QuestionError when nothing is left."""
-    from rag.text.tokens import count_tokens, encoding
+    from rag.text.llm_tokens import count_tokens, encoding
 
     if not isinstance(raw, str):
         raise QuestionError("the question must be text", "type a question about the papers")

@@ -18,7 +18,7 @@ def splitter(settings: IngestSettings) -> Any:
     """llama-index's sentence-aware splitter, counting cl100k tokens with tiktoken (offline)."""
     from llama_index.core.node_parser import SentenceSplitter
 
-    from rag.text.tokens import encoding
+    from rag.text.llm_tokens import encoding
 
     return SentenceSplitter(
         chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap, tokenizer=encoding().encode
@@ -36,7 +36,7 @@ def paper_hash(paper: Paper, params: dict[str, Any]) -> str:
 
 def split_abstract(text: str, settings: IngestSettings, split: Callable[[], Any]) -> list[str]:
     """Token-based chunks of an abstract; one that fits in a chunk is not split (nor is llama-index loaded)."""
-    from rag.text.tokens import count_tokens
+    from rag.text.llm_tokens import count_tokens
 
     if count_tokens(text) <= settings.chunk_size:
         return [text.strip()]

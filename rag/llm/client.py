@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
 from rag.errors import ConfigError, RagError
-from rag.text.tokens import count_tokens
+from rag.text.llm_tokens import count_tokens
 from rag.types import Usage
 
 if TYPE_CHECKING:
