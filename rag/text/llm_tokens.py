@@ -1,5 +1,6 @@
-"""LLM tokens (cl100k, with tiktoken, offline): the encoding and token counts for prompts, questions and chunks. Not BM25 terms
-(those are rag/text/terms.py). tiktoken is pointed at the encodings llama-index-core ships before first use."""
+"""LLM tokens (cl100k, with tiktoken, offline): the encoding and token counts for prompts, questions and
+chunks. Not BM25 terms (those are rag/text/terms.py). tiktoken is pointed at the encodings llama-index-core
+ships before first use."""
 
 from __future__ import annotations
 
