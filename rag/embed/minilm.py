@@ -71,8 +71,14 @@ class NumpyMiniLM:
 
     @cached_property
     def weights(self) -> dict[str, np.ndarray]:
-        """The model's tensors (keys without the `bert.` prefix some exports carry)."""
-        return {k.removeprefix("bert."): v for k, v in read_safetensors(self.folder / "model.safetensors").items()}
+        """The model's tensors (keys without the `bert.` prefix some exports carry). The encoder's linear weights
+        are kept transposed, (in, out) and contiguous, so each layer is one matrix product as it stands."""
+        out = {}
+        for key, value in read_safetensors(self.folder / "model.safetensors").items():
+            key = key.removeprefix("bert.")
+            linear = key.endswith(".weight") and value.ndim == 2 and not key.startswith("embeddings.")
+            out[key] = np.ascontiguousarray(value.T) if linear else value
+        return out
 
     @cached_property
     def tokenizer(self) -> Any:
@@ -116,16 +122,9 @@ class NumpyMiniLM:
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
     def _dense(self, x: np.ndarray, name: str) -> np.ndarray:
-        """x @ W.T + b as one 2-D matrix product (one BLAS call over the whole batch, all cores)."""
-        w, b = self.dense[name]
+        """x @ W + b as one 2-D matrix product (one BLAS call over the whole batch, all cores)."""
+        w, b = self.weights[name + ".weight"], self.weights[name + ".bias"]
         return (x.reshape(-1, x.shape[-1]) @ w + b).reshape(*x.shape[:-1], w.shape[1])
-
-    @cached_property
-    def dense(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Every linear layer's weight, transposed once and contiguous, with its bias."""
-        w = self.weights
-        return {k[: -len(".weight")]: (np.ascontiguousarray(v.T), w[k[: -len(".weight")] + ".bias"])
-                for k, v in w.items() if k.endswith(".weight") and v.ndim == 2 and "embeddings" not in k}
 
     def _layer(self, x: np.ndarray, bias: np.ndarray, p: str, heads: int) -> np.ndarray:
         w = self.weights
