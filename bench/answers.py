@@ -12,6 +12,7 @@ RAG_EMBEDDER=minilm python -m bench.answers calibrates the rule for another embe
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from pathlib import Path
 
@@ -46,19 +47,25 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--questions", type=Path, default=golden.QUESTIONS)
     ap.add_argument("--out", type=Path, default=ROOT / "artifacts" / "bench")
+    ap.add_argument("--holdout", action="store_true",
+                    help="also calibrate on the held-out split (never do it for numbers you report on it)")
     args = ap.parse_args()
+    questions = [q for q in golden.load(args.questions) if args.holdout or q.split != "holdout"]
     with tempfile.TemporaryDirectory() as home:
         settings = eval_settings(Settings(_env_file=None), Path(home), Config("no abstention", {"abstain": False}))
         ingest(settings)
-        rows = run_config(settings, golden.load(args.questions))
+        rows = run_config(settings, questions)
     name = get_embedder(settings).name
     max_unknown, min_dense = thresholds(name, settings.abstain_min_dense)
-    print(f"embedder {name}; current rule: abstain when no question word is in the top papers, "
-          f"or unknown >= {max_unknown} and dense < {min_dense}")
+    print(f"embedder {name}, {len(rows)} questions; current rule: abstain when no question word is in the top "
+          f"papers, or unknown >= {max_unknown} and dense < {min_dense}")
     print("best thresholds (abstained on unanswerable / on answerable):")
     for g in calibrate(rows)[:8]:
         print(f"  unknown>={g[0]:.2f} and dense<{g[1]:.2f}: {g[2]:.3f} / {g[3]:.3f}")
     args.out.mkdir(parents=True, exist_ok=True)
+    rows_file = args.out / f"abstain-{settings.embedder}.json"
+    rows_file.write_text(json.dumps([{k: r[k] for k in ("id", "type", "split", "answerable", "evidence")} for r in rows]))
+    print(f"wrote {rows_file} (each question's evidence features)")
     _plot(rows, max_unknown, min_dense, args.out / f"abstain-{settings.embedder}.png")
     print(f"wrote {args.out / f'abstain-{settings.embedder}.png'}")
 

@@ -16,7 +16,7 @@ from typing import Any
 from rag import RagError, parse_day
 
 QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
-TYPES = ("single", "title", "paraphrase", "multi", "dated", "followup", "unanswerable")
+TYPES = ("single", "title", "paraphrase", "hard", "multi", "dated", "followup", "unanswerable")
 
 
 @dataclass
@@ -32,6 +32,7 @@ class Question:
     since: date | None = None
     until: date | None = None
     near_title: str | None = None  # near miss: a corpus paper that is close but does not state the fact
+    split: str = ""  # "holdout": never looked at one by one nor tuned on (only its totals are read)
 
     @property
     def answerable(self) -> bool:
@@ -64,7 +65,7 @@ def parse(record: Any, where: str) -> Question:
         expected_keywords=[str(k) for k in record.get("expected_keywords", [])],
         history=list(record.get("history", [])),
         since=parse_day(record.get("since"), f"{where}:"), until=parse_day(record.get("until"), f"{where}:"),
-        near_title=record.get("near_title"),
+        near_title=record.get("near_title"), split=str(record.get("split", "")),
     )
 
 

@@ -59,7 +59,7 @@ def score(q: Question, answer: Any, ranked: list[str], retrieve_ms: float, answe
     source_ns = {s.n: s.paper_id for s in answer.sources}
     valid = all(source_ns.get(c.n) == c.paper_id for c in answer.citations)
     row: dict[str, Any] = {
-        "id": q.id, "type": q.type, "group": q.group, "question": q.question, "answerable": q.answerable,
+        "id": q.id, "type": q.type, "group": q.group, "split": q.split, "question": q.question, "answerable": q.answerable,
         "expected": expected, "expected_titles": q.expected_titles, "ranked": ranked[:RANK_K],
         "first_rank": m.first_rank(ranked, expected) if expected else None,
         "abstained": answer.abstained, "cited": cited, "cited_titles": [c.title for c in answer.citations],
@@ -160,6 +160,8 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     kinds = [t for t in TYPES if t != "unanswerable"] + sorted({r["type"] for r in rows} - set(TYPES))
     for kind in kinds:
         groups[kind] = [r for r in rows if r["type"] == kind]
+        for split in sorted({r.get("split") or "" for r in groups[kind]} - {""}):  # e.g. "hard [holdout]"
+            groups[f"{kind} [{split}]"] = [r for r in groups[kind] if r.get("split") == split]
     for g in ("unanswerable (off-topic)", "unanswerable (near miss)"):
         groups[g] = [r for r in rows if r["group"] == g]
     by_group = {name: _group_metrics(rs) for name, rs in groups.items() if rs}

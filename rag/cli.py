@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional
 
 import typer
 
-from rag.errors import RagError
+from rag.errors import IndexMismatchError, RagError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cited answers from Hugging Face Daily Papers abstracts.")
 
@@ -81,11 +81,15 @@ def ingest(
     paths: list[Path] = typer.Argument(None, help="Seed files or folders (default: RAG_SEEDS, i.e. seeds/)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Drop the index and build it again from scratch."),
+    rebuild_on_mismatch: bool = typer.Option(
+        False, "--rebuild-if-mismatched",
+        help="When the index was built with other settings (e.g. another embedder), say so and rebuild it."),
 ) -> None:
     """Parse the seeds and bring the index in line with them (incremental)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from rag.ingestion.pipeline import IngestSummary
     from rag.ingestion.pipeline import ingest as run_ingest
 
     settings = _settings()
@@ -93,8 +97,19 @@ def ingest(
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("embedding chunks", total=None)
-        summary = run_ingest(settings, list(paths) if paths else None, rebuild=rebuild,
-                             progress=lambda done, total: bar.update(task, completed=done, total=total))
+
+        def run(rebuild: bool) -> IngestSummary:
+            return run_ingest(settings, list(paths) if paths else None, rebuild=rebuild,
+                              progress=lambda done, total: bar.update(task, completed=done, total=total))
+
+        try:
+            summary = run(rebuild)
+        except IndexMismatchError as e:
+            if not rebuild_on_mismatch:
+                raise
+            err.print(f"{e.message}: rebuilding it (the embedding cache makes a later switch back cheap)",
+                      highlight=False)
+            summary = run(True)
     if as_json:
         typer.echo(json.dumps(summary.to_dict()))
         return

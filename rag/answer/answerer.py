@@ -22,6 +22,7 @@ from rag.text.terms import content_terms
 from rag.errors import RagError
 from rag.answer.abstain import is_weak, measure, thresholds
 from rag.answer.extractive import compose, pick_sentences, question_terms
+from rag.embed.base import sentence_scorer
 from rag.llm.client import LLM, LLMError, StreamEnd, use_llm
 from rag.answer.question import clean_text, prepare
 from rag.answer.prompt import answer_messages, condense_messages, fit_sources, is_abstention, source_budget
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from rag.config import Settings
+    from rag.embed.base import Embedder
     from rag.search.retriever import Retriever, SearchResult
 
 HISTORY_TURNS = 5  # earlier turns a follow-up can refer to; older ones are not sent anywhere
@@ -65,6 +67,12 @@ class Answerer:
         self._llm = llm
         # calibrated per embedder: cosine scales differ between models
         self.abstain_thresholds = thresholds(self.retriever.embedder.name, settings.abstain_min_dense)
+        self._sentence_embedder = None if settings.sentence_scorer == "embedder" else sentence_scorer
+
+    @property
+    def sentence_embedder(self) -> Embedder:
+        """What scores an offline answer's candidate sentences (settings.sentence_scorer)."""
+        return self.retriever.embedder if self._sentence_embedder is None else self._sentence_embedder()
 
     @property
     def llm(self) -> LLM:
@@ -115,8 +123,10 @@ class Answerer:
         cites = CitationFilter({s.n for s in sources})
         if mode == "extractive":
             focus = sources[: len(plan.carried)] or sources  # a follow-up is answered from the papers it means
-            # the search embedded this very text already unless a follow-up was searched in other words
-            qvec = found.query_vector if question == " ".join(plan.search_query.split()) else None
+            # the search embedded this very text already unless a follow-up was searched in other words, or
+            # sentences are scored by another embedder than the search's
+            same = question == " ".join(plan.search_query.split())
+            qvec = found.query_vector if same and self.sentence_embedder is self.retriever.embedder else None
             text, shown, end = yield from self._extract(question, qvec, found, sources, focus, cites)
         else:
             text, shown, end = yield from self._generate(plan, sources, cites, timings, t2)
@@ -164,7 +174,7 @@ class Answerer:
     def _extract(self, question: str, question_vector: np.ndarray | None, found: SearchResult, sources: list[Source],
                  focus: list[Source], cites: CitationFilter) -> Iterator[str]:
         """Offline: the best sentences of the focus sources, cited. Returns (text, sources, StreamEnd)."""
-        picks = pick_sentences(question, focus, self.retriever.embedder, found.idf, question_vector)
+        picks = pick_sentences(question, focus, self.sentence_embedder, found.idf, question_vector)
         out = []
         for i, para in enumerate(compose(picks, focus)):
             piece = cites.feed(("\n\n" if i else "") + para)

