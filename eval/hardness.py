@@ -99,17 +99,18 @@ def violations(question: str, title: str, abstract: str, common: frozenset[str] 
 
 def shared_terms(question: str, title: str, abstract: str) -> list[str]:
     """Stemmed content words the question shares with its paper (allowed; a reader shares a few)."""
-    from rag.text.terms import content_terms
+    from rag import content_terms
 
     return sorted(content_terms(question) & content_terms(f"{title}\n{abstract}"))
 
 
 def bm25_top5(questions: list[tuple[str, str]], papers: dict[str, str]) -> float:
     """Share of (question, title) pairs whose paper BM25 alone ranks in the top 5 (papers: title -> text)."""
-    from rag.text.terms import load_bm25s, tokenize
+    import bm25s
+
+    from rag import bm25_tokenize as tokenize
 
     titles = list(papers)
-    bm25s = load_bm25s()
     index = bm25s.BM25()
     index.index(tokenize([f"{t}\n{papers[t]}" for t in titles]), show_progress=False)
     hits = 0
@@ -122,7 +123,7 @@ def bm25_top5(questions: list[tuple[str, str]], papers: dict[str, str]) -> float
 
 def corpus_papers(seeds: Path) -> dict[str, str]:
     """title -> abstract of every paper in the seed folder."""
-    from rag.corpus.parse import load_corpus, seed_files
+    from rag import load_corpus, seed_files
 
     return {p.title: p.abstract for p in load_corpus(seed_files([seeds])).papers}
 

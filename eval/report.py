@@ -114,11 +114,14 @@ def markdown(result: dict[str, Any]) -> str:
 def compare_table(results: list[dict[str, Any]]) -> str:
     """Markdown table: one row per configuration, the headline metrics side by side."""
     cols = [("single.hit@5", "single hit@5"), ("title.hit@5", "title hit@5"), ("paraphrase.hit@5", "paraphrase hit@5"),
+            ("hard [dev].hit@1", "hard dev hit@1"), ("hard [dev].hit@5", "hard dev hit@5"),
+            ("hard [holdout].hit@1", "hard holdout hit@1"), ("hard [holdout].hit@5", "hard holdout hit@5"),
             ("multi.recall@10", "multi R@10"), ("answerable.mrr@10", "MRR@10"), ("answerable.ndcg@10", "nDCG@10"),
             ("answerable.citation_precision", "cit. prec."), ("answerable.citation_recall", "cit. recall"),
             ("single.keyword_recall", "single kw"), ("unanswerable.abstention", "abstained"),
             ("answerable.false_abstention", "false abst."), ("latency.answer_p50_ms", "answer p50 ms"),
             ("ingest_s", "ingest s")]
+    cols = [(k, c) for k, c in cols if k == "ingest_s" or any(k in r["flat"] for r in results)]  # a set without hard questions
     lines = ["| configuration | " + " | ".join(c for _, c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for r in results:
         vals = {**r["flat"], "ingest_s": r.get("ingest_s")}

@@ -56,16 +56,21 @@ _EXPORTS = {
     "CITE_MARK": "rag.text.cites",
     "answer_sentences": "rag.answer.citations",
     "paper_id": "rag.corpus.parse",
+    "load_corpus": "rag.corpus.parse",
+    "seed_files": "rag.corpus.parse",
+    "content_terms": "rag.text.terms",
+    "bm25_tokenize": "rag.text.terms",
     "parse_day": "rag.text.dates",
     "DateRange": "rag.text.dates",
 }
-_ALIASES = {"llm_base_url": "base_url"}  # public name -> name in its module
+_ALIASES = {"llm_base_url": "base_url", "bm25_tokenize": "tokenize"}  # public name -> name in its module
 
 __all__ = [  # the same names as _EXPORTS (tests/test_public_api.py checks)
     "Answer", "Answerer", "CITE_MARK", "Citation", "ConfigError", "CorpusError", "DataHomeError", "DateRange",
     "Flag", "HISTORY_TURNS", "Hit", "IndexMismatchError", "IndexMissingError", "IngestSummary", "LLM", "LLMError",
     "Paper", "PaperRecord", "Paths", "RagError", "Retriever", "Settings", "Source", "StoreUnavailableError", "Turn",
-    "Usage", "answer_sentences", "get_settings", "ingest", "llm_base_url", "paper_id", "parse_day", "use_llm",
+    "Usage", "answer_sentences", "bm25_tokenize", "content_terms", "get_settings", "ingest", "llm_base_url",
+    "load_corpus", "paper_id", "parse_day", "seed_files", "use_llm",
 ]
 
 
@@ -86,7 +91,7 @@ if TYPE_CHECKING:  # for type checkers and editors; never executed
     from rag.answer.answerer import HISTORY_TURNS, Answerer
     from rag.answer.citations import answer_sentences
     from rag.config import Settings, get_settings
-    from rag.corpus.parse import paper_id
+    from rag.corpus.parse import load_corpus, paper_id, seed_files
     from rag.errors import (ConfigError, CorpusError, DataHomeError, IndexMismatchError, IndexMissingError, RagError,
                             StoreUnavailableError)
     from rag.ingestion.pipeline import IngestSummary, ingest
@@ -96,4 +101,6 @@ if TYPE_CHECKING:  # for type checkers and editors; never executed
     from rag.store.paths import Paths
     from rag.text.cites import CITE_MARK
     from rag.text.dates import DateRange, parse_day
+    from rag.text.terms import content_terms
+    from rag.text.terms import tokenize as bm25_tokenize
     from rag.types import Answer, Citation, Flag, Hit, Paper, PaperRecord, Source, Turn, Usage

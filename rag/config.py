@@ -81,6 +81,10 @@ class EmbedSettings(BaseModel):
         default=True, description="Keep document embeddings by content hash under home/embed-cache, so a re-ingest "
         "or rebuild with the same model never embeds the same text twice."
     )
+    embed_cache_dir: Path | None = Field(
+        default=None, description="Folder of the embedding cache instead of home/embed-cache: point several data "
+        "homes at one folder to share it (the tests do; a text is embedded once whichever home asks)."
+    )
 
 
 class IngestSettings(BaseModel):
@@ -119,10 +123,7 @@ class SearchSettings(BaseModel):
         description="How dense and BM25 are combined: 'zscore' adds each retriever's score standardised "
         "over the whole corpus (measured best), 'rrf' is weighted reciprocal-rank fusion.",
     )
-    dense_weight: float = Field(
-        default=1.5, ge=0, description="Weight of the dense (embedding) retriever (1.5: measured best with minilm "
-        "on paraphrased questions, docs/embedders.md)."
-    )
+    dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense (embedding) retriever.")
     bm25_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 retriever.")
     pair_weight: float = Field(
         default=0.25, ge=0, description="Weight of BM25 over adjacent word pairs (phrases), added to the term BM25."

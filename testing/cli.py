@@ -16,14 +16,18 @@ from typing import Any, Union
 ROOT = Path(__file__).resolve().parent.parent
 
 Arg = Union[str, bytes, os.PathLike, int, float]
+SHARED_CACHE = "RAG_EMBED_CACHE_DIR"
 
 
 def cli_env(home: Path, extra: dict[str, str] | None = None, *, drop: tuple[str, ...] = ("RAG_",),
             inherit: bool = True) -> dict[str, str]:
     """The child's environment: this one without the `drop` prefixes (or nothing, inherit=False), RAG_HOME=home,
-    this checkout first on PYTHONPATH, then extra."""
+    the session's shared embedding cache (tests/conftest.py) when this one has it, this checkout first on
+    PYTHONPATH, then extra."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)} if inherit else {}
     env["RAG_HOME"] = str(home)
+    if os.environ.get(SHARED_CACHE):
+        env[SHARED_CACHE] = os.environ[SHARED_CACHE]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.update(extra or {})
     return env

@@ -1,6 +1,6 @@
 """Fixtures and the tiers. Helpers the tests import live in testing/ (not installed; pytest's pythonpath finds it).
 
-Everything is real: Chroma in a temporary folder (Settings(home=...) / RAG_HOME), the WordLlama embedder, the
+Everything is real: Chroma in a temporary folder (Settings(home=...) / RAG_HOME), the default MiniLM embedder, the
 seed page dumps in seeds/, real `rag` subprocesses, a real `chroma run`, the app in Debian's chromium, llama.cpp.
 
 Tiers: a test is marked from the fixtures it uses (TIERS below; a fixture's own fixtures count too), and a
@@ -10,7 +10,10 @@ addopts); `pytest -m ""` (what scripts/test.sh runs) runs every tier, `pytest -m
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -19,6 +22,11 @@ import pytest
 # Hermetic settings: no RAG_* variable from the developer's shell may change what the tests see.
 for _key in [k for k in os.environ if k.startswith("RAG_")]:
     del os.environ[_key]
+# One embedding cache for the whole session (every temporary home and every `rag` subprocess reads it): each text is
+# embedded by MiniLM once, not once per test that ingests the seeds. A test of the cache itself sets its own.
+_EMBED_CACHE = tempfile.mkdtemp(prefix="rag-test-embed-cache-")
+os.environ["RAG_EMBED_CACHE_DIR"] = _EMBED_CACHE
+atexit.register(shutil.rmtree, _EMBED_CACHE, ignore_errors=True)
 
 from testing.cli import Cli  # noqa: E402  (after the environment is cleaned)
 from testing.seeds import SEEDS, make_settings, write_seed  # noqa: E402

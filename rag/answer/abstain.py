@@ -36,7 +36,7 @@ class Evidence:
 
     coverage: float  # idf-weighted share of question terms that occur in one of the top papers
     unknown: float  # idf-weighted share of question terms that occur nowhere in the index
-    dense: float  # dense cosine of the top paper's best chunk
+    dense: float  # dense cosine of the top paper's best chunk (of the next papers' when BM25 alone found it)
     score: float  # fused score of the top paper
     terms: int  # question terms that carry evidence
 
@@ -57,7 +57,10 @@ def measure(q_terms: frozenset[str], hits: list[Hit], idf: Callable[[frozenset[s
     for h in hits[:COVERAGE_PAPERS]:
         found = q_terms & content_terms(f"{h.title}\n{h.text}")
         coverage = max(coverage, sum(weights[t] for t in found) / total)
-    dense = hits[0].dense_score or 0.0
+    # the top paper's cosine; when it came from BM25 alone (no cosine known), the best one of the next papers
+    dense = hits[0].dense_score
+    if dense is None:
+        dense = max((h.dense_score for h in hits[:COVERAGE_PAPERS] if h.dense_score is not None), default=0.0)
     return Evidence(round(coverage, 4), round(unknown, 4), round(dense, 4), hits[0].score, len(q_terms))
 
 

@@ -98,7 +98,7 @@ def _sync(
     t0 = time.perf_counter()
     embedder: Embedder = get_embedder(settings)
     if settings.embed_cache:
-        embedder = cached(embedder, Paths.of(settings).embed_cache(embedder.name))
+        embedder = cached(embedder, Paths.of(settings).embed_cache(embedder.name, settings.embed_cache_dir))
     params = build_params(settings, embedder.name, embedder.dim)
     store = Store.open(settings, params, create=True, rebuild=rebuild)
     snapshot = store.snapshot()

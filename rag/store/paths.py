@@ -51,11 +51,12 @@ class Paths:
         """The lock file that keeps two ingests of this index apart."""
         return self.home / "locks" / f"ingest-{self.side_index_dir.name}.lock"
 
-    def embed_cache(self, embedder_name: str) -> Path:
-        """One embedding model's cache file (the name made safe for a file name, plus a hash against collisions)."""
+    def embed_cache(self, embedder_name: str, root: Path | None = None) -> Path:
+        """One embedding model's cache file (the name made safe for a file name, plus a hash against collisions),
+        under root when given (RAG_EMBED_CACHE_DIR: one cache shared by several homes), else in the home."""
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", embedder_name).strip("_")[:80]
         tag = hashlib.sha1(embedder_name.encode()).hexdigest()[:8]
-        return self.home / "embed-cache" / f"{safe}-{tag}" / "vectors.sqlite"
+        return (Path(root) if root else self.home / "embed-cache") / f"{safe}-{tag}" / "vectors.sqlite"
 
     @property
     def judge_cache(self) -> Path:
