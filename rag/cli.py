@@ -108,7 +108,7 @@ def ingest(
             if not rebuild_on_mismatch:
                 raise
             err.print(f"{e.message}: rebuilding it (the embedding cache makes a later switch back cheap)",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
             summary = run(True)
     if as_json:
         typer.echo(json.dumps(summary.to_dict()))

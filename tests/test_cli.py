@@ -162,3 +162,27 @@ def test_search_on_empty_collection(cli, tmp_path):
     proc = cli("search", "anything", home=home)
     no_traceback(proc)
     assert proc.returncode == 1 and "rag ingest" in proc.stderr
+
+
+def test_an_index_of_another_embedder_is_refused_or_rebuilt_on_request(cli, tmp_path):
+    """What happens to an index built before the default embedder changed: `rag ingest` refuses it with the
+    remedy; `--rebuild-if-mismatched` (scripts/run.sh) says so in one line and rebuilds it."""
+    seeds = tmp_path / "seeds"
+    write_seed(seeds, "a.txt", COMPACT)
+    home = tmp_path / "home"
+    old = cli("ingest", seeds, home=home, env={"RAG_EMBEDDER": "wordllama"})
+    assert old.returncode == 0, old.stderr
+    refused = cli("ingest", seeds, home=home)  # the default embedder now
+    assert refused.returncode == 1 and "rag ingest --rebuild" in refused.stderr, refused.stderr
+    assert "embedder: index='wordllama" in refused.stderr
+    no_traceback(refused)
+    rebuilt = cli("ingest", seeds, "--rebuild-if-mismatched", "--json", home=home)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    notice = [line for line in rebuilt.stderr.splitlines() if "rebuilding it" in line]
+    assert len(notice) == 1 and "embedder: index='wordllama" in notice[0]
+    assert json.loads(rebuilt.stdout)["added"] == len(COMPACT)
+    again = cli("ingest", seeds, "--rebuild-if-mismatched", "--json", home=home)  # nothing to rebuild now
+    assert again.returncode == 0 and "rebuilding" not in again.stderr
+    assert json.loads(again.stdout)["unchanged"] == len(COMPACT)
+    hits = cli("search", "zebrafish fins", "--json", home=home)
+    assert hits.returncode == 0 and json.loads(hits.stdout)[0]["title"] == "Zebrafish Fin Regeneration Atlas"

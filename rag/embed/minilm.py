@@ -24,8 +24,13 @@ _DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
 
 
 def read_safetensors(path: Path) -> dict[str, np.ndarray]:
-    """Every tensor of a .safetensors file (8-byte header size, a JSON header, then the raw data)."""
-    raw = path.read_bytes()
+    """Every tensor of a .safetensors file."""
+    return parse_safetensors(path.read_bytes())
+
+
+def parse_safetensors(raw: bytes) -> dict[str, np.ndarray]:
+    """Every tensor of a .safetensors file's bytes (8-byte header size, a JSON header, then the raw data); float32
+    tensors are read-only views of raw, not copies."""
     size = int.from_bytes(raw[:8], "little")
     header = json.loads(raw[8 : 8 + size])
     base = 8 + size
@@ -35,7 +40,7 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
             continue
         start, end = info["data_offsets"]
         out[name] = np.frombuffer(raw, dtype=_DTYPES[info["dtype"]], count=math.prod(info["shape"]) or 0,
-                                  offset=base + start).reshape(info["shape"]).astype(np.float32)
+                                  offset=base + start).reshape(info["shape"]).astype(np.float32, copy=False)
     return out
 
 
@@ -77,12 +82,10 @@ class NumpyMiniLM:
 
     @cached_property
     def folder(self) -> Path:
-        """The verified model folder."""
-        from rag.embed.st import MINILM_SHA256, minilm_model_folder, verify_model
+        """The model folder (its model.safetensors is hash-checked as it is read, in weights)."""
+        from rag.embed.st import minilm_model_folder
 
-        folder = self._folder or minilm_model_folder()
-        verify_model(folder, MINILM_SHA256)
-        return folder
+        return self._folder or minilm_model_folder()
 
     @cached_property
     def weights(self) -> dict[str, np.ndarray]:
@@ -90,8 +93,12 @@ class NumpyMiniLM:
         are kept transposed, (in, out) and contiguous, so each layer is one matrix product as it stands; each
         layer's query, key and value projections are one (d, 3d) matrix, the query's part pre-scaled by
         1/sqrt(head size) so attention scores need no extra pass."""
+        from rag.embed.st import MINILM_SHA256, verify_model
+
+        raw = (self.folder / "model.safetensors").read_bytes()
+        verify_model(self.folder, MINILM_SHA256, raw)  # the very bytes used: read once, nothing to swap between
         out = {}
-        for key, value in read_safetensors(self.folder / "model.safetensors").items():
+        for key, value in parse_safetensors(raw).items():
             key = key.removeprefix("bert.")
             linear = key.endswith(".weight") and value.ndim == 2 and not key.startswith("embeddings.")
             out[key] = np.ascontiguousarray(value.T) if linear else value
@@ -185,3 +192,4 @@ class NumpyMiniLM:
         h = self._dense(_gelu(self._dense(x, p + "intermediate.dense")), p + "output.dense")
         h += x
         return _layer_norm(h, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"])
+

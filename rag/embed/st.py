@@ -68,9 +68,10 @@ def minilm_model_folder() -> Path:
     return folder
 
 
-def verify_model(folder: Path, expected: str = MINILM_SHA256) -> None:
-    """Refuse a model folder whose model.safetensors does not have the published hash."""
-    got = sha256_of(folder / "model.safetensors")
+def verify_model(folder: Path, expected: str = MINILM_SHA256, data: bytes | None = None) -> None:
+    """Refuse a model folder whose model.safetensors (or data, its bytes already read) does not have the
+    published hash."""
+    got = sha256_of(folder / "model.safetensors") if data is None else hashlib.sha256(data).hexdigest()
     if got != expected:
         raise RagError(
             f"{folder / 'model.safetensors'} has sha256 {got}, not the published {expected} of "
