@@ -16,7 +16,8 @@ from typing import Any
 from rag import RagError, parse_day
 
 QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
-TYPES = ("single", "title", "paraphrase", "hard", "multi", "dated", "followup", "unanswerable")
+TYPES = ("single", "title", "paraphrase", "hard", "multi", "dated", "followup", "twin", "mentioned", "absent",
+         "unanswerable")
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Question:
     until: date | None = None
     near_title: str | None = None  # near miss: a corpus paper that is close but does not state the fact
     split: str = ""  # "holdout": never looked at one by one nor tuned on (only its totals are read)
+    names: list[str] = field(default_factory=list)  # absent/mentioned/twin: the names the question asks about
 
     @property
     def answerable(self) -> bool:
@@ -66,6 +68,7 @@ def parse(record: Any, where: str) -> Question:
         history=list(record.get("history", [])),
         since=parse_day(record.get("since"), f"{where}:"), until=parse_day(record.get("until"), f"{where}:"),
         near_title=record.get("near_title"), split=str(record.get("split", "")),
+        names=[str(n) for n in record.get("names", [])],
     )
 
 

@@ -77,7 +77,18 @@ def score(q: Question, answer: Any, ranked: list[str], retrieve_ms: float, answe
             "keyword_recall": m.keyword_recall(answer.text, q.expected_keywords) if not answer.abstained else None,
             "missing_keywords": [k for k in q.expected_keywords if k.casefold() not in answer.text.casefold()],
         })
+    if q.type in ("absent", "mentioned", "twin"):
+        row["said_missing"] = bool(getattr(answer, "missing_terms", []))
+        row["said_passing"] = bool(getattr(answer, "passing_terms", []))
+        # the behaviour each kind asks for: absent -> abstain naming the missing term; mentioned -> answer and
+        # say no paper is about it; twin -> answer, with no such note
+        row["coverage_ok"] = (answer.abstained and row["said_missing"] if q.type == "absent" else
+                              not answer.abstained and row["said_passing"] if q.type == "mentioned" else
+                              not answer.abstained and not row["said_missing"] and not row["said_passing"])
     row["passed"], row["reason"] = verdict(row)
+    if row["passed"] and row.get("coverage_ok") is False:
+        row["passed"], row["reason"] = False, ("did not say no paper is about it" if q.type == "mentioned" else
+                                               "said the corpus lacks a name it has")
     return row
 
 
@@ -145,6 +156,8 @@ def _group_metrics(rows: list[dict[str, Any]]) -> dict[str, float | None]:
         out["false_abstention"] = m.mean(float(r["abstained"]) for r in answerable)
     if unanswerable:
         out["abstention"] = m.mean(float(r["abstained"]) for r in unanswerable)
+    if any("coverage_ok" in r for r in rows):
+        out["coverage_ok"] = m.mean(float(r["coverage_ok"]) for r in rows if "coverage_ok" in r)
     out["citation_validity"] = m.mean(float(r["citation_valid"]) for r in rows)
     out["pass_rate"] = m.mean(float(r["passed"]) for r in rows)
     return out

@@ -60,6 +60,9 @@ _EXPORTS = {
     "seed_files": "rag.corpus.parse",
     "content_terms": "rag.text.terms",
     "bm25_tokenize": "rag.text.terms",
+    "question_names": "rag.text.names",
+    "surface_key": "rag.text.names",
+    "SurfaceIndex": "rag.text.names",
     "parse_day": "rag.text.dates",
     "DateRange": "rag.text.dates",
 }
@@ -70,7 +73,7 @@ __all__ = [  # the same names as _EXPORTS (tests/test_public_api.py checks)
     "Flag", "HISTORY_TURNS", "Hit", "IndexMismatchError", "IndexMissingError", "IngestSummary", "LLM", "LLMError",
     "Paper", "PaperRecord", "Paths", "RagError", "Retriever", "Settings", "Source", "StoreUnavailableError", "Turn",
     "Usage", "answer_sentences", "bm25_tokenize", "content_terms", "get_settings", "ingest", "llm_base_url",
-    "load_corpus", "paper_id", "parse_day", "seed_files", "use_llm",
+    "load_corpus", "paper_id", "parse_day", "question_names", "seed_files", "surface_key", "use_llm", "SurfaceIndex",
 ]
 
 
@@ -101,6 +104,7 @@ if TYPE_CHECKING:  # for type checkers and editors; never executed
     from rag.store.paths import Paths
     from rag.text.cites import CITE_MARK
     from rag.text.dates import DateRange, parse_day
+    from rag.text.names import SurfaceIndex, question_names, surface_key
     from rag.text.terms import content_terms
     from rag.text.terms import tokenize as bm25_tokenize
     from rag.types import Answer, Citation, Flag, Hit, Paper, PaperRecord, Source, Turn, Usage

@@ -149,6 +149,11 @@ class AnswerSettings(BaseModel):
         default=None, ge=-1, le=1, description="Dense-cosine threshold of the abstain rule; unset: the value "
         "calibrated for the embedder (rag/answer/abstain.py)."
     )
+    coverage_check: bool = Field(
+        default=True, description="Look up the names a question asks about (methods, models, datasets) in every "
+        "paper: abstain when no paper mentions any of them, say so when papers only mention one in passing, and put "
+        "papers about a name first (rag/answer/coverage.py)."
+    )
     sentence_scorer: Literal["wordllama", "embedder"] = Field(
         default="wordllama", description="What embeds the candidate sentences of an offline answer: 'wordllama' "
         "(static word vectors, ~1 ms for all of them) or 'embedder' (RAG_EMBEDDER itself: a transformer model "

@@ -236,6 +236,8 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)  # retrieve, generate, total (+ first_token)
     usage: Usage = field(default_factory=Usage)
     notices: list[str] = field(default_factory=list)  # what was done to the input (a long question shortened, ...)
+    missing_terms: list[str] = field(default_factory=list)  # names asked about that no paper mentions
+    passing_terms: list[str] = field(default_factory=list)  # names papers only mention in passing (none is about them)
 
     def as_turn(self) -> Turn:
         """This answer as history for a follow-up question."""

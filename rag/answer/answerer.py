@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Iterable, Iterator
 
-from rag.answer import followup
+from rag.answer import coverage, followup
 from rag.answer.citations import CitationFilter, answer_sentences
 from rag.answer.support import support
 from rag.text.cites import cited_numbers
@@ -106,19 +106,33 @@ class Answerer:
         t1 = time.perf_counter()
         found = self.retriever.find(plan.search_query, k=k or self.settings.answer_k, since=since, until=until)
         hits, n_papers = found.hits, found.papers_searched
+        # what the corpus holds of the names asked about; a name the corpus has but no returned paper mentions
+        # is searched again with the name required: its papers come first
+        cov = (coverage.check(question, found.mentions, {h.paper_id for h in hits})
+               if self.settings.coverage_check else coverage.Coverage())
+        first, last = cov.required_papers()
+        hits = self._with_required(hits, first, last, since, until)
         sources = self._sources(plan.carried, hits, k or self.settings.answer_k)
         timings = {"condense": plan.condense_ms, "retrieve": _ms(t1)}
         base = Answer(question=question, text="", mode=mode, search_query=plan.search_query, papers_searched=n_papers,
-                      model=self.llm.model if mode == "llm" else None, usage=plan.usage, notices=asked.notices)
+                      model=self.llm.model if mode == "llm" else None, usage=plan.usage, notices=list(asked.notices),
+                      missing_terms=list(cov.missing), passing_terms=cov.only_passing)
         ev = measure(question_terms(plan.search_query), hits, found.idf, found.knows)
         base.evidence = ev.to_dict()
-        if not sources or (self.settings.abstain and not plan.explicit and is_weak(ev, *self.abstain_thresholds)):
-            answer = self._abstain(base, sources, n_papers, since or until)
+        absent = self.settings.abstain and not plan.explicit and cov.nothing_covered
+        weak = self.settings.abstain and not plan.explicit and is_weak(ev, *self.abstain_thresholds)
+        if not sources or absent or weak:
+            answer = self._abstain(base, sources, n_papers, since or until,
+                                   coverage.say_missing(cov.missing) if absent else None)
             timings.update(generate=0.0, total=_ms(t0))
             answer.timings_ms = timings
             yield answer.text
             yield answer
             return
+        if cov.missing:  # part of the question is not covered: answered, and said
+            base.notices.append(coverage.say_missing(cov.missing) + " The answer covers the rest of the question.")
+        if cov.only_passing:
+            base.notices.append(coverage.say_passing(cov.only_passing))
         t2 = time.perf_counter()
         cites = CitationFilter({s.n for s in sources})
         if mode == "extractive":
@@ -208,11 +222,42 @@ class Answerer:
             yield tail
         return "".join(out) + tail, shown, end
 
-    def _abstain(self, base: Answer, sources: list[Source], n_papers: int, dated: object) -> Answer:
-        """The corpus does not answer: say so, say how much was searched, list the nearest papers."""
+    def _with_required(self, hits: list[Hit], first: list[str], last: list[str], since: date | None,
+                       until: date | None) -> list[Hit]:
+        """The hits with required papers added (fetched when the search did not return them; date filters still
+        apply): `first` before the rest (papers about a name asked), `last` after them (papers that only mention
+        one: shown, but not in place of what the search found)."""
+        if not first and not last:
+            return hits
+        by_id = {h.paper_id: h for h in hits}
+
+        def fetch(ids: list[str]) -> list[Hit]:
+            out = []
+            for pid in ids:
+                hit = by_id.get(pid) or self.retriever.paper_hit(pid)
+                in_range = hit is not None and (since is None or (hit.date and str(since) <= hit.date)) and (
+                    until is None or (hit.date and hit.date <= str(until)))
+                if in_range:
+                    out.append(hit)
+            return out
+
+        rank = {h.paper_id: i for i, h in enumerate(hits)}
+        # papers the search returned keep its order, ahead of those it did not return (in the order given)
+        head = sorted(fetch(first), key=lambda h: rank.get(h.paper_id, len(hits)))
+        tail = fetch(last)
+        chosen = {h.paper_id for h in head + tail}
+        k = len(hits)
+        middle = [h for h in hits if h.paper_id not in chosen]
+        keep = max(0, k - len(head) - len(tail))  # the list stays as long as the search's
+        return head + middle[:keep] + tail + middle[keep:]
+
+    def _abstain(self, base: Answer, sources: list[Source], n_papers: int, dated: object,
+                 reason: str | None = None) -> Answer:
+        """The corpus does not answer: say so (and why, when known), say how much was searched, list the nearest
+        papers."""
         scope = f"none of the {n_papers} papers" + (" in the date range" if dated else "") + " in the corpus"
         nearest = [s.citation() for s in sources[:NEAREST]]
-        text = f"The corpus does not contain an answer to this question: {scope} addresses it."
+        text = (f"{reason} " if reason else "") + f"The corpus does not contain an answer to this question: {scope} addresses it."
         if nearest:
             text += " The nearest papers are:\n" + "\n".join(
                 f"- {c.title}" + (f" ({c.date})" if c.date else "") for c in nearest)

@@ -51,6 +51,10 @@ class SearchResult:
         """Whether any chunk of the index searched contains the stemmed term."""
         return self.index.knows(term)
 
+    def mentions(self, key: str) -> dict[str, tuple[int, bool]]:
+        """paper id -> (occurrences, in its title) of a name's surface key in the index searched."""
+        return self.index.mentions(key)
+
 
 class Retriever:
     """Hybrid search over one index; open once, search many times (from many threads at once).

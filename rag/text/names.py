@@ -1,0 +1,146 @@
+"""Names in a question (methods, models, datasets: "LongRoPE", "Segment Anything", "Llama 4", "GPT-4o") and
+where they occur in a set of texts, by surface form: case-folded, hyphens, spaces and dots ignored, so
+"FlashAttention", "Flash-Attention" and "flash attention" are one name, and "Llama 3.1" matches "Llama-3.1".
+
+The BM25 vocabulary cannot answer "does the corpus mention X?": it is stemmed, drops one-character tokens and
+splits versions. Pure functions; the corpus-wide lookup is SurfaceIndex.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+
+TOKEN = re.compile(r"[A-Za-z0-9]+")
+# Generic acronyms and capitalised words that name no method: "How does an LLM ...", "in English".
+GENERIC = frozenset(
+    "ai llm llms nlp gpu gpus cpu cpus tpu tpus rl api apis ml cnn cnns rnn rnns vlm vlms mllm mllms qa ocr asr "
+    "tts sql kv moe ner pdf pdfs url urls gan gans vae vaes lm lms sota ie id ids io ui ux os rag "
+    "i a an the is are was were do does did how what which who whom whose why when where can could should would "
+    "will may might must has have had in on of for to and or but not no yes if then than with without by from "
+    "as at be it its this that these those there here any some all each every more most less least about into "
+    "over under between within across using via compared versus vs tell explain describe show give list name "
+    "english chinese french german japanese spanish korean arabic hindi russian "
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday saturday sunday "
+    "paper papers work study method model models approach approaches dataset datasets benchmark benchmarks "
+    "transformer transformers".split()
+)
+QUOTED = re.compile(r"[\"“”']([^\"“”']{2,60})[\"“”']")
+MAX_PARTS = 4  # longest name, in tokens
+# "o1-style", "LLM-powered", "DiLoCo-based": the name is the part before the suffix
+SUFFIX = re.compile(r"[-‐](?:style|like|based|powered|driven|aware|free|level|scale|sized|only|specific|inspired|guided|"
+                    r"centric|friendly|type|class|family|series|generated|tuned|finetuned|enabled|compatible)$",
+                    re.IGNORECASE)
+SIZE = re.compile(r"\d+(\.\d+)?[bmkt]?")  # "7B", "2": a size or a number alone names nothing
+
+
+@dataclass(frozen=True)
+class Name:
+    """A name as the question wrote it, and its surface key."""
+
+    text: str
+    key: str
+
+
+def surface_key(text: str) -> str:
+    """Case-folded alphanumerics of text, joined: the form every spelling of a name shares."""
+    return "".join(t.lower() for t in TOKEN.findall(text))
+
+
+def _is_name_token(tok: str) -> bool:
+    """Name-shaped on its own: inner capitals (LoRA, MoE), letters with digits (T5, GPT4o), or an acronym."""
+    if tok.lower() in GENERIC:
+        return False
+    has_digit, has_alpha = any(c.isdigit() for c in tok), any(c.isalpha() for c in tok)
+    return (has_digit and has_alpha) or (len(tok) >= 2 and any(c.isupper() for c in tok[1:]))
+
+
+def question_names(question: str) -> list[Name]:
+    """The names a question asks about, in order, each once: name-shaped tokens with what is joined to them by
+    hyphens or a version number ("Phi-4", "Llama 3.1", "GPT-4o mini" -> "GPT-4o"), runs of capitalised words
+    not at the start of a sentence ("Segment Anything", "Constitutional AI"), and quoted terms."""
+    found: list[str] = [m.group(1).strip() for m in QUOTED.finditer(question)]
+    text = QUOTED.sub(" ", question)
+    # words with their joiners: "Llama-3.1", "GPT-4o", "Phi-4"
+    words = list(re.finditer(r"[A-Za-z0-9]+(?:[-.][A-Za-z0-9]+)*", text))
+    i = 0
+    while i < len(words):
+        w = words[i].group()
+        start_of_sentence = i == 0 or re.search(r"[.?!:;]\s*$", text[: words[i].start()]) is not None
+        parts = re.split(r"[-.]", w)
+        shaped = any(_is_name_token(p) for p in parts)
+        capital = w[0].isupper() and w.lower() not in GENERIC
+        if len(parts) > 1 and parts[0].lower() in GENERIC and all(p.islower() for p in parts[1:]):
+            shaped = capital = False  # "LLM-simulated", "GPU-friendly": a generic word made an adjective
+        if shaped or (capital and not start_of_sentence):
+            j = i + 1
+            run = [w]
+            while j < len(words) and len(run) < MAX_PARTS:
+                nxt = words[j].group()
+                between = text[words[j - 1].end(): words[j].start()]
+                if between.strip() not in ("", "-"):
+                    break
+                if (nxt[0].isupper() and nxt.lower() not in GENERIC or re.fullmatch(r"\d+(\.\d+)*", nxt)
+                        or re.fullmatch(r"\d+(\.\d+)?[A-Za-z]{1,2}", nxt)):  # "Mistral 7B", "Llama 3.1", "GPT 4o"
+                    run.append(nxt)
+                    j += 1
+                elif nxt.lower() in GENERIC and nxt[0].isupper() and (capital or shaped):
+                    run.append(nxt)  # "Constitutional AI", "DeepSpeed MoE", "Switch Transformer"
+                    j += 1
+                else:
+                    break
+            if shaped or len(run) > 1 or capital:
+                found.append(" ".join(run))
+            i = j
+        else:
+            i += 1
+    out: list[Name] = []
+    seen: set[str] = set()
+    for text_ in found:
+        text_ = SUFFIX.sub("", text_)
+        key = surface_key(text_)
+        if key and key not in seen and key not in GENERIC and not SIZE.fullmatch(key):
+            seen.add(key)
+            out.append(Name(text_, key))
+    return out
+
+
+class SurfaceIndex:
+    """Where surface keys occur in a list of texts: every text's tokens, case-folded and concatenated with no
+    separator, one string for all, plus the offsets where tokens start, so a key is found with str.find and kept
+    only when it starts and ends at token boundaries ("rope" is not found in "Europe")."""
+
+    def __init__(self, texts: list[str]) -> None:
+        pieces: list[str] = []
+        starts: list[int] = []
+        self.text_starts: list[int] = []
+        offset = 0
+        for text in texts:
+            self.text_starts.append(offset)
+            for tok in TOKEN.findall(text):
+                starts.append(offset)
+                low = tok.lower()
+                pieces.append(low)
+                offset += len(low)
+            starts.append(offset)  # a boundary between texts too
+            pieces.append("\x00")
+            offset += 1
+        self.flat = "".join(pieces)
+        self.boundaries = set(starts)
+
+    def find(self, key: str) -> dict[int, int]:
+        """text index -> occurrences of key (also its plural or singular form) at token boundaries."""
+        out: dict[int, int] = {}
+        if not key:
+            return out
+        forms = {key, key + "s", key + "es"} | ({key[:-1]} if key.endswith("s") and len(key) > 3 else set())
+        for form in forms:
+            pos = self.flat.find(form)
+            while pos >= 0:
+                if pos in self.boundaries and pos + len(form) in self.boundaries:
+                    text = bisect.bisect_right(self.text_starts, pos) - 1
+                    out[text] = out.get(text, 0) + 1
+                pos = self.flat.find(form, pos + 1)
+        return out
