@@ -106,8 +106,12 @@ def markdown(result: dict[str, Any]) -> str:
         by_id = {r["id"]: r for r in rows}
         for label, key in (("newly failed", "newly_failed"), ("newly passed", "newly_passed")):
             ids = gate["changes"][key]
+            # held-out questions are counted, never named: reading them one by one would end their being held out
+            shown = [i for i in ids if by_id[i].get("split") != "holdout"]
+            held = len(ids) - len(shown)
             if ids:
-                out.append(f"{label} ({len(ids)}): " + "; ".join(f"{i} ({by_id[i]['reason']})" for i in ids[:10]))
+                out.append(f"{label} ({len(ids)}): " + "; ".join(f"{i} ({by_id[i]['reason']})" for i in shown[:10])
+                           + (f"{'; ' if shown else ''}{held} held-out question(s)" if held else ""))
     return "\n".join(out)
 
 

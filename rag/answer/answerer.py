@@ -117,7 +117,10 @@ class Answerer:
         base = Answer(question=question, text="", mode=mode, search_query=plan.search_query, papers_searched=n_papers,
                       model=self.llm.model if mode == "llm" else None, usage=plan.usage, notices=list(asked.notices),
                       missing_terms=list(cov.missing), passing_terms=cov.only_passing)
-        ev = measure(question_terms(plan.search_query), hits, found.idf, found.knows)
+        q_terms = question_terms(plan.search_query)
+        if cov.missing and not cov.nothing_covered:  # the missing names are said; the rest of the question is weighed
+            q_terms = (q_terms - content_terms(" ".join(cov.missing))) or q_terms
+        ev = measure(q_terms, hits, found.idf, found.knows)
         base.evidence = ev.to_dict()
         absent = self.settings.abstain and not plan.explicit and cov.nothing_covered
         weak = self.settings.abstain and not plan.explicit and is_weak(ev, *self.abstain_thresholds)

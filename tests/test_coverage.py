@@ -1,0 +1,115 @@
+"""Does the corpus hold what a question names? Names found in questions, looked up by surface form, and what the
+answer does with them (rag/text/names.py, rag/answer/coverage.py): a name no paper mentions is said and abstained
+on, before any LLM call; a name only mentioned in passing is said; a name the search missed is searched again."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag import Answerer, ingest
+from rag.llm.client import LLM
+from rag.text.names import SurfaceIndex, question_names, surface_key
+from testing.fakes import ScriptedClient
+from testing.seeds import abstract_for, make_settings, small_seeds, write_seed
+
+MAMBAMIXER = "MambaMixer: Efficient Selective State Space Models with Dual Token and Channel Selection"
+
+
+@pytest.mark.parametrize("question, names", [
+    ("How does LongRoPE extend the context window beyond 2 million tokens?", ["LongRoPE"]),
+    ("What does Constitutional AI use instead of human preference labels?", ["Constitutional AI"]),
+    ("Is Llama 3.1 better than GPT-4o on MMLU?", ["Llama 3.1", "GPT-4o", "MMLU"]),
+    ("What is Segment Anything trained on?", ["Segment Anything"]),
+    ("How does Phi-4 compare with Mistral 7B?", ["Phi-4", "Mistral 7B"]),
+    ("How does DeepSpeed MoE cut inference cost?", ["DeepSpeed MoE"]),
+    ('Which paper uses "flash attention" for long inputs?', ["flash attention"]),
+    ("Do o1-style models overthink simple sums?", ["o1"]),  # "-style" is not part of the name
+    # no name: generic acronyms, sentence-initial words, sizes, months, generic words made adjectives
+    ("How can an LLM keep GPU memory low when serving many requests?", []),
+    ("Which paper from January 2024 trains a 7B model?", []),
+    ("Is there a benchmark where an LLM-simulated customer talks to an agent?", []),
+])
+def test_names_in_questions(question, names):
+    assert [n.text for n in question_names(question)] == names
+
+
+def test_surface_forms_fold_case_hyphens_spaces_and_plurals():
+    idx = SurfaceIndex(["We use Flash-Attention with RoPE in Europe.", "Llama-3.1 beats GPT-4o; LoRAs help."])
+    assert idx.find(surface_key("FlashAttention")) == {0: 1} == idx.find(surface_key("flash attention"))
+    assert idx.find(surface_key("Llama 3.1")) == {1: 1}
+    assert idx.find(surface_key("LoRA")) == {1: 1}  # the plural counts
+    assert idx.find(surface_key("RoPE")) == {0: 1}  # and "Europe" does not: matches start and end at word edges
+    assert idx.find(surface_key("rop")) == {} and idx.find(surface_key("Llama 3.2")) == {}
+
+
+@pytest.fixture(scope="module")
+def offline(full_settings, retriever):
+    return Answerer(full_settings.replace(llm="extractive"), retriever=retriever)
+
+
+def test_a_name_no_paper_mentions_is_said_and_abstained_on(offline):
+    a = offline.ask("How does LongRoPE extend the context window of LLMs beyond 2 million tokens?")
+    assert a.abstained and a.missing_terms == ["LongRoPE"] and not a.citations
+    assert a.text.startswith("No paper in the corpus mentions LongRoPE.") and a.nearest
+    assert a.to_dict()["missing_terms"] == ["LongRoPE"]
+
+
+@pytest.mark.parametrize("question", ["How does MambaMixer's dual selection work?",
+                                      "How does Mamba Mixer select tokens and channels?",  # another spelling
+                                      "How do MambaMixers mix tokens?"])  # plural
+def test_a_name_a_paper_is_about_is_answered_from_it(offline, question):
+    a = offline.ask(question)
+    assert not a.abstained and not a.missing_terms and not a.passing_terms
+    assert a.citations[0].title == MAMBAMIXER
+
+
+def test_a_partly_covered_question_is_answered_and_says_what_is_missing(offline):
+    a = offline.ask("How does MambaMixer compare with LongRoPE?")
+    assert not a.abstained and a.missing_terms == ["LongRoPE"] and a.citations[0].title == MAMBAMIXER
+    assert any("No paper in the corpus mentions LongRoPE" in n for n in a.notices)
+
+
+def test_a_name_only_mentioned_in_passing_is_said(offline):
+    a = offline.ask("How does DPO align a language model without a reward model?")
+    assert not a.abstained and a.passing_terms == ["DPO"] and a.citations
+    assert any("No paper in the corpus is about DPO" in n for n in a.notices)
+
+
+def test_the_llm_is_not_called_when_no_paper_mentions_the_name(full_settings, retriever):
+    client = ScriptedClient([])  # any call fails the test: no reply is scripted
+    answerer = Answerer(full_settings, retriever=retriever, llm=LLM(full_settings, client=client))
+    a = answerer.ask("What does Constitutional AI use instead of human preference labels?", mode="llm")
+    assert a.abstained and a.missing_terms == ["Constitutional AI"] and client.calls == []
+
+
+@pytest.fixture(scope="module")
+def zorb(tmp_path_factory):
+    """The small corpus plus a paper about ZorbNet whose words match nothing else asked below."""
+    root = tmp_path_factory.mktemp("zorb")
+    seeds = small_seeds(root / "seeds")
+    write_seed(seeds, "z.txt", [{"title": "ZorbNet: Compact Lattice Codes for Satellite Links",
+                                 "abstract": abstract_for("lattice codes for satellite links")}])
+    settings = make_settings(root / "home", seeds=seeds, llm="extractive")
+    ingest(settings)
+    return Answerer(settings)
+
+
+def test_a_named_paper_the_search_missed_is_searched_again_with_the_name(zorb):
+    question = "How fast do zebrafish fins regenerate according to ZorbNet?"
+    searched = zorb.retriever.search(question, k=1)
+    assert searched[0].title == "Zebrafish Fin Regeneration Atlas"  # the words win the plain search ...
+    a = zorb.ask(question, k=1)
+    assert a.sources[0].title.startswith("ZorbNet")  # ... the name brings its paper back, first
+
+
+def test_a_question_that_names_nothing_is_never_searched_again(zorb):
+    question = "How fast do zebrafish fins regenerate?"
+    a = zorb.ask(question, k=2)
+    assert [s.paper_id for s in a.sources] == [h.paper_id for h in zorb.retriever.search(question, k=2)]
+    assert not a.missing_terms and not a.passing_terms
+
+
+def test_the_check_can_be_switched_off(full_settings, retriever):
+    answerer = Answerer(full_settings.replace(llm="extractive", coverage_check=False), retriever=retriever)
+    a = answerer.ask("How does LongRoPE extend the context window of LLMs beyond 2 million tokens?")
+    assert not a.missing_terms and not a.text.startswith("No paper in the corpus mentions")

@@ -1,0 +1,37 @@
+"""The named-thing golden questions keep their claims (eval/coverage_check.py): an `absent` name occurs in no
+title or abstract, a `mentioned` one only in passing, a `twin`'s in its gold paper, and the question names each in
+a form the system's name finder extracts."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from eval import golden
+from eval.coverage_check import KINDS, problems
+from eval.hardness import corpus_papers
+from testing.seeds import SEEDS
+
+
+def test_the_named_thing_questions_keep_their_claims():
+    questions = golden.load()
+    counts = Counter(q.type for q in questions if q.type in KINDS)
+    assert counts["absent"] >= 30 and counts["twin"] >= 30 and counts["mentioned"] >= 15, counts
+    assert {q.split for q in questions if q.type in KINDS} == {"dev", "holdout"}
+    assert problems(questions, corpus_papers(SEEDS)) == []
+
+
+def test_the_check_catches_a_false_claim():
+    papers = {"MambaMixer: Dual Selection": "We present MambaMixer, built on Mamba. It beats DPO baselines."}
+    wrong = [golden.parse({"id": "x1", "type": "absent", "question": "How does MambaMixer work?",
+                           "expected_titles": [], "names": ["MambaMixer"]}, "x"),
+             golden.parse({"id": "x2", "type": "twin", "question": "How does LongRoPE work?",
+                           "expected_titles": ["MambaMixer: Dual Selection"], "names": ["LongRoPE"]}, "x"),
+             golden.parse({"id": "x3", "type": "mentioned", "question": "How does MambaMixer work?",
+                           "expected_titles": ["MambaMixer: Dual Selection"], "names": ["MambaMixer"]}, "x"),
+             golden.parse({"id": "x4", "type": "mentioned", "question": "How does Mamba work?",  # kept: passing
+                           "expected_titles": ["MambaMixer: Dual Selection"], "names": ["Mamba"]}, "x")]
+    found = problems(wrong, papers)
+    assert any(p.startswith("x1:") and "occurs in" in p for p in found)
+    assert any(p.startswith("x2:") and "gold paper" in p for p in found)
+    assert any(p.startswith("x3:") and "about it" in p for p in found)  # in the title: a paper is about it
+    assert not any(p.startswith("x4:") for p in found)  # "Mamba" only in passing ("MambaMixer" is another word)
