@@ -16,8 +16,8 @@ from typing import Any
 from rag import RagError, parse_day
 
 QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
-TYPES = ("single", "title", "paraphrase", "hard", "multi", "dated", "followup", "twin", "mentioned", "absent",
-         "unanswerable")
+TYPES = ("single", "title", "paraphrase", "hard", "multi", "dated", "followup", "fact", "twin", "mentioned",
+         "absent", "unanswerable")
 
 
 @dataclass

@@ -207,7 +207,7 @@ def test_title_counts_per_type(path):
                 problems.append(f"{label}: unanswerable question must have no expected_titles, has {n}")
             if r["expected_keywords"]:
                 problems.append(f"{label}: unanswerable question must have no expected_keywords")
-        elif kind in ("single", "paraphrase", "hard"):
+        elif kind in ("single", "paraphrase", "hard", "fact", "twin"):
             if n != 1:
                 problems.append(f"{label}: {kind} question must have exactly 1 expected title, has {n}")
         elif kind == "multi":
