@@ -13,16 +13,24 @@ import argparse
 from pathlib import Path
 
 KINDS = ("absent", "mentioned", "twin")
-ABOUT_COUNT = 3  # an abstract that names something this often is about it (as is a title that names it)
 
 
 def problems(questions: list, papers: dict[str, str]) -> list[str]:
-    """Every broken claim of the absent/mentioned/twin questions (papers: title -> abstract)."""
-    from rag import SurfaceIndex, question_names, surface_key
+    """Every broken claim of the absent/mentioned/twin questions (papers: title -> abstract), judged by the
+    answerer's own reading of the corpus (rag's name_coverage: missing, only in passing, or some paper about it)
+    over the titles and abstracts as published."""
+    from rag import SurfaceIndex, name_coverage, surface_key
 
     titles = list(papers)
     in_titles = SurfaceIndex(titles)
     in_abstracts = SurfaceIndex([papers[t] for t in titles])
+
+    def mentions(key: str) -> dict[str, tuple[int, bool]]:
+        found = {titles[i]: (n, False) for i, n in in_abstracts.find(key).items()}
+        for i in in_titles.find(key):
+            found[titles[i]] = (found.get(titles[i], (0, False))[0], True)
+        return found
+
     out = []
     for q in questions:
         if q.type not in KINDS:
@@ -30,28 +38,24 @@ def problems(questions: list, papers: dict[str, str]) -> list[str]:
         if not q.names:
             out.append(f"{q.id}: no `names` listed")
             continue
-        found = {n.key for n in question_names(q.question)}
+        cov = name_coverage(q.question, mentions)
+        found = {n.text: n for n in cov.names}
         for name in q.names:
             key = surface_key(name)
-            if key not in found:
+            asked = next((n.text for n in cov.names if n.key == key), None)
+            if asked is None:
                 out.append(f"{q.id}: the question does not name {name!r} in a form the system finds "
                            f"(it finds {sorted(found)})")
-            t_hits, a_hits = in_titles.find(key), in_abstracts.find(key)
-            if q.type == "absent" and (t_hits or a_hits):
-                where = sorted({titles[i] for i in [*t_hits, *a_hits]})[:3]
-                out.append(f"{q.id}: {name!r} is absent by claim but occurs in {where}")
-            if q.type == "mentioned":
-                if not a_hits:
-                    out.append(f"{q.id}: {name!r} is mentioned by claim but occurs in no abstract")
-                about = [titles[i] for i in t_hits] + [titles[i] for i, n in a_hits.items() if n >= ABOUT_COUNT]
-                if about:
-                    out.append(f"{q.id}: {name!r} is mentioned-only by claim but papers are about it: {about[:3]}")
-            if q.type == "twin":
-                gold = [titles.index(t) for t in q.expected_titles if t in papers]
-                if not gold:
-                    out.append(f"{q.id}: expected title not in the corpus")
-                elif not any(i in t_hits or i in a_hits for i in gold):
-                    out.append(f"{q.id}: {name!r} does not occur in its gold paper")
+                continue
+            papers_with = mentions(key)
+            if q.type == "absent" and asked not in cov.missing:
+                out.append(f"{q.id}: {name!r} is absent by claim but occurs in {sorted(papers_with)[:3]}")
+            if q.type == "mentioned" and asked not in cov.passing:
+                out.append(f"{q.id}: {name!r} is mentioned-only by claim but "
+                           + (f"papers are about it: {cov.about[asked][:3]}" if asked in cov.about
+                              else "occurs in no abstract"))
+            if q.type == "twin" and not any(t in papers_with for t in q.expected_titles):
+                out.append(f"{q.id}: {name!r} does not occur in its gold paper")
     return out
 
 

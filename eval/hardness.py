@@ -24,11 +24,6 @@ NUMBER_WORDS = frozenset(
     "twice thrice quarter percent".split()
 )
 SENTENCE_END = re.compile(r"[.!?:;]\s+$")
-# The field's generic acronyms are words, not names: users say "LLM" without naming any paper's model.
-GENERIC = frozenset(
-    "ai llm llms nlp gpu gpus cpu cpus rl api apis ml cnn cnns rnn rnns vlm vlms mllm mllms qa ocr asr tts sql "
-    "kv moe ner pdf pdfs url urls gan gans vae vaes".split()
-)
 
 
 @dataclass(frozen=True)
@@ -47,22 +42,17 @@ def words(text: str) -> list[str]:
     return [w.lower() for w in WORD.findall(text)]
 
 
-def _is_name(token: str) -> bool:
-    """A name by its shape: inner capitals (LoRA, ImageNet, BERT) or letters with digits (4o, T5, L2)."""
-    has_digit = any(c.isdigit() for c in token)
-    has_alpha = any(c.isalpha() for c in token)
-    return (has_digit and has_alpha) or any(c.isupper() for c in token[1:])
-
-
 def names(title: str, abstract: str, common: frozenset[str] = frozenset()) -> frozenset[str]:
-    """Lower-cased names in a paper: name-shaped tokens anywhere (but the field's generic acronyms), and words
-    the abstract capitalises in mid-sentence that neither it nor any text in common (the corpus) writes in lower
-    case (Adam, Llama, Python; not Mixture in "Mixture-of-Experts")."""
-    found = {m.group().lower() for m in WORD.finditer(f"{title}\n{abstract}") if _is_name(m.group())} - GENERIC
+    """Lower-cased names in a paper: name-shaped tokens anywhere (the system's own test, so generic acronyms such as
+    LLM are words), and words the abstract capitalises in mid-sentence that neither it nor any text in common (the
+    corpus) writes in lower case (Adam, Llama, Python; not Mixture in "Mixture-of-Experts")."""
+    from rag import GENERIC_WORDS, is_name_token
+
+    found = {m.group().lower() for m in WORD.finditer(f"{title}\n{abstract}") if is_name_token(m.group())}
     lower = {m.group() for m in WORD.finditer(abstract) if m.group().islower()} | common
     for m in WORD.finditer(abstract):
         tok = m.group()
-        if tok[0].isupper() and tok.lower() not in lower and tok.lower() not in GENERIC and m.start() > 0:
+        if tok[0].isupper() and tok.lower() not in lower and tok.lower() not in GENERIC_WORDS and m.start() > 0:
             before = abstract[max(0, m.start() - 3):m.start()]
             if not SENTENCE_END.search(before) and not before.endswith("\n"):
                 found.add(tok.lower())

@@ -78,8 +78,8 @@ def score(q: Question, answer: Any, ranked: list[str], retrieve_ms: float, answe
             "missing_keywords": [k for k in q.expected_keywords if k.casefold() not in answer.text.casefold()],
         })
     if q.type in ("absent", "mentioned", "twin"):
-        row["said_missing"] = bool(getattr(answer, "missing_terms", []))
-        row["said_passing"] = bool(getattr(answer, "passing_terms", []))
+        row["said_missing"] = bool(answer.missing_terms)
+        row["said_passing"] = bool(answer.passing_terms)
         # the behaviour each kind asks for: absent -> abstain naming the missing term; mentioned -> answer and
         # say no paper is about it; twin -> answer, with no such note
         row["coverage_ok"] = (answer.abstained and row["said_missing"] if q.type == "absent" else

@@ -61,18 +61,21 @@ _EXPORTS = {
     "content_terms": "rag.text.terms",
     "bm25_tokenize": "rag.text.terms",
     "question_names": "rag.text.names",
+    "is_name_token": "rag.text.names",
+    "name_coverage": "rag.answer.coverage",
+    "GENERIC_WORDS": "rag.text.names",
     "surface_key": "rag.text.names",
     "SurfaceIndex": "rag.text.names",
     "parse_day": "rag.text.dates",
     "DateRange": "rag.text.dates",
 }
-_ALIASES = {"llm_base_url": "base_url", "bm25_tokenize": "tokenize"}  # public name -> name in its module
+_ALIASES = {"llm_base_url": "base_url", "bm25_tokenize": "tokenize", "GENERIC_WORDS": "GENERIC", "name_coverage": "check"}  # public name -> name in its module
 
 __all__ = [  # the same names as _EXPORTS (tests/test_public_api.py checks)
-    "Answer", "Answerer", "CITE_MARK", "Citation", "ConfigError", "CorpusError", "DataHomeError", "DateRange",
+    "Answer", "Answerer", "CITE_MARK", "GENERIC_WORDS", "Citation", "ConfigError", "CorpusError", "DataHomeError", "DateRange",
     "Flag", "HISTORY_TURNS", "Hit", "IndexMismatchError", "IndexMissingError", "IngestSummary", "LLM", "LLMError",
     "Paper", "PaperRecord", "Paths", "RagError", "Retriever", "Settings", "Source", "StoreUnavailableError", "Turn",
-    "Usage", "answer_sentences", "bm25_tokenize", "content_terms", "get_settings", "ingest", "llm_base_url",
+    "Usage", "answer_sentences", "bm25_tokenize", "content_terms", "get_settings", "ingest", "is_name_token", "llm_base_url", "name_coverage",
     "load_corpus", "paper_id", "parse_day", "question_names", "seed_files", "surface_key", "use_llm", "SurfaceIndex",
 ]
 
@@ -93,6 +96,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for type checkers and editors; never executed
     from rag.answer.answerer import HISTORY_TURNS, Answerer
     from rag.answer.citations import answer_sentences
+    from rag.answer.coverage import check as name_coverage
     from rag.config import Settings, get_settings
     from rag.corpus.parse import load_corpus, paper_id, seed_files
     from rag.errors import (ConfigError, CorpusError, DataHomeError, IndexMismatchError, IndexMissingError, RagError,
@@ -104,7 +108,8 @@ if TYPE_CHECKING:  # for type checkers and editors; never executed
     from rag.store.paths import Paths
     from rag.text.cites import CITE_MARK
     from rag.text.dates import DateRange, parse_day
-    from rag.text.names import SurfaceIndex, question_names, surface_key
+    from rag.text.names import GENERIC as GENERIC_WORDS
+    from rag.text.names import SurfaceIndex, is_name_token, question_names, surface_key
     from rag.text.terms import content_terms
     from rag.text.terms import tokenize as bm25_tokenize
     from rag.types import Answer, Citation, Flag, Hit, Paper, PaperRecord, Source, Turn, Usage

@@ -18,6 +18,7 @@ from rag.answer import coverage, followup
 from rag.answer.citations import CitationFilter, answer_sentences
 from rag.answer.support import support
 from rag.text.cites import cited_numbers
+from rag.text.dates import DateRange
 from rag.text.terms import content_terms
 from rag.errors import RagError
 from rag.answer.abstain import is_weak, measure, thresholds
@@ -233,16 +234,11 @@ class Answerer:
         if not first and not last:
             return hits
         by_id = {h.paper_id: h for h in hits}
+        dates = DateRange(since, until)
 
         def fetch(ids: list[str]) -> list[Hit]:
-            out = []
-            for pid in ids:
-                hit = by_id.get(pid) or self.retriever.paper_hit(pid)
-                in_range = hit is not None and (since is None or (hit.date and str(since) <= hit.date)) and (
-                    until is None or (hit.date and hit.date <= str(until)))
-                if in_range:
-                    out.append(hit)
-            return out
+            found = [by_id.get(pid) or self.retriever.paper_hit(pid) for pid in ids]
+            return [h for h in found if h is not None and dates.contains(h.date)]
 
         rank = {h.paper_id: i for i, h in enumerate(hits)}
         # papers the search returned keep its order, ahead of those it did not return (in the order given)

@@ -89,5 +89,5 @@ def say_passing(names: list[str]) -> str:
 
 
 def _join(names: list[str]) -> str:
-    quoted = [f"{n}" for n in names]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + f" or {quoted[-1]}"
+    """'A', 'A or B', 'A, B or C'."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" or {names[-1]}"

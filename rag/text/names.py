@@ -49,7 +49,7 @@ def surface_key(text: str) -> str:
     return "".join(t.lower() for t in TOKEN.findall(text))
 
 
-def _is_name_token(tok: str) -> bool:
+def is_name_token(tok: str) -> bool:
     """Name-shaped on its own: inner capitals (LoRA, MoE), letters with digits (T5, GPT4o), or an acronym."""
     if tok.lower() in GENERIC:
         return False
@@ -70,7 +70,7 @@ def question_names(question: str) -> list[Name]:
         w = words[i].group()
         start_of_sentence = i == 0 or re.search(r"[.?!:;]\s*$", text[: words[i].start()]) is not None
         parts = re.split(r"[-.]", w)
-        shaped = any(_is_name_token(p) for p in parts)
+        shaped = any(is_name_token(p) for p in parts)
         capital = w[0].isupper() and w.lower() not in GENERIC
         if len(parts) > 1 and parts[0].lower() in GENERIC and all(p.islower() for p in parts[1:]):
             shaped = capital = False  # "LLM-simulated", "GPU-friendly": a generic word made an adjective
