@@ -11,13 +11,17 @@ from typing import Any
 COLUMNS = [("n", "n"), ("hit@1", "hit@1"), ("hit@5", "hit@5"), ("hit@10", "hit@10"), ("recall@10", "recall@10"),
            ("mrr@10", "MRR@10"), ("ndcg@10", "nDCG@10"), ("citation_validity", "cit. valid"),
            ("citation_precision", "cit. prec."), ("citation_recall", "cit. recall"), ("keyword_recall", "kw recall"),
-           ("abstention", "abstained"), ("false_abstention", "false abst."), ("pass_rate", "pass")]
+           ("abstention", "abstained"), ("declined", "declined"), ("false_abstention", "false abst."),
+           ("not_stated", "'not stated'"), ("coverage_ok", "coverage ok"), ("pass_rate", "pass")]
 # row-level test of "this question misses the target metric", to show why a target is not met
 MISSES = {
     "hit@5": lambda r: r.get("hit@5") == 0.0,
     "recall@10": lambda r: r.get("recall@10", 1.0) < 1.0,
     "citation_validity": lambda r: not r["citation_valid"],
     "abstention": lambda r: not r["abstained"],
+    "declined": lambda r: not (r["abstained"] or r.get("said_not_stated")),
+    "not_stated": lambda r: bool(r.get("said_not_stated")),
+    "coverage_ok": lambda r: r.get("coverage_ok") is False,
     "false_abstention": lambda r: r["answerable"] and r["abstained"],
     "keyword_recall": lambda r: (r.get("keyword_recall") or 0.0) < 1.0,
 }
@@ -44,7 +48,7 @@ def misses(target: dict[str, Any], rows: list[dict[str, Any]]) -> list[dict[str,
     test = MISSES.get(metric)
     if test is None:
         return []
-    members = [r for r in rows if group == "all" or r["type"] == group or
+    members = [r for r in rows if group == "all" or r["type"] == group or r["group"] == group or
                (group == "answerable" and r["answerable"]) or (group == "unanswerable" and not r["answerable"])]
     return [r for r in members if test(r)]
 
@@ -122,7 +126,7 @@ def compare_table(results: list[dict[str, Any]]) -> str:
             ("hard [holdout].hit@1", "hard holdout hit@1"), ("hard [holdout].hit@5", "hard holdout hit@5"),
             ("multi.recall@10", "multi R@10"), ("answerable.mrr@10", "MRR@10"), ("answerable.ndcg@10", "nDCG@10"),
             ("answerable.citation_precision", "cit. prec."), ("answerable.citation_recall", "cit. recall"),
-            ("single.keyword_recall", "single kw"), ("unanswerable.abstention", "abstained"),
+            ("single.keyword_recall", "single kw"), ("unanswerable.declined", "declined"),
             ("answerable.false_abstention", "false abst."), ("latency.answer_p50_ms", "answer p50 ms"),
             ("ingest_s", "ingest s")]
     cols = [(k, c) for k, c in cols if k == "ingest_s" or any(k in r["flat"] for r in results)]  # a set without hard questions

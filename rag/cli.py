@@ -176,6 +176,8 @@ def _print_answer(stream: Any, out: Any) -> Any:
     if answer.truncated:  # the model ran into its token limit: never shown as a finished answer
         out.write("\n[answer cut off: the model reached RAG_LLM_MAX_TOKENS]")
     out.write("\n")
+    if answer.caveats and not answer.abstained:  # an abstention's text already says what the corpus lacks
+        out.write("\n" + "\n".join(f"Note: {c}" for c in answer.caveats) + "\n")
     if answer.citations:
         out.write("\nSources:\n")
         for c in answer.citations:
@@ -184,7 +186,9 @@ def _print_answer(stream: Any, out: Any) -> Any:
     if answer.removed_citations:
         notes.append(f"removed {answer.removed_citations} citation(s) to sources that do not exist")
     for f in answer.flags:
-        what = "cites nothing" if f.reason == "uncited" else f"not supported by {''.join(f'[{n}]' for n in f.citations)}"
+        cites = "".join(f"[{n}]" for n in f.citations)
+        what = ("cites nothing" if f.reason == "uncited" else f"states {f.detail}, which {cites} does not" if f.reason == "fact"
+                else f"not supported by {cites}")
         notes.append(f"check: \"{f.sentence[:80]}\" {what}")
     for note in notes:
         typer.echo(f"note: {note}", err=True)

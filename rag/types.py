@@ -182,8 +182,9 @@ class Flag:
 
     sentence: str
     citations: list[int]
-    reason: str  # "unsupported" | "uncited"
+    reason: str  # "unsupported" | "uncited" | "fact" (states numbers or hardware its cited abstracts do not)
     support: float  # share of the sentence's content words found in the cited abstracts
+    detail: str = ""  # for "fact": the facts the cited abstracts lack ("4 GPUs" -> "4")
 
 
 @dataclass
@@ -236,6 +237,10 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)  # retrieve, generate, total (+ first_token)
     usage: Usage = field(default_factory=Usage)
     notices: list[str] = field(default_factory=list)  # what was done to the input (a long question shortened, ...)
+    # what the reader must know before trusting the answer: a name no paper mentions or is about, an asked fact
+    # the abstract does not state (shown above the answer)
+    caveats: list[str] = field(default_factory=list)
+    not_stated: str = ""  # the asked fact (how many, which hardware, ...) the top paper's abstract does not state
     missing_terms: list[str] = field(default_factory=list)  # names asked about that no paper mentions
     passing_terms: list[str] = field(default_factory=list)  # names papers only mention in passing (none is about them)
 

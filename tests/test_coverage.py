@@ -66,13 +66,13 @@ def test_a_name_a_paper_is_about_is_answered_from_it(offline, question):
 def test_a_partly_covered_question_is_answered_and_says_what_is_missing(offline):
     a = offline.ask("How does MambaMixer compare with LongRoPE?")
     assert not a.abstained and a.missing_terms == ["LongRoPE"] and a.citations[0].title == MAMBAMIXER
-    assert any("No paper in the corpus mentions LongRoPE" in n for n in a.notices)
+    assert any("No paper in the corpus mentions LongRoPE" in n for n in a.caveats)
 
 
 def test_a_name_only_mentioned_in_passing_is_said(offline):
     a = offline.ask("How does DPO align a language model without a reward model?")
     assert not a.abstained and a.passing_terms == ["DPO"] and a.citations
-    assert any("No paper in the corpus is about DPO" in n for n in a.notices)
+    assert any("No paper in the corpus is about DPO" in n for n in a.caveats)
 
 
 def test_the_llm_is_not_called_when_no_paper_mentions_the_name(full_settings, retriever):

@@ -20,7 +20,8 @@ def messages(answers: list[Answer]) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for t, a in enumerate(answers):
         out.append({"role": "user", "content": render.markdown_text(a.question)})
-        out.append({"role": "assistant", "content": render.answer_markdown(a.text, t, a.sources) + render.flag_note(a)})
+        out.append({"role": "assistant",
+                    "content": render.caveat_lines(a) + render.answer_markdown(a.text, t, a.sources) + render.flag_note(a)})
     return out
 
 

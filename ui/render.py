@@ -48,13 +48,24 @@ def answer_markdown(text: str, turn: int, sources: Iterable[Source] = ()) -> str
     return "\n\n".join(paragraphs)
 
 
+def caveat_lines(answer: Answer) -> str:
+    """What the reader must know before the answer (a name no paper mentions or is about, an asked fact the
+    abstract does not state), as a quoted line above it, or ''. An abstention says it in its own text."""
+    if not answer.caveats or answer.abstained:
+        return ""
+    return "\n".join(f"> ⚠ {markdown_text(c)}" for c in answer.caveats) + "\n\n"
+
+
 def flag_note(answer: Answer) -> str:
     """A line under an answer that says how many sentences the validator could not check, or ''."""
     unsupported = sum(f.reason == "unsupported" for f in answer.flags)
     uncited = sum(f.reason == "uncited" for f in answer.flags)
+    unstated = sum(f.reason == "fact" for f in answer.flags)
     parts = []
     if unsupported:
         parts.append(f"{unsupported} sentence{'s' * (unsupported > 1)} not supported by the cited abstract")
+    if unstated:
+        parts.append(f"{unstated} sentence{'s' * (unstated > 1)} with a number or hardware the cited abstract does not state")
     if uncited:
         parts.append(f"{uncited} claim{'s' * (uncited > 1)} without a citation")
     if answer.removed_citations:
@@ -85,9 +96,12 @@ def highlight(text: str, supporting: Iterable[str]) -> str:
 
 
 def _flag_html(flag: Flag) -> str:
-    what = "Not supported by this abstract" if flag.reason == "unsupported" else "Cites no source"
-    return (f'<div class="flag" data-reason="{flag.reason}">⚠ {what} (support {flag.support:.0%}): '
-            f"“{escape(flag.sentence)}”</div>")
+    if flag.reason == "fact":
+        what = f"States {escape(flag.detail)}, which this abstract does not"
+    else:
+        what = ("Not supported by this abstract" if flag.reason == "unsupported" else "Cites no source") + \
+            f" (support {flag.support:.0%})"
+    return f'<div class="flag" data-reason="{flag.reason}">⚠ {what}: “{escape(flag.sentence)}”</div>'
 
 
 def source_card(src: Source, turn: int, flags: list[Flag], open_: bool = True) -> str:

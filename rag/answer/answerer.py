@@ -14,15 +14,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Iterable, Iterator
 
-from rag.answer import coverage, followup
+from rag.answer import coverage, facts, followup
 from rag.answer.citations import CitationFilter, answer_sentences
 from rag.answer.support import support
 from rag.text.cites import cited_numbers
 from rag.text.dates import DateRange
+from rag.text.sentences import split_sentences
 from rag.text.terms import content_terms
 from rag.errors import RagError
 from rag.answer.abstain import is_weak, measure, thresholds
-from rag.answer.extractive import compose, pick_sentences, question_terms
+from rag.answer.extractive import compose, pick_sentences, question_terms, with_sentence
 from rag.embed.base import sentence_scorer
 from rag.llm.client import LLM, LLMError, StreamEnd, use_llm
 from rag.answer.question import clean_text, prepare
@@ -134,9 +135,9 @@ class Answerer:
             yield answer
             return
         if cov.missing:  # part of the question is not covered: answered, and said
-            base.notices.append(coverage.say_missing(cov.missing) + " The answer covers the rest of the question.")
+            base.caveats.append(coverage.say_missing(cov.missing) + " The answer covers the rest of the question.")
         if cov.only_passing:
-            base.notices.append(coverage.say_passing(cov.only_passing))
+            base.caveats.append(coverage.say_passing(cov.only_passing))
         t2 = time.perf_counter()
         cites = CitationFilter({s.n for s in sources})
         if mode == "extractive":
@@ -145,7 +146,8 @@ class Answerer:
             # sentences are scored by another embedder than the search's
             same = question == " ".join(plan.search_query.split())
             qvec = found.query_vector if same and self.sentence_embedder is self.retriever.embedder else None
-            text, shown, end = yield from self._extract(question, qvec, found, sources, focus, cites)
+            known = [n.text for n in cov.names if n.text not in cov.missing]
+            text, shown, end = yield from self._extract(question, qvec, found, sources, focus, cites, base, known)
         else:
             text, shown, end = yield from self._generate(plan, sources, cites, timings, t2)
         timings["generate"] = _ms(t2)
@@ -190,9 +192,22 @@ class Answerer:
                        metadata=h.metadata) for i, h in enumerate(chosen[: max(k, len(carried))], 1)]
 
     def _extract(self, question: str, question_vector: np.ndarray | None, found: SearchResult, sources: list[Source],
-                 focus: list[Source], cites: CitationFilter) -> Iterator[str]:
-        """Offline: the best sentences of the focus sources, cited. Returns (text, sources, StreamEnd)."""
+                 focus: list[Source], cites: CitationFilter, base: Answer, names: list[str]) -> Iterator[str]:
+        """Offline: the best sentences of the focus sources, cited. Returns (text, sources, StreamEnd).
+        A question that asks a kind of fact (how many, which hardware, ...) gets the top paper's sentence that
+        states it, or a caveat that its abstract does not (names: the question's names the corpus has)."""
         picks = pick_sentences(question, focus, self.sentence_embedder, found.idf, question_vector)
+        ask = facts.asked_fact(question) if self.settings.coverage_check else None
+        if ask is not None and focus:
+            top = focus[0]
+            stating = [(i, s) for i, s in enumerate(split_sentences(top.text)) if facts.states(ask, s)]
+            if stating and not facts.subject_lacks(names, top.title, top.text):
+                chosen = {p.order for p in picks if p.n == top.n}
+                i, sentence = next(((i, s) for i, s in stating if i in chosen), stating[0])
+                picks = with_sentence(picks, top, i, sentence, focus)
+            else:
+                base.not_stated = ask.what
+                base.caveats.append(facts.say_unstated(ask, top.title))
         out = []
         for i, para in enumerate(compose(picks, focus)):
             piece = cites.feed(("\n\n" if i else "") + para)
@@ -284,6 +299,11 @@ class Answerer:
                     by_n[n].supporting.append(best)
             if sup.score < SUPPORT_MIN:
                 flags.append(Flag(sentence, nums, "unsupported", round(sup.score, 3)))
+            if base.mode == "llm":  # an offline answer copies its sentences, numbers included
+                cited = " ".join(f"{by_n[n].title} {by_n[n].date or ''} {by_n[n].text}" for n in nums)
+                lacking = facts.missing_facts(sentence, cited, base.question)
+                if lacking:
+                    flags.append(Flag(sentence, nums, "fact", round(sup.score, 3), ", ".join(lacking)))
         for n in order:
             by_n[n].cited = True
         base.text, base.sources, base.flags, base.removed_citations = text, sources, flags, removed

@@ -14,6 +14,13 @@ from typing import Callable
 
 from rag.text.names import Name, question_names
 
+# Products, platforms and languages a question names as its setting ("actions on an iPhone", "Java functions"),
+# not as what it asks about: when they are the only names and the corpus lacks them, the question is answered
+# and the answer says so, instead of abstaining. Methods, models and datasets are never on this list.
+CONTEXT_NAMES = frozenset(
+    "iphone ipad mac macos ios android windows linux ubuntu chrome firefox safari excel powerpoint outlook whatsapp "
+    "wechat slack zoom teams python java javascript typescript kotlin swift rust golang bash jupyter wikipedia "
+    "reddit twitter youtube tiktok instagram facebook netflix spotify uber airbnb ebay walmart alexa siri".split())
 ABOUT_COUNT = 3  # a paper whose chunks name something this often (or whose title does) is about it
 MAX_PAPERS = 5  # papers kept per name
 
@@ -30,8 +37,10 @@ class Coverage:
 
     @property
     def nothing_covered(self) -> bool:
-        """The question names things and the corpus mentions none of them."""
-        return bool(self.names) and len(self.missing) == len(self.names)
+        """The question names things and the corpus mentions none of them (and not only its setting: a question
+        whose only names are products or platforms, CONTEXT_NAMES, is about something else)."""
+        return (bool(self.names) and len(self.missing) == len(self.names)
+                and any(n.key not in CONTEXT_NAMES for n in self.names))
 
     @property
     def only_passing(self) -> list[str]:

@@ -127,6 +127,15 @@ def _from_top(picks: list[Pick], weights: dict[str, float], total: float) -> lis
         chosen.append(max(rest, key=lambda p: (sum(weights[t] for t in p.terms - covered) / total, p.score)))
     return chosen
 
+def with_sentence(picks: list[Pick], source: Source, order: int, sentence: str, ranked: list[Source]) -> list[Pick]:
+    """picks with one more sentence of source (its order-th), kept in source then abstract order: a sentence that
+    states the asked fact is in the answer even when it scored below the others."""
+    if any(p.n == source.n and p.order == order for p in picks):
+        return picks
+    rank = {src.n: i for i, src in enumerate(ranked)}
+    return sorted(picks + [Pick(source.n, order, sentence, 0.0)], key=lambda p: (rank.get(p.n, len(rank)), p.order))
+
+
 def compose(picks: list[Pick], sources: list[Source]) -> list[str]:
     """The answer as paragraphs, one per paper: 'Title (date): sentence [n]. sentence [n].'"""
     by_n = {s.n: s for s in sources}
