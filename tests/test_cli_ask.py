@@ -111,3 +111,11 @@ def test_ask_llm_and_offline_exclude_each_other(cli, home):
     assert proc.returncode == 1
     no_traceback(proc)
     assert "exclude each other" in proc.stderr
+
+
+def test_ask_says_when_the_abstract_does_not_state_the_fact_asked(cli, home):
+    proc = cli("ask", "How many GPUs were used to train StructLM?", home=home, env=NO_LLM)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    note = out.index("Note: The abstract of “StructLM")  # said on stdout, with the answer, before its sources
+    assert "does not state “How many GPUs were used to train StructLM”" in out and note < out.index("Sources:")

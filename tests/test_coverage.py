@@ -113,3 +113,12 @@ def test_the_check_can_be_switched_off(full_settings, retriever):
     answerer = Answerer(full_settings.replace(llm="extractive", coverage_check=False), retriever=retriever)
     a = answerer.ask("How does LongRoPE extend the context window of LLMs beyond 2 million tokens?")
     assert not a.missing_terms and not a.text.startswith("No paper in the corpus mentions")
+
+
+def test_products_named_as_the_setting_alone_do_not_make_a_question_absent():
+    from rag.answer.coverage import check
+
+    nowhere = lambda key: {}  # noqa: E731  the corpus mentions nothing asked
+    assert not check("Which benchmark tests assistants driving iPhone and Mac actions?", nowhere).nothing_covered
+    assert check("How does LongRoPE run on an iPhone?", nowhere).nothing_covered  # a method is asked about
+    assert check("How does LongRoPE run on an iPhone?", nowhere).missing == ["LongRoPE", "iPhone"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from rag.text.cites import strip_citation_marks
 from rag.text.names import surface_key
 
 TOKEN = re.compile(r"\d[\d,.]*[A-Za-z%×]*|[A-Za-z][A-Za-z0-9'’-]*|%")
@@ -240,7 +241,7 @@ def values(text: str) -> set[float]:
 def digit_facts(sentence: str) -> list[str]:
     """The numbers a sentence writes in digits ('57.4%', '2,690', '7B'), the facts a model can get wrong; numbers
     in words ('two papers') are left alone, and so are those inside names ('GPT-4', 'Llama 3')."""
-    tokens = TOKEN.findall(sentence)
+    tokens = TOKEN.findall(strip_citation_marks(sentence))
     return [tokens[i].rstrip(".,") for i in _numbers(tokens) if tokens[i][:1].isdigit()]
 
 
