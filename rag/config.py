@@ -152,7 +152,8 @@ class AnswerSettings(BaseModel):
     coverage_check: bool = Field(
         default=True, description="Look up the names a question asks about (methods, models, datasets) in every "
         "paper: abstain when no paper mentions any of them, say so when papers only mention one in passing, and put "
-        "papers about a name first (rag/answer/coverage.py)."
+        "papers about a name first (rag/answer/coverage.py); offline, a question asking a kind of fact (how many, "
+        "which hardware, ...) is told when the top paper's abstract does not state it (rag/answer/facts.py)."
     )
     sentence_scorer: Literal["wordllama", "embedder"] = Field(
         default="wordllama", description="What embeds the candidate sentences of an offline answer: 'wordllama' "
