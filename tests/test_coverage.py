@@ -119,6 +119,39 @@ def test_products_named_as_the_setting_alone_do_not_make_a_question_absent():
     from rag.answer.coverage import check
 
     nowhere = lambda key: {}  # noqa: E731  the corpus mentions nothing asked
-    assert not check("Which benchmark tests assistants driving iPhone and Mac actions?", nowhere).nothing_covered
-    assert check("How does LongRoPE run on an iPhone?", nowhere).nothing_covered  # a method is asked about
+    assert not check("Which benchmark tests assistants driving iPhone and Mac actions?", nowhere).subject_missing
+    assert check("How does LongRoPE run on an iPhone?", nowhere).subject_missing  # a method is asked about
     assert check("How does LongRoPE run on an iPhone?", nowhere).missing == ["LongRoPE", "iPhone"]
+
+
+def test_a_missing_subject_beside_names_only_mentioned_in_passing_is_abstained_on(offline):
+    a = offline.ask("How does YaRN extend the RoPE context window?")  # no paper mentions YaRN; RoPE only in passing
+    assert a.abstained and a.missing_terms == ["YaRN"] and not a.citations
+    assert a.text.startswith("No paper in the corpus mentions YaRN. No paper is about RoPE either")
+
+
+def test_a_missing_name_late_in_a_question_that_describes_a_paper_is_not_its_subject():
+    from rag.answer.coverage import check
+
+    passing = {"diskann": {"p1": (1, False)}}
+    mentions = lambda key: passing.get(key, {})  # noqa: E731
+    described = check("Which hybrid vector index keeps centroids in memory and beats DiskANN on ZorbBench?", mentions)
+    assert described.missing == ["ZorbBench"] and not described.subject_missing
+    assert check("How does ZorbNet beat DiskANN?", mentions).subject_missing  # asked about first: the subject
+
+
+def test_names_typed_in_lower_case_are_the_corpus_names_they_spell():
+    from rag.text.names import lowercase_names
+
+    corpus = {("ring", "attention"): ["RingAttention", "Ring-Attention"], ("gptq",): ["GPTQ"],
+              ("adam",): ["Adam"], ("clip",): ["CLIP", "clip"]}
+    spellings = lambda words: corpus.get(tuple(words), [])  # noqa: E731
+    assert [n.text for n in lowercase_names("how does ring attention compare with gptq?", spellings)] == [
+        "ring attention", "gptq"]
+    # only capitalised ("Adam"), or also written in lower case ("clip"): ordinary words, not names
+    assert lowercase_names("does adam help to clip gradients?", spellings) == []
+
+
+def test_a_lower_case_name_the_corpus_only_mentions_is_said(offline):
+    a = offline.ask("how does ring attention handle million-token sequences?")
+    assert a.passing_terms == ["ring attention"] and not a.abstained

@@ -110,7 +110,7 @@ class Answerer:
         hits, n_papers = found.hits, found.papers_searched
         # what the corpus holds of the names asked about; a name the corpus has but no returned paper mentions
         # is searched again with the name required: its papers come first
-        cov = (coverage.check(question, found.mentions, {h.paper_id for h in hits})
+        cov = (coverage.check(question, found.mentions, {h.paper_id for h in hits}, found.spellings)
                if self.settings.coverage_check else coverage.Coverage())
         first, last = cov.required_papers()
         hits = self._with_required(hits, first, last, since, until)
@@ -120,15 +120,15 @@ class Answerer:
                       model=self.llm.model if mode == "llm" else None, usage=plan.usage, notices=list(asked.notices),
                       missing_terms=list(cov.missing), passing_terms=cov.only_passing)
         q_terms = question_terms(plan.search_query)
-        if cov.missing and not cov.nothing_covered:  # the missing names are said; the rest of the question is weighed
+        if cov.missing and not cov.subject_missing:  # the missing names are said; the rest of the question is weighed
             q_terms = (q_terms - content_terms(" ".join(cov.missing))) or q_terms
         ev = measure(q_terms, hits, found.idf, found.knows)
         base.evidence = ev.to_dict()
-        absent = self.settings.abstain and not plan.explicit and cov.nothing_covered
+        absent = self.settings.abstain and not plan.explicit and cov.subject_missing
         weak = self.settings.abstain and not plan.explicit and is_weak(ev, *self.abstain_thresholds)
         if not sources or absent or weak:
             answer = self._abstain(base, sources, n_papers, since or until,
-                                   coverage.say_missing(cov.missing) if absent else None)
+                                   cov.say_absent() if absent else None)
             timings.update(generate=0.0, total=_ms(t0))
             answer.timings_ms = timings
             yield answer.text

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from rag.text.names import Name, question_names
+from rag.text.names import Name, lowercase_names, question_names
 
 # Products, platforms and languages a question names as its setting ("actions on an iPhone", "Java functions"),
 # not as what it asks about: when they are the only names and the corpus lacks them, the question is answered
@@ -22,25 +22,44 @@ CONTEXT_NAMES = frozenset(
     "wechat slack zoom teams python java javascript typescript kotlin swift rust golang bash jupyter wikipedia "
     "reddit twitter youtube tiktok instagram facebook netflix spotify uber airbnb ebay walmart alexa siri".split())
 ABOUT_COUNT = 3  # a paper whose chunks name something this often (or whose title does) is about it
-MAX_PAPERS = 5  # papers kept per name
+MAX_PAPERS = 5
+SUBJECT_WORDS = 4  # a name this early in a question ("How does the Lion optimizer ...") is what it asks about  # papers kept per name
 
 
 @dataclass
 class Coverage:
     """What the corpus holds of the names a question asks about."""
 
-    names: list[Name] = field(default_factory=list)
+    names: list[Name] = field(default_factory=list)  # in the order the question has them
+    question: str = ""
     missing: list[str] = field(default_factory=list)  # names no paper mentions
     passing: dict[str, list[str]] = field(default_factory=dict)  # name -> paper ids that mention it in passing
     about: dict[str, list[str]] = field(default_factory=dict)  # name -> paper ids about it
     unretrieved: list[str] = field(default_factory=list)  # names the corpus has but no retrieved paper mentions
 
     @property
-    def nothing_covered(self) -> bool:
-        """The question names things and the corpus mentions none of them (and not only its setting: a question
-        whose only names are products or platforms, CONTEXT_NAMES, is about something else)."""
-        return (bool(self.names) and len(self.missing) == len(self.names)
-                and any(n.key not in CONTEXT_NAMES for n in self.names))
+    def subject_missing(self) -> bool:
+        """What the question asks about is not in the corpus: no paper mentions any name it asks about, or its
+        first name, early in the question ("How does YaRN extend RoPE?"), is missing while the corpus has the
+        others only in passing (what the corpus has of it is beside the point). A question that describes a paper
+        by names in passing ("Which index ... beats DiskANN in RAM?") is not abstained on. Products named as the
+        setting (CONTEXT_NAMES) never count as missing."""
+        missing = [n for n in self.names if n.text in self.missing and n.key not in CONTEXT_NAMES]
+        if not missing:
+            return False
+        if len(self.missing) == len(self.names):
+            return True
+        first = self.names[0]
+        return (first in missing and not self.about
+                and len(self.question[: max(self.question.find(first.text), 0)].split()) < SUBJECT_WORDS)
+
+    def say_absent(self) -> str:
+        """Why the question is not answered: the names no paper mentions, and those only mentioned in passing."""
+        said = say_missing(self.missing)
+        if self.passing:
+            it = "it" if len(self.passing) == 1 else "them"
+            said += f" No paper is about {_join(list(self.passing))} either; papers only mention {it} in passing."
+        return said
 
     @property
     def only_passing(self) -> list[str]:
@@ -66,10 +85,14 @@ class Coverage:
 
 
 def check(question: str, mentions: Callable[[str], dict[str, tuple[int, bool]]],
-          retrieved: set[str] | frozenset[str] = frozenset()) -> Coverage:
+          retrieved: set[str] | frozenset[str] = frozenset(),
+          spellings: Callable[[list[str]], list[str]] | None = None) -> Coverage:
     """The coverage of a question's names; mentions(key) -> paper id -> (occurrences, in title); retrieved: the
     ids of the papers the search returned."""
-    cov = Coverage(question_names(question))
+    names = question_names(question)
+    if spellings is not None:  # and names typed in lower case that the corpus writes as names
+        names += lowercase_names(question, spellings, {n.key for n in names})
+    cov = Coverage(sorted(names, key=lambda n: _at(question, n.text)), question)
     for name in cov.names:
         found = mentions(name.key)
         if not found:
@@ -84,6 +107,11 @@ def check(question: str, mentions: Callable[[str], dict[str, tuple[int, bool]]],
         else:
             cov.passing[name.text] = ranked[:MAX_PAPERS]
     return cov
+
+
+def _at(question: str, text: str) -> int:
+    i = question.find(text)
+    return i if i >= 0 else len(question)
 
 
 def say_missing(names: list[str]) -> str:

@@ -55,6 +55,10 @@ class SearchResult:
         """paper id -> (occurrences, in its title) of a name's surface key in the index searched."""
         return self.index.mentions(key)
 
+    def spellings(self, words: list[str]) -> list[str]:
+        """How the index searched writes a run of words (for names typed in lower case)."""
+        return self.index.spellings(words)
+
 
 class Retriever:
     """Hybrid search over one index; open once, search many times (from many threads at once).

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from rag.faultpoints import checkpoint
 from rag.store.faults import data_home_error
 from rag.store.paths import Paths
 from rag.text.dates import DateRange
-from rag.text.names import SurfaceIndex
+from rag.text.names import SurfaceIndex, is_name_token
 from rag.text.terms import bigrams, load_bm25s, tokenize
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ def _scores(model: Any, tokens: list[str], n: int) -> np.ndarray:
 
 
 ALL_DATES = DateRange()
+NAME_WORD = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
+SPELLINGS_MAX = 20  # matches read to tell how the corpus writes a run of words
 CURRENT = "current"  # names the saved version folder in use
 
 
@@ -75,6 +78,31 @@ class SideIndex:
             pid = self.paper_ids[pos]
             out[pid] = (out.get(pid, (0, False))[0], True)
         return out
+
+    @cached_property
+    def _name_keys(self) -> frozenset[str]:
+        """Surface keys of every name-shaped word of the chunks and titles ("RingAttention", "Flash-Decoding",
+        "GPTQ"), built on first use."""
+        words = NAME_WORD.findall("\n".join(self.docs + [m.get("title", "") for m in self.metas]))
+        return frozenset(w.replace("-", "").lower() for w in set(words) if is_name_token(w.replace("-", "")))
+
+    def spellings(self, words: list[str], limit: int = SPELLINGS_MAX) -> list[str]:
+        """How the corpus writes a run of words ("ring attention" -> ["RingAttention", ...]): the matches in the
+        chunks and titles that contain its surface key, with any of nothing, a space or a hyphen between the
+        words, at most limit of them."""
+        key = "".join(w.lower() for w in words)
+        if key not in self._name_keys:  # the corpus never writes it as a name: no need to read how it writes it
+            return []
+        texts, titles = self._surface
+        pattern = re.compile(r"\b" + r"[\s-]?".join(map(re.escape, words)) + r"s?\b", re.IGNORECASE)
+        out: list[str] = []
+        for pos in texts.find(key):
+            out += [m.group() for m in pattern.finditer(self.docs[pos])]
+            if len(out) >= limit:
+                return out[:limit]
+        for pos in titles.find(key):
+            out += [m.group() for m in pattern.finditer(self.metas[pos].get("title", ""))]
+        return out[:limit]
 
     @property
     def digest(self) -> str:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 TOKEN = re.compile(r"[A-Za-z0-9]+")
 # Generic acronyms and capitalised words that name no method: "How does an LLM ...", "in English".
 GENERIC = frozenset(
-    "ai llm llms nlp gpu gpus cpu cpus tpu tpus rl api apis ml cnn cnns rnn rnns vlm vlms mllm mllms qa ocr asr "
+    "ai llm llms nlp gpu gpus cpu cpus tpu tpus ram dram sram ssd ssds hdd rl api apis ml cnn cnns rnn rnns vlm vlms mllm mllms qa ocr asr "
     "tts sql kv moe ner pdf pdfs url urls gan gans vae vaes lm lms sota ie id ids io ui ux os rag "
     "i a an the is are was were do does did how what which who whom whose why when where can could should would "
     "will may might must has have had in on of for to and or but not no yes if then than with without by from "
@@ -72,8 +73,8 @@ def question_names(question: str) -> list[Name]:
         parts = re.split(r"[-.]", w)
         shaped = any(is_name_token(p) for p in parts)
         capital = w[0].isupper() and w.lower() not in GENERIC
-        if len(parts) > 1 and parts[0].lower() in GENERIC and all(p.islower() for p in parts[1:]):
-            shaped = capital = False  # "LLM-simulated", "GPU-friendly": a generic word made an adjective
+        if len(parts) > 1 and parts[0].lower() in GENERIC and all(p.islower() or p.lower() in GENERIC for p in parts[1:]):
+            shaped = capital = False  # "LLM-simulated", "GPU-friendly", "Chinese-English": generic words joined
         if shaped or (capital and not start_of_sentence):
             j = i + 1
             run = [w]
@@ -104,6 +105,43 @@ def question_names(question: str) -> list[Name]:
         if key and key not in seen and key not in GENERIC and not SIZE.fullmatch(key):
             seen.add(key)
             out.append(Name(text_, key))
+    return out
+
+
+STOP = frozenset(
+    "about above after again against all also am an and any are as at be because been before being below between "
+    "both but by can could did do does doing down during each few for from further had has have having he her here "
+    "hers him his how i if in into is it its itself just me more most my no nor not now of off on once only or other "
+    "our out over own same she should so some such than that the their them then there these they this those "
+    "through to too under until up very was we were what when where which while who whom why will with would you "
+    "your use used uses using work works make makes made get gets way ways new one two".split())
+
+
+def lowercase_names(question: str, spellings: Callable[[list[str]], list[str]], taken: set[str] = frozenset(),
+                    longest: int = 3) -> list[Name]:
+    """Names typed in lower case that the corpus writes as names ("ring attention" for RingAttention, "gptq" for
+    GPTQ): runs of up to `longest` lower-case words whose every spelling in the corpus (spellings(words)) is
+    name-shaped as one token (inner capitals, digits or an acronym). A word the corpus also writes in lower case
+    ("clip" beside CLIP), or only capitalises ("Adam", "Bayesian"), is left alone. taken: keys already found."""
+    words = [m.group() for m in re.finditer(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*", question)]
+    out: list[Name] = []
+    i = 0
+    while i < len(words):
+        for n in range(min(longest, len(words) - i), 0, -1):
+            run = words[i: i + n]
+            if not all(w.islower() for w in run) or run[0] in STOP or run[-1] in STOP or any(
+                    w in GENERIC for w in run):
+                continue
+            key = surface_key(" ".join(run))
+            if key in taken or SIZE.fullmatch(key) or len(key) < 3:
+                continue
+            parts = [p for w in run for p in w.split("-")]
+            seen = spellings(parts)
+            if seen and all(is_name_token(re.sub(r"[\s-]", "", s)) for s in seen):
+                out.append(Name(" ".join(run), key))
+                i += n - 1
+                break
+        i += 1
     return out
 
 
