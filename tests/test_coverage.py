@@ -24,6 +24,7 @@ MAMBAMIXER = "MambaMixer: Efficient Selective State Space Models with Dual Token
     ("How does DeepSpeed MoE cut inference cost?", ["DeepSpeed MoE"]),
     ('Which paper uses "flash attention" for long inputs?', ["flash attention"]),
     ("Do o1-style models overthink simple sums?", ["o1"]),  # "-style" is not part of the name
+    ("How does Tree of Thoughts search over reasoning paths?", ["Tree of Thoughts"]),  # joined by "of"
     # no name: generic acronyms, sentence-initial words, sizes, months, generic words made adjectives
     ("How can an LLM keep GPU memory low when serving many requests?", []),
     ("Which paper from January 2024 trains a 7B model?", []),

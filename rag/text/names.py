@@ -83,7 +83,12 @@ def question_names(question: str) -> list[Name]:
                 between = text[words[j - 1].end(): words[j].start()]
                 if between.strip() not in ("", "-"):
                     break
-                if (nxt[0].isupper() and nxt.lower() not in GENERIC or re.fullmatch(r"\d+(\.\d+)*", nxt)
+                if (nxt == "of" and capital and j + 1 < len(words) and words[j + 1].group()[0].isupper()
+                        and text[words[j].end(): words[j + 1].start()] == " "
+                        and words[j + 1].group().lower() not in GENERIC):
+                    run += [nxt, words[j + 1].group()]  # "Tree of Thoughts", "Mixture of Depths"
+                    j += 2
+                elif (nxt[0].isupper() and nxt.lower() not in GENERIC or re.fullmatch(r"\d+(\.\d+)*", nxt)
                         or re.fullmatch(r"\d+(\.\d+)?[A-Za-z]{1,2}", nxt)):  # "Mistral 7B", "Llama 3.1", "GPT 4o"
                     run.append(nxt)
                     j += 1
