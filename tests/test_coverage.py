@@ -145,12 +145,13 @@ def test_names_typed_in_lower_case_are_the_corpus_names_they_spell():
     from rag.text.names import lowercase_names
 
     corpus = {("ring", "attention"): ["RingAttention", "Ring-Attention"], ("gptq",): ["GPTQ"],
-              ("adam",): ["Adam"], ("clip",): ["CLIP", "clip"]}
+              ("adam",): ["Adam"], ("clip",): ["CLIP", "clip"], ("cap",): ["CAP"], ("top", "1"): ["Top-1"]}
     spellings = lambda words: corpus.get(tuple(words), [])  # noqa: E731
     assert [n.text for n in lowercase_names("how does ring attention compare with gptq?", spellings)] == [
         "ring attention", "gptq"]
-    # only capitalised ("Adam"), or also written in lower case ("clip"): ordinary words, not names
-    assert lowercase_names("does adam help to clip gradients?", spellings) == []
+    # only capitalised ("Adam", "Top-1"), also written in lower case ("clip"), a three-letter acronym ("CAP"): words
+    assert lowercase_names("does adam help to clip gradients under a cap for top-1 accuracy?", spellings) == []
+    assert [n.text for n in lowercase_names("gptq or gptq?", spellings)] == ["gptq"]  # once
 
 
 def test_a_lower_case_name_the_corpus_only_mentions_is_said(offline):

@@ -81,27 +81,25 @@ class SideIndex:
 
     @cached_property
     def _name_keys(self) -> frozenset[str]:
-        """Surface keys of every name-shaped word of the chunks and titles ("RingAttention", "Flash-Decoding",
-        "GPTQ"), built on first use."""
-        words = NAME_WORD.findall("\n".join(self.docs + [m.get("title", "") for m in self.metas]))
+        """Surface keys of every name-shaped word of the chunks ("RingAttention", "LLaMA-Adapter", "GPTQ"), built on
+        first use."""
+        words = NAME_WORD.findall("\n".join(self.docs))
         return frozenset(w.replace("-", "").lower() for w in set(words) if is_name_token(w.replace("-", "")))
 
     def spellings(self, words: list[str], limit: int = SPELLINGS_MAX) -> list[str]:
-        """How the corpus writes a run of words ("ring attention" -> ["RingAttention", ...]): the matches in the
-        chunks and titles that contain its surface key, with any of nothing, a space or a hyphen between the
-        words, at most limit of them."""
+        """How the abstracts write a run of words ("ring attention" -> ["RingAttention", ...]): the matches in the
+        chunks that contain its surface key, with nothing, a space or a hyphen between the words, at most limit.
+        Titles are left out: title case capitalises every word."""
         key = "".join(w.lower() for w in words)
         if key not in self._name_keys:  # the corpus never writes it as a name: no need to read how it writes it
             return []
-        texts, titles = self._surface
+        texts, _ = self._surface
         pattern = re.compile(r"\b" + r"[\s-]?".join(map(re.escape, words)) + r"s?\b", re.IGNORECASE)
         out: list[str] = []
         for pos in texts.find(key):
             out += [m.group() for m in pattern.finditer(self.docs[pos])]
             if len(out) >= limit:
-                return out[:limit]
-        for pos in titles.find(key):
-            out += [m.group() for m in pattern.finditer(self.metas[pos].get("title", ""))]
+                break
         return out[:limit]
 
     @property

@@ -122,6 +122,14 @@ STOP = frozenset(
     "your use used uses using work works make makes made get gets way ways new one two".split())
 
 
+def _written_as_name(spelling: str) -> bool:
+    """'RingAttention', 'LLaMA-Adapter', 'Ring-Attention', 'Ring Attention': a name-shaped part, or two or more
+    words all capitalised; not 'Top-1', '4-bit' or a lone capitalised word ('Adam', which may just start a
+    sentence). Read from abstracts only: title case would capitalise every word."""
+    parts = [p for p in re.split(r"[\s-]", spelling) if p]
+    return any(is_name_token(p) for p in parts) or (len(parts) > 1 and all(p[0].isupper() for p in parts))
+
+
 def lowercase_names(question: str, spellings: Callable[[list[str]], list[str]], taken: set[str] = frozenset(),
                     longest: int = 3) -> list[Name]:
     """Names typed in lower case that the corpus writes as names ("ring attention" for RingAttention, "gptq" for
@@ -142,8 +150,11 @@ def lowercase_names(question: str, spellings: Callable[[list[str]], list[str]], 
                 continue
             parts = [p for w in run for p in w.split("-")]
             seen = spellings(parts)
-            if seen and all(is_name_token(re.sub(r"[\s-]", "", s)) for s in seen):
+            # a short acronym is often an English word too ("cap" for CAP): three letters are not enough
+            short_acronym = len(parts) == 1 and len(key) < 4 and all(s.isupper() for s in seen)
+            if seen and all(_written_as_name(s) for s in seen) and not short_acronym:
                 out.append(Name(" ".join(run), key))
+                taken = taken | {key}
                 i += n - 1
                 break
         i += 1
