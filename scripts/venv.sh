@@ -1,7 +1,4 @@
 # Shared by run.sh and test.sh: create .venv and install the project (+ extras) when needed.
-# llama-cpp-python (the llm-local extra) builds from source: build for any x86-64 CPU, not just this
-# one, so the wheel pip caches runs on every machine that reuses the cache.
-export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
 ensure_venv() {
   local extras="$1" py="${PYTHON:-python3}"
   if [ ! -x .venv/bin/python ]; then

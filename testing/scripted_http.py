@@ -131,6 +131,9 @@ MALFORMED: dict[str, tuple[Reply, str, bool]] = {
                                "ended the stream without finishing the answer", False),
     "no [DONE] and no finish_reason": ((200, SSE, events(delta("Quokka numbers "), delta("rose "))),
                                        "ended the stream without finishing the answer", True),
+    # what llama-cpp-python's server sent when another request interrupted a running stream
+    "[DONE] without a finish_reason": ((200, SSE, events(delta("Quokka numbers "), delta("rose ")) + DONE),
+                                       "ended the stream without finishing the answer", True),
     "an error object in a 200 stream": ((200, SSE, events(delta("Quokka "), {"error": {
         "message": "model overloaded", "type": "server_error"}})), "reported an error: model overloaded", True),
     "an error object as the whole 200 stream": ((200, SSE, events({"error": {"message": "CUDA out of memory"}})),

@@ -22,11 +22,16 @@ import pytest
 # Hermetic settings: no RAG_* variable from the developer's shell may change what the tests see.
 for _key in [k for k in os.environ if k.startswith("RAG_")]:
     del os.environ[_key]
-# One embedding cache for the whole session (every temporary home and every `rag` subprocess reads it): each text is
-# embedded by MiniLM once, not once per test that ingests the seeds. A test of the cache itself sets its own.
-_EMBED_CACHE = tempfile.mkdtemp(prefix="rag-test-embed-cache-")
+# One embedding cache for the whole run (every temporary home, every `rag` subprocess and every pytest-xdist worker
+# reads it): each text is embedded by MiniLM once, not once per test that ingests the seeds. The process that makes
+# it (the xdist controller, or a plain pytest) removes it; workers inherit it through TESTS_EMBED_CACHE_DIR. A test
+# of the cache itself sets its own.
+_EMBED_CACHE = os.environ.get("TESTS_EMBED_CACHE_DIR", "")
+if not _EMBED_CACHE or not os.path.isdir(_EMBED_CACHE):
+    _EMBED_CACHE = tempfile.mkdtemp(prefix="rag-test-embed-cache-")
+    os.environ["TESTS_EMBED_CACHE_DIR"] = _EMBED_CACHE
+    atexit.register(shutil.rmtree, _EMBED_CACHE, ignore_errors=True)
 os.environ["RAG_EMBED_CACHE_DIR"] = _EMBED_CACHE
-atexit.register(shutil.rmtree, _EMBED_CACHE, ignore_errors=True)
 
 from testing.cli import Cli  # noqa: E402  (after the environment is cleaned)
 from testing.seeds import SEEDS, make_settings, write_seed  # noqa: E402
@@ -87,8 +92,12 @@ def full_index(tmp_path_factory):
     """One ingest of every real seed into a temporary home, shared by read-only tests: (settings, summary)."""
     from rag.ingestion.pipeline import ingest
 
+    from filelock import FileLock
+
     settings = make_settings(tmp_path_factory.mktemp("full-home"))
-    return settings, ingest(settings)
+    # under pytest-xdist, one worker embeds the seeds while the other waits, then ingests from the shared cache
+    with FileLock(os.path.join(_EMBED_CACHE, "full-index.lock")):
+        return settings, ingest(settings)
 
 
 @pytest.fixture(scope="session")

@@ -142,3 +142,8 @@ def test_the_eval_passes_a_near_miss_that_says_not_stated_and_fails_a_fact_twin_
 def test_flags_render_their_missing_facts():
     a = Answer("q", "It uses 8 GPUs [1].", "llm", flags=[Flag("It uses 8 GPUs [1].", [1], "fact", 0.9, "8")])
     assert "States 8, which this abstract does not" in render._flag_html(a.flags[0])
+
+
+def test_list_marks_are_not_facts():
+    assert missing_facts("1. The authors serve adapters [1].", "no numbers here") == []
+    assert missing_facts("It (2) batches 8 requests [1].", "no numbers here") == ["8"]

@@ -154,9 +154,9 @@ LLM_QUESTION = "How can one GPU serve thousands of LoRA adapters of the same bas
 
 
 def test_llm_answers_at_once_queue_instead_of_breaking_each_other(llm_server, monkeypatch, full_settings, retriever):
-    """llama-cpp-python's server, by default, ends a running stream when another request arrives (against
-    such a server two of these three answers broke off); the bundled server is started with
-    --interrupt_requests False, so simultaneous answers wait their turn. One question three times: the
+    """llama-cpp-python's server, by default, ended a running stream when another request arrived (against
+    such a server two of these three answers broke off); llama.cpp's own server (the bundled one) queues
+    requests beyond its slots, so simultaneous answers wait their turn. One question three times: the
     model is slow here (prompt evaluation dominates), and llama.cpp reuses the cached prompt."""
     from rag.answer.answerer import Answerer
     from rag.llm.server import CONTEXT_WINDOW, MODEL_ALIAS

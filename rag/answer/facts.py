@@ -73,6 +73,7 @@ PREPOSITION = re.compile(r"\b(?:by|on|in|under|at|with|to|for|from|of)$")
 AMOUNTS = {"memory": frozenset({"gb", "mb", "tb", "gib", "byte"}), "time": TIME_UNITS,
            "energy": frozenset({"kwh", "wh", "joule", "j", "watt", "w"}), "compute": frozenset({"flop", "hour"}),
            "data": frozenset({"token", "gb", "tb", "sample", "example"})}
+ENUMERATOR = re.compile(r"^\s*\(?\d{1,2}[.)](?=\s|$)|\(\d{1,2}\)")
 WINDOW = 4  # a count's unit follows it within this many words: "one million NVIDIA H800 GPU hours"
 
 
@@ -241,7 +242,8 @@ def values(text: str) -> set[float]:
 def digit_facts(sentence: str) -> list[str]:
     """The numbers a sentence writes in digits ('57.4%', '2,690', '7B'), the facts a model can get wrong; numbers
     in words ('two papers') are left alone, and so are those inside names ('GPT-4', 'Llama 3')."""
-    tokens = TOKEN.findall(strip_citation_marks(sentence))
+    text = ENUMERATOR.sub(" ", strip_citation_marks(sentence))  # "1. The authors ...", "(2) it ...": list marks
+    tokens = TOKEN.findall(text)
     return [tokens[i].rstrip(".,") for i in _numbers(tokens) if tokens[i][:1].isdigit()]
 
 

