@@ -23,11 +23,15 @@ if [ ! -x /usr/bin/chromium ] && { [ "$#" -eq 0 ] || [[ "$*" == *browser* ]]; };
   apt_install chromium "the browser tests (about 70 s)"
 fi
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 ANONYMIZED_TELEMETRY=False
+# One embedding cache for the tests (all workers) and the gate after them: MiniLM embeds each seed text once a run.
+export TESTS_EMBED_CACHE_DIR="$(mktemp -d -t rag-test-embed-cache-XXXXXX)"
+trap 'rm -rf "$TESTS_EMBED_CACHE_DIR"' EXIT
 # Every tier (cli, server, browser, slow): -m "" lifts the fast-loop selection of pyproject's addopts; a -m in the
 # arguments comes later and wins. -n: one worker per core (pytest-xdist); --durations: the slowest tests, in every
 # run's output. pytest exits 5 when it collected no test: that fails this script too, as it should.
-.venv/bin/python -m pytest -q -m "" -n "${TEST_WORKERS:-$(nproc)}" --durations=25 "$@"
+.venv/bin/python -m pytest -q -m "" -n "${TEST_WORKERS:-$(nproc)}" --dist worksteal --durations=25 "$@"
 if [ "$#" -eq 0 ]; then
   # the gate judges the offline pipeline only: no LLM endpoint may leak in from the environment
-  env -u OPENAI_API_KEY -u OPENAI_BASE_URL .venv/bin/rag eval --json artifacts/eval/report.json --html artifacts/eval/report.html
+  env -u OPENAI_API_KEY -u OPENAI_BASE_URL RAG_EMBED_CACHE_DIR="$TESTS_EMBED_CACHE_DIR" \
+    .venv/bin/rag eval --json artifacts/eval/report.json --html artifacts/eval/report.html
 fi

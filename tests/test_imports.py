@@ -32,7 +32,8 @@ ALLOWED = {
     "rag.search.retriever": {"numpy"},  # its scoring and fusion are numpy throughout
     "rag.ingestion.pipeline": {"numpy"},  # through the store's side index (numpy arrays)
     "ui.app": {"gradio", "gradio_client", "huggingface_hub", "numpy", "pydantic", "httpx", "typer", "rich",
-               "filelock"},  # gradio and what gradio itself imports
+               "filelock", "pydantic_settings"},  # gradio and what gradio itself imports (with the mcp extra: mcp's
+    # settings)
     "eval.cli": {"pydantic", "pydantic_settings"},  # through rag.Settings
 }
 
