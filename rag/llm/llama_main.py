@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n_ctx", type=int, default=4096, help="context window of all slots together")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--parallel", type=int, default=1, help="requests served at once; more wait in a queue")
+    ap.add_argument("--verbose", action="store_true", help="llama.cpp's info log too (default: warnings and errors)")
     args = ap.parse_args(argv)
 
     import xllamacpp
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     params.cpuparams.n_threads = args.threads
     params.cpuparams_batch.n_threads = args.threads
     params.ui = False  # an API, not a web page
+    params.verbosity = 3 if args.verbose else 2  # llama.cpp's levels: 3 logs every step of loading the model
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
