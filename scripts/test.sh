@@ -23,9 +23,11 @@ if [ ! -x /usr/bin/chromium ] && { [ "$#" -eq 0 ] || [[ "$*" == *browser* ]]; };
   apt_install chromium "the browser tests (about 70 s)"
 fi
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 ANONYMIZED_TELEMETRY=False
-# One embedding cache for the tests (all workers) and the gate after them: MiniLM embeds each seed text once a run.
-export TESTS_EMBED_CACHE_DIR="$(mktemp -d -t rag-test-embed-cache-XXXXXX)"
-trap 'rm -rf "$TESTS_EMBED_CACHE_DIR"' EXIT
+# One embedding cache for the tests (all workers) and the gate after them, kept between runs like pip's cache:
+# MiniLM embeds each seed text once per machine (entries are keyed by the embedder and the exact text, so a
+# changed seed or model is embedded anew). TESTS_EMBED_CACHE_DIR=$(mktemp -d) runs cold.
+export TESTS_EMBED_CACHE_DIR="${TESTS_EMBED_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rag-papers/test-embed-cache}"
+mkdir -p "$TESTS_EMBED_CACHE_DIR"
 # Every tier (cli, server, browser, slow): -m "" lifts the fast-loop selection of pyproject's addopts; a -m in the
 # arguments comes later and wins. -n: one worker per core (pytest-xdist); --durations: the slowest tests, in every
 # run's output. pytest exits 5 when it collected no test: that fails this script too, as it should.
