@@ -81,7 +81,9 @@ def test_ingest_and_search_with_openai_embeddings(tmp_path, server):
     seeds = tmp_path / "seeds"
     titles = [f"{t.title()} Study" for t in TOPICS]
     write_seed(seeds, "a.txt", [{"title": t, "abstract": abstract_for(topic)} for t, topic in zip(titles, TOPICS)])
-    settings = make_settings(tmp_path / "home", seeds=seeds, embedder="openai", openai_embed_model="fake-hash-64")
+    # its own cache, not the run's shared one (conftest): the requests it counts must all be sent
+    settings = make_settings(tmp_path / "home", seeds=seeds, embedder="openai", openai_embed_model="fake-hash-64",
+                             embed_cache_dir=None)
     summary = ingest(settings)
     assert summary.added == len(titles)
     # Dimension probed once, then the chunks were sent in one batch, with the key, to the base URL.
