@@ -104,8 +104,7 @@ def test_fifty_searches_at_once_equal_the_searches_alone(answerer):
 def test_searches_at_once_while_another_client_ingests(tmp_path, seeds_writer, chroma_server):
     """A long-lived Retriever (the app's) picks up another client's ingest while 20 searches run at once:
     each search uses one whole index, none fails, all find the new paper, the saved side index loads again.
-    Through a Chroma server, where two clients share a collection (an embedded Chroma does not show a
-    running process the vectors another process added: only the BM25 side would see the new papers)."""
+    Through a Chroma server, where two clients share a collection (the embedded store's case is the next test)."""
     from rag.ingestion.pipeline import ingest
     from rag.search.retriever import FRESHNESS_SECONDS, Retriever
     from rag.store.side_index import SideIndex
@@ -128,6 +127,42 @@ def test_searches_at_once_while_another_client_ingests(tmp_path, seeds_writer, c
     assert all(hits[0].title == new[0] and len(hits) == 6 for hits in got)
     assert len(retriever.papers()) == 6
     assert SideIndex.load(Paths.of(settings).side_index_dir, retriever.index.fingerprint) is not None
+
+
+def test_an_embedded_store_shows_a_running_process_what_another_process_ingested(cli, tmp_path, seeds_writer):
+    """`rag serve` on the embedded store, with another process ingesting: once the marker changes, the next
+    searches (20 at once here) use the new vectors, not only the BM25 side. Chroma keeps the vector index it
+    loaded while a client is open, so the Retriever reopens its store (tried without that: the dense search kept
+    returning the old five papers for a question about vLLM)."""
+    import shutil
+
+    from rag.search.retriever import FRESHNESS_SECONDS, Retriever
+    from testing.clock import FakeClock
+    from testing.seeds import SEEDS, make_settings, small_seeds
+
+    folder = small_seeds(tmp_path / "seeds")
+    home = tmp_path / "home"
+    env = {"RAG_SEEDS": str(folder)}
+    assert cli("ingest", home=home, env=env).returncode == 0  # another process, as `rag ingest` beside the app
+    clock = FakeClock()
+    retriever = Retriever(make_settings(home, seeds=folder), clock=clock)
+    question = "How does vLLM use PagedAttention to reduce KV cache memory waste?"
+    vllm = "Efficient Memory Management for Large Language Model Serving with PagedAttention"
+    assert vllm not in {h.title for h in retriever.search(question, k=3)}
+    for f in SEEDS.glob("*.txt"):  # the 615 real papers join the five
+        shutil.copy(f, folder)
+    assert cli("ingest", home=home, env=env).returncode == 0
+    clock.advance(FRESHNESS_SECONDS)
+    old_store = retriever.store
+
+    assert retriever.search(question, k=3)[0].title == vllm  # this search found the new marker: store reopened
+    assert retriever.store is not old_store
+    got, _, _ = together(lambda _: retriever.search(question, k=3), list(range(20)))
+    assert not [g for g in got if isinstance(g, BaseException)], got
+    assert all(hits[0].title == vllm for hits in got)
+    dense = retriever.store.query(retriever.embedder.embed([question])[0], 3, None)  # the vector side alone
+    idx = retriever.index
+    assert vllm in {idx.metas[idx.position[cid]]["title"] for cid, _ in dense if cid in idx.position}
 
 
 # --------------------------------------------------------------------------- the app's /ask endpoint

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
@@ -60,6 +61,40 @@ class SearchResult:
         return self.index.spellings(words)
 
 
+class Gate:
+    """Many readers at once, or one writer alone (a writer waits for the readers in, and holds off new ones)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writing = False
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writing)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writing)
+            self._writing = True
+            self._cond.wait_for(lambda: self._readers == 0)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
+
+
 class Retriever:
     """Hybrid search over one index; open once, search many times (from many threads at once).
 
@@ -75,6 +110,7 @@ class Retriever:
         self.index = refresh_side_index(Paths.of(settings), self.store, settings.bm25_k1, settings.bm25_b)
         self._checked = clock()
         self._reloading = threading.Lock()  # one rebuild at a time: the searches that find it stale share it
+        self._store_users = Gate()  # a store is reopened only when no search is reading it
         if not self.index.ids:
             raise IndexMissingError(f"the index at {Paths.of(settings).where()} is empty", "run `rag ingest` first")
 
@@ -94,11 +130,14 @@ class Retriever:
         s = self.settings
         self._follow_store()
         qvec = self.embedder.embed([query])[0]
-        dense = self.store.query(qvec, s.candidates, dates.where())
-        idx = self.index
-        if any(cid not in idx.position for cid, _ in dense):
-            # Chroma holds chunks the side index does not know (a writer that left no marker): trust a full read.
-            idx = self._reload(digest(*self.store.snapshot()))
+        with self._store_users.reading():
+            dense = self.store.query(qvec, s.candidates, dates.where())
+            idx = self.index
+            unknown = any(cid not in idx.position for cid, _ in dense)
+            if unknown:  # Chroma holds chunks the side index does not know (a writer that left no marker)
+                content = digest(*self.store.snapshot())
+        if unknown:  # trust a full read
+            idx = self._reload(content)
         dense_pos = [(idx.position[cid], sim) for cid, sim in dense if cid in idx.position]
         bm25 = idx.bm25_scores(tokenize([query])[0], s.pair_weight)
         allowed = dates.mask(idx.date_ints) & (bm25 > 0)
@@ -113,15 +152,20 @@ class Retriever:
         if now - self._checked < FRESHNESS_SECONDS:
             return
         self._checked = now
-        marker = self.store.marker()
+        with self._store_users.reading():
+            marker = self.store.marker()
         if marker and marker != self.index.digest:
-            self._reload(marker)
+            self._reload(marker, reopen=True)
 
-    def _reload(self, content_digest: str) -> SideIndex:
-        """The index for that store content: the current one if some thread already loaded it, else loaded."""
+    def _reload(self, content_digest: str, reopen: bool = False) -> SideIndex:
+        """The index for that store content: the current one if some thread already loaded it, else loaded.
+        reopen: another process's ingest changed the store; an embedded one is reopened to read its vectors."""
         with self._reloading:
             if self.index.digest != content_digest:
                 s = self.settings
+                if reopen:
+                    with self._store_users.writing():  # waits for the searches reading the old client
+                        self.store = self.store.reopen(s)
                 self.index = refresh_side_index(Paths.of(s), self.store, s.bm25_k1, s.bm25_b, content_digest)
             return self.index
 

@@ -111,6 +111,17 @@ class Store:
             )
         return cls(client, col, params, url, settings.home)
 
+    def reopen(self, settings: StoreSettings) -> Store:
+        """The same collection through a new client, so what another process wrote since is read. An embedded
+        Chroma keeps the vector index it loaded for as long as a client of that folder is open in this process:
+        this client is closed first (the folder's last one: Chroma then drops what it loaded). A server is always
+        current: the same store is returned."""
+        if self.url is not None:
+            return self
+        self.client.close()
+        with on_disk(settings.home):
+            return Store._open(settings, self.params, create=False, rebuild=False)
+
     @_guarded
     def marker(self) -> str | None:
         """The content digest the last completed ingest recorded (None while an ingest is writing)."""
