@@ -147,3 +147,13 @@ def test_flags_render_their_missing_facts():
 def test_list_marks_are_not_facts():
     assert missing_facts("1. The authors serve adapters [1].", "no numbers here") == []
     assert missing_facts("It (2) batches 8 requests [1].", "no numbers here") == ["8"]
+
+
+def test_check_picks_the_stating_sentence_already_in_the_answer():
+    from rag.answer.facts import check
+
+    abstract = "We train on 8 GPUs. The model is small. Later runs used 16 GPUs."
+    assert check("How many GPUs were used?", "T", abstract, []).stating == (0, "We train on 8 GPUs.")
+    assert check("How many GPUs were used?", "T", abstract, [], preferred={2}).stating == (2, "Later runs used 16 GPUs.")
+    assert check("How many GPUs were used for ZorbNet?", "T", abstract, ["ZorbNet"]).stating is None  # not its fact
+    assert check("How does it work?", "T", abstract, []).ask is None

@@ -19,7 +19,6 @@ from rag.answer.citations import CitationFilter, answer_sentences
 from rag.answer.support import support
 from rag.text.cites import cited_numbers
 from rag.text.dates import DateRange
-from rag.text.sentences import split_sentences
 from rag.text.terms import content_terms
 from rag.errors import RagError
 from rag.answer.abstain import is_weak, measure, thresholds
@@ -197,17 +196,14 @@ class Answerer:
         A question that asks a kind of fact (how many, which hardware, ...) gets the top paper's sentence that
         states it, or a caveat that its abstract does not (names: the question's names the corpus has)."""
         picks = pick_sentences(question, focus, self.sentence_embedder, found.idf, question_vector)
-        ask = facts.asked_fact(question) if self.settings.coverage_check else None
-        if ask is not None and focus:
+        if self.settings.coverage_check and focus:
             top = focus[0]
-            stating = [(i, s) for i, s in enumerate(split_sentences(top.text)) if facts.states(ask, s)]
-            if stating and not facts.subject_lacks(names, top.title, top.text):
-                chosen = {p.order for p in picks if p.n == top.n}
-                i, sentence = next(((i, s) for i, s in stating if i in chosen), stating[0])
-                picks = with_sentence(picks, top, i, sentence, focus)
-            else:
-                base.not_stated = ask.what
-                base.caveats.append(facts.say_unstated(ask, top.title))
+            fact = facts.check(question, top.title, top.text, names, {p.order for p in picks if p.n == top.n})
+            if fact.stating is not None:
+                picks = with_sentence(picks, top, *fact.stating, focus)
+            elif fact.ask is not None:
+                base.not_stated = fact.ask.what
+                base.caveats.append(facts.say_unstated(fact.ask, top.title))
         out = []
         for i, para in enumerate(compose(picks, focus)):
             piece = cites.feed(("\n\n" if i else "") + para)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from rag.text.cites import strip_citation_marks
 from rag.text.names import surface_key
+from rag.text.sentences import split_sentences
 
 TOKEN = re.compile(r"\d[\d,.]*[A-Za-z%×]*|[A-Za-z][A-Za-z0-9'’-]*|%")
 NUMERAL = re.compile(r"(\d+(?:[.,]\d+)*)(k|m|b|t|bn|%|x|×|times|fold)?")
@@ -204,6 +205,27 @@ def subject_lacks(names: list[str], title: str, text: str) -> list[str]:
     ("its accuracy on ImageNet") is not a fact of this abstract."""
     hay = surface_key(title) + " " + surface_key(text)
     return [n for n in names if surface_key(n) and surface_key(n) not in hay]
+
+
+@dataclass(frozen=True)
+class FactCheck:
+    """What a question asks of one paper, and where its abstract states it."""
+
+    ask: FactAsk | None  # None: the question asks no kind of fact
+    stating: tuple[int, str] | None = None  # (position, sentence) of the abstract that states it; None: not stated
+
+
+def check(question: str, title: str, abstract: str, names: list[str], preferred: set[int] = frozenset()) -> FactCheck:
+    """Does the paper's abstract state the kind of fact the question asks? names: the question's names the corpus
+    has (a name the paper lacks means the fact asked is not its own); preferred: positions of sentences already
+    in the answer, chosen first among those that state it."""
+    ask = asked_fact(question)
+    if ask is None:
+        return FactCheck(None)
+    stating = [(i, s) for i, s in enumerate(split_sentences(abstract)) if states(ask, s)]
+    if not stating or subject_lacks(names, title, abstract):
+        return FactCheck(ask)
+    return FactCheck(ask, next(((i, s) for i, s in stating if i in preferred), stating[0]))
 
 
 def say_unstated(ask: FactAsk, title: str) -> str:
