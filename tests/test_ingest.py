@@ -59,27 +59,6 @@ def test_first_ingest_adds_everything(home):
     assert (tidal.date, tidal.authors, tidal.upvotes, tidal.files) == ("2024-03-02", 4, 7, ["b.txt"])
 
 
-def test_an_unchanged_reingest_reads_the_saved_index_not_the_collection(home, monkeypatch):
-    """The marker says the collection is what the saved side index was built from: its ids and metadata are
-    the snapshot (reading every chunk's metadata from Chroma took ~50 s at 100k papers). Without the marker (an
-    ingest was interrupted) the collection is read as before."""
-    from rag.store.chroma import Store
-
-    settings, _ = home
-    ingest(settings)
-    reads = []
-    real = Store.snapshot
-    monkeypatch.setattr(Store, "snapshot", lambda self: reads.append(1) or real(self))
-    s = ingest(settings)
-    assert (s.added, s.updated, s.removed, s.unchanged) == (0, 0, 0, 5) and reads == []
-    open_store(settings).set_marker(None)  # as an interrupted ingest leaves it
-    s = ingest(settings)
-    assert s.unchanged == 5 and reads  # read from the collection, and the marker set again
-    assert open_store(settings).marker()
-    reads.clear()
-    assert ingest(settings).unchanged == 5 and reads == []
-
-
 def test_reingest_unchanged_writes_nothing(home):
     settings, _ = home
     ingest(settings)

@@ -20,7 +20,7 @@ from rag.embed.cache import cached
 from rag.ingestion.lock import Notify, ingest_lock
 from rag.store.chroma import Store, StoredPaper, build_params, digest
 from rag.store.paths import Paths
-from rag.store.side_index import SideIndex, fingerprint_of, refresh_side_index
+from rag.store.side_index import refresh_side_index
 from rag.ingestion.chunking import chunk_paper, paper_hash, splitter
 from rag.types import Chunk, Paper
 
@@ -101,8 +101,7 @@ def _sync(
         embedder = cached(embedder, Paths.of(settings).embed_cache(embedder.name, settings.embed_cache_dir))
     params = build_params(settings, embedder.name, embedder.dim)
     store = Store.open(settings, params, create=True, rebuild=rebuild)
-    known = None if rebuild else _known_snapshot(settings, store)
-    snapshot = known or store.snapshot()
+    snapshot = store.snapshot()
     stored = store.papers(snapshot)
 
     split = lru_cache(maxsize=1)(lambda: splitter(settings))
@@ -145,30 +144,14 @@ def _sync(
     if removed:
         checkpoint("ingest:removed-delete")
         store.delete_papers(removed)
-    if wrote or known is None:
-        index = refresh_side_index(Paths.of(settings), store, settings.bm25_k1, settings.bm25_b,
-                                   None if wrote else digest(*snapshot))
-        checkpoint("ingest:before-marker")
-        if wrote or store.marker() != index.digest:
-            store.set_marker(index.digest)
-    else:  # nothing changed, and the saved side index is the store's (the marker says so): in step already
-        checkpoint("ingest:before-marker")
+    index = refresh_side_index(Paths.of(settings), store, settings.bm25_k1, settings.bm25_b,
+                               None if wrote else digest(*snapshot))
+    checkpoint("ingest:before-marker")
+    if wrote or store.marker() != index.digest:
+        store.set_marker(index.digest)
     checkpoint("ingest:marker-set")
     summary.seconds = round(time.perf_counter() - t0, 3)
     return summary
-
-
-def _known_snapshot(settings: Settings, store: Store) -> tuple[list[str], list[dict]] | None:
-    """The collection's chunk ids and metadata without reading the collection: the saved side index's, when the
-    marker says the collection holds exactly what that index was built from (the last ingest finished and none
-    has written since: an ingest clears the marker before it writes) and the collection holds as many chunks (a
-    cheap count catches chunks deleted behind the marker's back). None otherwise: then the collection is read."""
-    marker = store.marker()
-    if not marker:
-        return None
-    known = SideIndex.saved_chunks(Paths.of(settings).side_index_dir,
-                                   fingerprint_of(marker, settings.bm25_k1, settings.bm25_b))
-    return known if known is not None and len(known[0]) == store.count() else None
 
 
 def _removals(stored: dict[str, StoredPaper], current: set[str], unreadable: set[str]) -> tuple[list[str], list[str]]:

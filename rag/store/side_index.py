@@ -187,21 +187,6 @@ class SideIndex:
             return None
         return cls(model, pairs, data["ids"], data["docs"], data["metas"], fingerprint, stats["mean"], stats["cov"])
 
-    @classmethod
-    def saved_chunks(cls, folder: Path, fingerprint: str) -> tuple[list[str], list[dict]] | None:
-        """The chunk ids and metadata of the saved index if it matches the fingerprint (BM25 is not loaded),
-        else None."""
-        version = cls.version(folder)
-        if version is None:
-            return None
-        try:
-            data = json.loads((version / "chunks.json").read_text())
-            if data.get("fingerprint") != fingerprint:
-                return None
-            return data["ids"], data["metas"]
-        except (OSError, ValueError, KeyError):
-            return None
-
     def bm25_scores(self, tokens: list[str], pair_weight: float = 0.0) -> np.ndarray:
         """BM25 score of every chunk for the query tokens, plus pair_weight times the score of its term pairs."""
         scores = _scores(self.model, tokens, len(self.ids))
@@ -238,11 +223,6 @@ class SideIndex:
         return float(q @ self.mean), float(np.sqrt(max(q @ self.cov @ q, 1e-12)))
 
 
-def fingerprint_of(content_digest: str, k1: float, b: float) -> str:
-    """The fingerprint of the side index of a store content (its digest) with these BM25 parameters."""
-    return f"{content_digest}|bm25 k1={k1} b={b} pairs"
-
-
 def refresh_side_index(paths: Paths, store: Store, k1: float, b: float, content_digest: str | None = None) -> SideIndex:
     """The side index for what the store holds now: loaded if still in step, else rebuilt and saved.
 
@@ -251,12 +231,12 @@ def refresh_side_index(paths: Paths, store: Store, k1: float, b: float, content_
     """
     from rag.store.chroma import digest
 
+    suffix = f"|bm25 k1={k1} b={b} pairs"
     current = content_digest or store.marker() or digest(*store.snapshot())
-    index = SideIndex.load(paths.side_index_dir, fingerprint_of(current, k1, b))
+    index = SideIndex.load(paths.side_index_dir, current + suffix)
     if index is None:
         ids, docs, metas, vectors = store.all_chunks()
-        index = SideIndex.build(ids, docs, metas, vectors, fingerprint_of(digest(ids, metas), k1, b),
-                                int(store.params["dim"]), k1, b)
+        index = SideIndex.build(ids, docs, metas, vectors, digest(ids, metas) + suffix, int(store.params["dim"]), k1, b)
         try:
             index.save(paths.side_index_dir)
         except OSError as e:
