@@ -24,13 +24,10 @@ def drop_chroma_clients() -> None:
     SharedSystemClient.clear_system_cache()
 
 
-def _chunks_file(settings: Any) -> dict | None:
+def _saved_fingerprint(settings: Any) -> str | None:
     from rag.store.side_index import SideIndex
 
-    try:
-        return json.loads(SideIndex.chunks_file(Paths.of(settings).side_index_dir).read_text())
-    except (OSError, ValueError):
-        return None
+    return SideIndex.saved_fingerprint(Paths.of(settings).side_index_dir)
 
 
 def snapshot(settings: Any) -> dict[str, Any]:
@@ -45,11 +42,11 @@ def snapshot(settings: Any) -> dict[str, Any]:
         store = open_store(settings)
         ids, docs, metas, vectors = store.all_chunks()
         meta = dict(store.client.get_collection(settings.collection, embedding_function=None).metadata or {})
-        side = _chunks_file(settings)  # read before a Retriever could rebuild it
-        loaded = SideIndex.load(Paths.of(settings).side_index_dir, side["fingerprint"]) if side else None
+        saved = _saved_fingerprint(settings)  # read before a Retriever could rebuild it
+        loaded = SideIndex.load(Paths.of(settings).side_index_dir, saved) if saved else None
         r = Retriever(settings)
         searches = [[(h.paper_id, h.score) for h in r.search(q, k=5)] for q in QUERIES]
-        used_saved = side is not None and r.index.fingerprint == side["fingerprint"]
+        used_saved = saved is not None and r.index.fingerprint == saved
     finally:
         drop_chroma_clients()
     order = sorted(range(len(ids)), key=ids.__getitem__)
@@ -115,8 +112,8 @@ def phase(settings: Any, total: int, old_collection: str | None = None) -> str:
         return "store created, no collection yet"
     finally:
         drop_chroma_clients()
-    side = _chunks_file(settings)
-    side_saved = side is not None and side["fingerprint"].startswith(digest(ids, metas) + "|")
+    saved = _saved_fingerprint(settings)
+    side_saved = saved is not None and saved.startswith(digest(ids, metas) + "|")
     if old_collection is not None and col_id == old_collection:
         return "old collection not dropped yet" if marker else "old collection, marker cleared"
     if not ids:

@@ -64,7 +64,7 @@ def test_reingest_unchanged_writes_nothing(home):
     ingest(settings)
     assert_in_step(settings)
     before, fp = snapshot(settings), open_store(settings).fingerprint()
-    chunks_file = SideIndex.chunks_file(Paths.of(settings).side_index_dir)
+    chunks_file = SideIndex.manifest_file(Paths.of(settings).side_index_dir)
     mtime = chunks_file.stat().st_mtime_ns
     files = chroma_files(settings)
     calls = []
@@ -195,6 +195,43 @@ def test_interrupted_ingest_is_repaired(home):
     assert_in_step(settings)
 
 
+def test_reingest_and_small_updates_never_read_the_whole_collection(home, monkeypatch):
+    """Once an ingest has left its marker, the next one takes what is stored from the saved side index, and an
+    added, changed or removed paper updates that index with one new segment: no ingest reads every chunk back
+    from Chroma, and both retrievers find the change."""
+    from rag.store.chroma import Store
+
+    settings, seeds = home
+    ingest(settings)
+
+    def full_read(*_args, **_kwargs):
+        raise AssertionError("read the whole collection")
+
+    monkeypatch.setattr(Store, "snapshot", full_read)
+    monkeypatch.setattr(Store, "pages", full_read)
+    assert ingest(settings).unchanged == 5
+    write_seed(seeds, "c.txt", [{"title": "Narwhal Tusk Sensing in Arctic Fjords",
+                                 "abstract": abstract_for("narwhal tusk sensing")}])
+    assert ingest(settings).added == 1
+    write_seed(seeds, "a.txt", [{"title": COMPACT[0], "abstract": abstract_for("quokka burrow acoustics")}] + COMPACT[1:])
+    s = ingest(settings)
+    assert (s.added, s.updated, s.removed, s.unchanged) == (0, 1, 0, 5)
+    (seeds / "b.txt").unlink()
+    assert ingest(settings).removed == 2
+    monkeypatch.undo()
+    r = assert_in_step(settings)
+    assert r.search("narwhal tusk sensing", k=1)[0].title.startswith("Narwhal")
+    assert r.search("quokka burrow acoustics", k=1)[0].paper_id == paper_id(COMPACT[0])
+    clean = make_settings(settings.home.parent / "clean", seeds=seeds)
+    ingest(clean)
+    from testing.recovery import same_searches
+
+    queries = ["narwhal tusk sensing", "quokka burrow acoustics", "zebrafish fin", "basalt weathering"]
+    rc = Retriever(clean)
+    assert same_searches([[(h.paper_id, h.score) for h in r.search(q, k=4)] for q in queries],
+                         [[(h.paper_id, h.score) for h in rc.search(q, k=4)] for q in queries])
+
+
 def test_update_interrupted_between_overwrite_and_cleanup_is_repaired(home, tmp_path):
     """An update writes the new version over the old chunk ids first and deletes the old version's extra
     chunks last (so a full disk in between loses no paper). Stopped in between, the store holds a paper
@@ -216,6 +253,7 @@ def test_update_interrupted_between_overwrite_and_cleanup_is_repaired(home, tmp_
     new = chunk_paper(paper, settings, build_params(settings, emb.name, emb.dim), lambda: splitter(settings))
     assert len(new) < old.n_chunks
     store = open_store(settings)
+    store.set_marker(None)  # what an ingest does before its first write...
     store.upsert([c.chunk_id for c in new], emb.embed([c.text for c in new]), [c.text for c in new],
                  [c.metadata for c in new])  # ...and the process died here
     assert store.papers()[paper.paper_id].mixed
@@ -231,10 +269,10 @@ def test_stale_side_index_is_rebuilt(home):
     """A BM25 side index that does not match Chroma is never used: a damaged chunks file is rebuilt on open."""
     settings, _ = home
     ingest(settings)
-    SideIndex.chunks_file(Paths.of(settings).side_index_dir).write_text('{"fingerprint": "x", "ids": [], "docs": [], "metas": []}')
+    SideIndex.manifest_file(Paths.of(settings).side_index_dir).write_text('{"fingerprint": "x", "ids": [], "docs": [], "metas": []}')
     r = assert_in_step(settings)
     assert r.search(TITLES[1], k=1)[0].paper_id == paper_id(TITLES[1])
-    SideIndex.chunks_file(Paths.of(settings).side_index_dir).write_text("not json")  # the version the rebuild just saved
+    SideIndex.manifest_file(Paths.of(settings).side_index_dir).write_text("not json")  # the version the rebuild just saved
     assert_in_step(settings)
     (Paths.of(settings).side_index_dir / "current").write_text("v-missing")
     assert_in_step(settings)

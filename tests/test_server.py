@@ -50,7 +50,7 @@ def test_ingest_reingest_change_search_through_server(tmp_path, chroma_server):
     assert r.search("quokka population", k=1)[0].paper_id == paper_id(COMPACT[0])
 
     # Re-ingest of unchanged seeds: zero writes, not one byte changed in the server's folder.
-    chunks_file = SideIndex.chunks_file(Paths.of(settings).side_index_dir)
+    chunks_file = SideIndex.manifest_file(Paths.of(settings).side_index_dir)
     mtime, files, fp = chunks_file.stat().st_mtime_ns, server_files(chroma_server), open_store(settings).fingerprint()
     s = ingest(settings)
     assert (s.added, s.updated, s.removed, s.unchanged) == (0, 0, 0, 5)

@@ -7,6 +7,7 @@ so an interrupted ingest is finished by the next run instead of leaving half a p
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +21,7 @@ from rag.embed.cache import cached
 from rag.ingestion.lock import Notify, ingest_lock
 from rag.store.chroma import Store, StoredPaper, build_params, digest
 from rag.store.paths import Paths
-from rag.store.side_index import refresh_side_index
+from rag.store.side_index import SideIndex, Update, refresh_side_index, save_side_index, trusted_side_index
 from rag.ingestion.chunking import chunk_paper, paper_hash, splitter
 from rag.types import Chunk, Paper
 
@@ -101,7 +102,14 @@ def _sync(
         embedder = cached(embedder, Paths.of(settings).embed_cache(embedder.name, settings.embed_cache_dir))
     params = build_params(settings, embedder.name, embedder.dim)
     store = Store.open(settings, params, create=True, rebuild=rebuild)
-    snapshot = store.snapshot()
+    paths = Paths.of(settings)
+    k1, b = settings.bm25_k1, settings.bm25_b
+    # What is stored: from the saved side index when the marker vouches for it (no read of Chroma), else
+    # from every chunk's metadata (after an interrupted ingest, or when the side index is gone).
+    base = trusted_side_index(paths, store, k1, b)
+    snapshot = (base.ids, base.metas) if base is not None else store.snapshot()
+    if base is None and not snapshot[0]:
+        base = SideIndex.empty(embedder.dim, k1, b)  # an empty store: the side index is built as it is written
     stored = store.papers(snapshot)
 
     split = lru_cache(maxsize=1)(lambda: splitter(settings))
@@ -128,13 +136,20 @@ def _sync(
     summary.removed, summary.kept_unreadable = len(removed), len(kept)
 
     wrote = bool(todo or replace or removed)
+    update: Update | None = None
     if wrote:
         store.set_marker(None)  # readers treat the collection as changed until the new digest is set
         checkpoint("ingest:marker-cleared")
+        if base is not None:
+            # The side index is updated, not rebuilt: it loses the chunks being replaced or removed (with their
+            # vectors, read before they are overwritten) and gains a segment of the new ones as they are written.
+            going = set(replace) | set(removed)
+            gone = [cid for cid, meta in zip(*snapshot) if meta["paper_id"] in going]
+            update = base.updater().remove(gone, store.vectors(gone))
     # New versions overwrite the old chunk ids in place first; only then do the old versions' extra chunks go.
     # So a write that fails part-way (a full disk) leaves every paper findable, and a rerun repairs the
     # papers it left mixed (StoredPaper.mixed) or short.
-    _embed_and_store(store, embedder, todo, settings.ingest_batch, progress)
+    _embed_and_store(store, embedder, todo, settings.ingest_batch, progress, update)
     fresh = {c.chunk_id for c in todo}
     redo = set(replace)
     stale = [cid for cid, meta in zip(*snapshot) if meta["paper_id"] in redo and cid not in fresh]
@@ -144,8 +159,13 @@ def _sync(
     if removed:
         checkpoint("ingest:removed-delete")
         store.delete_papers(removed)
-    index = refresh_side_index(Paths.of(settings), store, settings.bm25_k1, settings.bm25_b,
-                               None if wrote else digest(*snapshot))
+    if update is not None:
+        index = update.finish()
+        save_side_index(index, paths)
+    elif base is not None:
+        index = base  # nothing was written
+    else:
+        index = refresh_side_index(paths, store, k1, b, None if wrote else digest(*snapshot))
     checkpoint("ingest:before-marker")
     if wrote or store.marker() != index.digest:
         store.set_marker(index.digest)
@@ -163,15 +183,34 @@ def _removals(stored: dict[str, StoredPaper], current: set[str], unreadable: set
 
 
 def _embed_and_store(store: Store, embedder: Embedder, chunks: list[Chunk], size: int,
-                     progress: Progress | None) -> None:
-    """Embed and upsert in batches of size chunks, so an interruption keeps every finished batch."""
+                     progress: Progress | None, update: Update | None) -> None:
+    """Embed and upsert in batches of size chunks, so an interruption keeps every finished batch.
+
+    Chroma writes one batch (in a thread: its Rust core runs without Python's lock) while the next is embedded
+    and the side index tokenises the last one."""
     total = len(chunks)
     if progress:
         progress(0, total)
-    for i in range(0, total, size):
-        batch = chunks[i : i + size]
-        vectors = embedder.embed([c.text for c in batch])
-        store.upsert([c.chunk_id for c in batch], vectors, [c.text for c in batch], [c.metadata for c in batch])
-        checkpoint("ingest:batch-stored")
-        if progress:
-            progress(min(i + size, total), total)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chroma-write") as writer:
+        pending = None
+        for i in range(0, total, size):
+            batch = chunks[i : i + size]
+            texts = [c.text for c in batch]
+            vectors = embedder.embed(texts)
+            if pending is not None:
+                _stored(pending, progress, total)
+            pending = (writer.submit(store.upsert, [c.chunk_id for c in batch], vectors, texts,
+                                     [c.metadata for c in batch]), min(i + size, total))
+            if update is not None:
+                update.add([c.chunk_id for c in batch], texts, [c.metadata for c in batch], vectors)
+        if pending is not None:
+            _stored(pending, progress, total)
+
+
+def _stored(pending: tuple, progress: Progress | None, total: int) -> None:
+    """Wait for a batch's write (raising its error), then report it stored."""
+    future, done = pending
+    future.result()
+    checkpoint("ingest:batch-stored")
+    if progress:
+        progress(done, total)

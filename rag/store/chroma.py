@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import wraps
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 from rag.errors import ConfigError, IndexMismatchError, IndexMissingError, RagError, StoreUnavailableError
 from rag.faultpoints import checkpoint
@@ -27,6 +27,7 @@ SCHEMA = 1
 MARKER = "content_digest"  # collection metadata: digest of the contents, set by every ingest that writes
 BATCH = 1000  # below Chroma's max batch size
 READ_PAGE = 5000  # records per get when reading the whole collection
+TEXT = "text"  # the metadata key of a chunk's text
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -164,13 +165,14 @@ class Store:
 
     @_guarded
     def upsert(self, ids: list[str], vectors: np.ndarray, documents: list[str], metadatas: list[dict]) -> None:
-        """Insert or replace chunks, in batches."""
+        """Insert or replace chunks, in batches. The text goes into the metadata (TEXT), not Chroma's documents:
+        a local Chroma builds a full-text index of documents on every write (60% of an upsert's time, measured
+        by bench/scale.py) that nothing here uses; BM25 is the side index's."""
         for i in range(0, len(ids), BATCH):
             self.collection.upsert(
                 ids=ids[i : i + BATCH],
                 embeddings=vectors[i : i + BATCH],
-                documents=documents[i : i + BATCH],
-                metadatas=metadatas[i : i + BATCH],
+                metadatas=[{**m, TEXT: d} for m, d in zip(metadatas[i : i + BATCH], documents[i : i + BATCH])],
             )
 
     @_guarded
@@ -187,23 +189,66 @@ class Store:
 
     @_guarded
     def all_chunks(self) -> tuple[list[str], list[str], list[dict], np.ndarray]:
-        """Every chunk's id, document, metadata and vector (to build the side index from)."""
+        """Every chunk's id, text, metadata and vector, all at once (tests and benchmarks; the side index reads
+        pages())."""
         import numpy as np
 
-        got = self._get_all(["documents", "metadatas", "embeddings"])
-        vectors = np.asarray(got["embeddings"], dtype=np.float32)  # shape (0,) for an empty collection
-        return got["ids"], got["documents"], got["metadatas"], vectors
+        ids: list[str] = []
+        docs: list[str] = []
+        metas: list[dict] = []
+        vectors = []
+        for page in self.pages():
+            ids += page[0]
+            docs += page[1]
+            metas += page[2]
+            vectors.append(page[3])
+        return ids, docs, metas, np.concatenate(vectors) if vectors else np.zeros(0, dtype=np.float32)
+
+    def pages(self, size: int = READ_PAGE) -> Iterator[tuple[list[str], list[str], list[dict], np.ndarray]]:
+        """Every chunk's id, text, metadata and vector, size records at a time (so a 100k-paper collection is
+        never held twice in memory)."""
+        import numpy as np
+
+        for got in self._pages(["documents", "metadatas", "embeddings"], size):
+            metas = [dict(m) for m in got["metadatas"]]
+            # chunks written by earlier releases keep their text in Chroma's documents
+            docs = [m.pop(TEXT, None) or (d or "") for m, d in zip(metas, got["documents"] or [None] * len(metas))]
+            yield got["ids"], docs, metas, np.asarray(got["embeddings"], dtype=np.float32).reshape(len(metas), -1)
+
+    @_guarded
+    def vectors(self, ids: list[str]) -> np.ndarray:
+        """The stored vectors of these chunks, in this order."""
+        import numpy as np
+
+        out = []
+        if not ids:
+            return np.zeros((0, int(self.params["dim"])), dtype=np.float32)
+        for i in range(0, len(ids), READ_PAGE):
+            got = self.collection.get(ids=ids[i : i + READ_PAGE], include=["embeddings"])
+            at = dict(zip(got["ids"], got["embeddings"]))
+            out += [at[cid] for cid in ids[i : i + READ_PAGE]]
+        return np.asarray(out, dtype=np.float32).reshape(len(ids), -1)
+
+    def _pages(self, include: list[str], size: int = READ_PAGE) -> Iterator[dict[str, list]]:
+        """Every record, in pages: one unpaged get of 100k chunks fails in the embedded store ("too many SQL
+        variables", found by bench/scale.py)."""
+        offset = 0
+        while True:
+            with reachable(self.url), on_disk(None if self.url else self.home):  # a generator: _guarded cannot
+                got = self.collection.get(include=include, limit=size, offset=offset)
+            if got["ids"]:
+                yield got
+            offset += len(got["ids"])
+            if len(got["ids"]) < size:
+                return
 
     def _get_all(self, include: list[str]) -> dict[str, list]:
-        """Every record, read in pages: one unpaged get of 100k chunks fails in the embedded store
-        ("too many SQL variables", found by bench/scale.py)."""
+        """Every record, read in pages."""
         out: dict[str, list] = {"ids": [], **{key: [] for key in include}}
-        while True:
-            got = self.collection.get(include=include, limit=READ_PAGE, offset=len(out["ids"]))
+        for got in self._pages(include):
             for key in out:
                 out[key].extend(got[key] if got[key] is not None else [])
-            if len(got["ids"]) < READ_PAGE:
-                return out
+        return out
 
     @_guarded
     def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
