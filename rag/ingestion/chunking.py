@@ -15,13 +15,16 @@ if TYPE_CHECKING:
 
 
 def splitter(settings: IngestSettings) -> Any:
-    """llama-index's sentence-aware splitter, counting cl100k tokens with tiktoken (offline)."""
+    """llama-index's sentence-aware splitter, counting cl100k tokens with tiktoken (offline), cutting sentences
+    with rag/text/sentences.py (the answerer's sentences; nltk is never imported)."""
     from llama_index.core.node_parser import SentenceSplitter
 
     from rag.text.llm_tokens import encoding
+    from rag.text.sentences import sentence_pieces
 
     return SentenceSplitter(
-        chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap, tokenizer=encoding().encode
+        chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap, tokenizer=encoding().encode,
+        chunking_tokenizer_fn=sentence_pieces,
     )
 
 

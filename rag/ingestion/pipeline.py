@@ -7,7 +7,6 @@ so an interrupted ingest is finished by the next run instead of leaving half a p
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -184,33 +183,19 @@ def _removals(stored: dict[str, StoredPaper], current: set[str], unreadable: set
 
 def _embed_and_store(store: Store, embedder: Embedder, chunks: list[Chunk], size: int,
                      progress: Progress | None, update: Update | None) -> None:
-    """Embed and upsert in batches of size chunks, so an interruption keeps every finished batch.
-
-    Chroma writes one batch (in a thread: its Rust core runs without Python's lock) while the next is embedded
-    and the side index tokenises the last one."""
+    """Embed and upsert in batches of size chunks, so an interruption keeps every finished batch; the side
+    index's update takes each batch as it is stored. (Writing in a thread while the next batch is embedded
+    gains nothing: Chroma's local writes hold Python's lock. Measured at 5,000 papers: 7.6-8.0 s either way.)"""
     total = len(chunks)
     if progress:
         progress(0, total)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chroma-write") as writer:
-        pending = None
-        for i in range(0, total, size):
-            batch = chunks[i : i + size]
-            texts = [c.text for c in batch]
-            vectors = embedder.embed(texts)
-            if pending is not None:
-                _stored(pending, progress, total)
-            pending = (writer.submit(store.upsert, [c.chunk_id for c in batch], vectors, texts,
-                                     [c.metadata for c in batch]), min(i + size, total))
-            if update is not None:
-                update.add([c.chunk_id for c in batch], texts, [c.metadata for c in batch], vectors)
-        if pending is not None:
-            _stored(pending, progress, total)
-
-
-def _stored(pending: tuple, progress: Progress | None, total: int) -> None:
-    """Wait for a batch's write (raising its error), then report it stored."""
-    future, done = pending
-    future.result()
-    checkpoint("ingest:batch-stored")
-    if progress:
-        progress(done, total)
+    for i in range(0, total, size):
+        batch = chunks[i : i + size]
+        ids, texts, metas = [c.chunk_id for c in batch], [c.text for c in batch], [c.metadata for c in batch]
+        vectors = embedder.embed(texts)
+        store.upsert(ids, vectors, texts, metas)
+        checkpoint("ingest:batch-stored")
+        if update is not None:
+            update.add(ids, texts, metas, vectors)
+        if progress:
+            progress(min(i + size, total), total)

@@ -44,7 +44,7 @@ class Vocab:
     def ids(self, tokens: list[str]) -> np.ndarray:
         """Ids of the tokens, adding new terms."""
         index, terms = self.index, self.terms
-        out = np.empty(len(tokens), dtype=np.int64)
+        out = np.empty(len(tokens), dtype=np.int32)
         for i, t in enumerate(tokens):
             tid = index.get(t)
             if tid is None:
@@ -92,13 +92,16 @@ class Postings:
         (tf None: each entry is one occurrence). dense: keys are term ids, one row per id up to the largest."""
         order = np.argsort(keys, kind="stable")  # stable: docs stay ascending within a key
         keys, docs = keys[order], docs[order]
-        tf = np.ones(len(keys), dtype=np.int64) if tf is None else tf[order].astype(np.int64)
+        if tf is not None:
+            tf = tf[order]
         if len(keys):
             new = np.ones(len(keys), dtype=bool)
             new[1:] = (keys[1:] != keys[:-1]) | (docs[1:] != docs[:-1])
             starts = np.flatnonzero(new)
-            tf = np.add.reduceat(tf, starts)
+            tf = np.diff(np.append(starts, len(keys))) if tf is None else np.add.reduceat(tf.astype(np.int64), starts)
             keys, docs = keys[starts], docs[starts]
+        elif tf is None:
+            tf = np.zeros(0, dtype=np.int64)
         tf = np.minimum(tf, np.iinfo(np.uint16).max).astype(np.uint16)
         docs = docs.astype(np.int32)
         if dense:
@@ -123,6 +126,7 @@ class Postings:
 
 def pair_keys(ids: np.ndarray) -> np.ndarray:
     """Keys of the adjacent term pairs of one chunk's term ids."""
+    ids = ids.astype(np.int64)
     return (ids[:-1] << PAIR_SHIFT) | ids[1:] if len(ids) > 1 else np.zeros(0, dtype=np.int64)
 
 
@@ -186,10 +190,10 @@ class SegmentBuilder:
         """The segment of everything added."""
         n = len(self.ids)
         lengths = np.array([len(t) for t in self._term_ids], dtype=np.int32)
-        docs = np.repeat(np.arange(n, dtype=np.int64), lengths)
-        flat = np.concatenate(self._term_ids) if n else np.zeros(0, dtype=np.int64)
+        docs = np.repeat(np.arange(n, dtype=np.int32), lengths)
+        flat = np.concatenate(self._term_ids) if n else np.zeros(0, dtype=np.int32)
         pairs = [pair_keys(t) for t in self._term_ids]
-        pair_docs = np.repeat(np.arange(n, dtype=np.int64), [len(p) for p in pairs])
+        pair_docs = np.repeat(np.arange(n, dtype=np.int32), [len(p) for p in pairs])
         pair_flat = np.concatenate(pairs) if n else np.zeros(0, dtype=np.int64)
         return Segment(Segment.new_name(), self.ids, self.docs, self.metas, lengths,
                        Postings.of_entries(flat, docs, None, dense=True),
