@@ -100,13 +100,19 @@ def phase_search(job: dict) -> dict:
     again = ingest_papers(settings, papers)
     reingest_s = time.perf_counter() - t
     assert again.added + again.updated + again.removed == 0, "re-ingest of an unchanged corpus wrote"
+    # The side index's rebuild from Chroma (after its files are lost): the collection read page by page, and
+    # the same read with the index built from it, as refresh_side_index does it.
     t = time.perf_counter()
-    ids, docs, metas, vectors = r.store.all_chunks()
+    for _ in r.store.pages():
+        pass
     read_s = time.perf_counter() - t
     t = time.perf_counter()
-    SideIndex.build(ids, docs, metas, vectors, "bench", int(r.store.params["dim"]))
+    update = SideIndex.empty(int(r.store.params["dim"])).updater()
+    for page in r.store.pages():
+        update.add(*page)
+    update.finish()
     return {"open_s": open_s, "p50_ms": statistics.median(ms), "p95_ms": ms[int(0.95 * len(ms)) - 1],
-            "reingest_s": reingest_s, "read_all_s": read_s, "bm25_build_s": time.perf_counter() - t}
+            "reingest_s": reingest_s, "read_all_s": read_s, "bm25_build_s": time.perf_counter() - t - read_s}
 
 
 def phase_naive(job: dict) -> dict:
