@@ -37,3 +37,16 @@ def test_every_chunk_carries_its_paper(corpus, tmp_path):
         assert c.metadata["n_chunks"] == len(chunks)
     untitled = make_settings(tmp_path, chunk_size=64, chunk_overlap=8, index_titles=False)
     assert not chunk_paper(paper, untitled, params, lambda: splitter(untitled))[0].text.startswith(paper.title)
+
+
+def test_text_that_quotes_a_special_token_is_plain_text(tmp_path):
+    """An abstract or a question that writes tiktoken's "<|endoftext|>" is counted, split and cut as text
+    (tiktoken's encode() would refuse it and stop the ingest)."""
+    from rag.answer.question import prepare
+
+    settings = make_settings(tmp_path, chunk_size=32, chunk_overlap=4)
+    abstract = "We append <|endoftext|> between documents when packing sequences. " * 12
+    pieces = split_abstract(abstract, settings, lambda: splitter(settings))
+    assert len(pieces) > 2 and all("<|endoftext|>" in p for p in pieces)
+    asked = prepare("Why put <|endoftext|> between packed documents? " * 40, max_tokens=64)
+    assert "<|endoftext|>" in asked.text and asked.notices

@@ -83,7 +83,7 @@ def fit_sources(sources: list[Source], budget: int) -> list[Source]:
 def _cut_tokens(text: str, n: int) -> str:
     from rag.text.llm_tokens import encoding
 
-    return encoding().decode(encoding().encode(text)[:n])
+    return encoding().decode(encoding().encode_ordinary(text)[:n])
 
 
 def answer_messages(question: str, sources: list[Source]) -> list[dict[str, str]]:

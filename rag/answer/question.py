@@ -64,7 +64,7 @@ def prepare(raw: str, max_tokens: int) -> Question:
     n = count_tokens(text)
     if n > max_tokens:
         enc = encoding()
-        tokens = enc.encode(text)
+        tokens = enc.encode_ordinary(text)
         head = int(max_tokens * HEAD_SHARE)
         text = _join(enc.decode(tokens[:head]), enc.decode(tokens[len(tokens) - (max_tokens - head):]))
         size = f"{chars:,} characters" + (f" ({n:,} tokens)" if chars <= PRE_CUT_CHARS else "")

@@ -23,7 +23,7 @@ def splitter(settings: IngestSettings) -> Any:
     from rag.text.sentences import sentence_pieces
 
     return SentenceSplitter(
-        chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap, tokenizer=encoding().encode,
+        chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap, tokenizer=encoding().encode_ordinary,
         chunking_tokenizer_fn=sentence_pieces,
     )
 

@@ -26,5 +26,6 @@ def encoding() -> Any:
 
 
 def count_tokens(text: str) -> int:
-    """Number of cl100k tokens in text."""
-    return len(encoding().encode(text))
+    """Number of cl100k tokens in text. Special-token markers ("<|endoftext|>") count as plain text: an
+    abstract that quotes one is text, and encode() would refuse it."""
+    return len(encoding().encode_ordinary(text))
