@@ -50,3 +50,19 @@ def test_text_that_quotes_a_special_token_is_plain_text(tmp_path):
     assert len(pieces) > 2 and all("<|endoftext|>" in p for p in pieces)
     asked = prepare("Why put <|endoftext|> between packed documents? " * 40, max_tokens=64)
     assert "<|endoftext|>" in asked.text and asked.notices
+
+
+def test_paper_hash_is_the_json_of_paper_and_params(corpus):
+    """The content hash every stored chunk carries must not change between releases (or every paper would be
+    rewritten): it is sha1 of json.dumps([paper dict with its files, params], sort_keys=True)."""
+    import hashlib
+    import json
+
+    from rag.ingestion.chunking import paper_hash
+
+    params = {"schema": 1, "embedder": "wordllama-l2_supercat-256", "dim": 256, "chunk_size": 512,
+              "chunk_overlap": 64, "index_titles": True}
+    for paper in corpus.papers[:50]:
+        d = {**paper.to_dict(), "sources": sorted({s.rsplit(":", 1)[0] for s in paper.sources})}
+        want = hashlib.sha1(json.dumps([d, params], sort_keys=True, default=str).encode()).hexdigest()
+        assert paper_hash(paper, params) == want

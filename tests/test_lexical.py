@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from rag.store import side_index
+from rag.store import lexical, side_index
 from rag.store.side_index import SideIndex
 from rag.text.terms import bigrams, load_bm25s, tokenize
 
@@ -71,17 +71,19 @@ def test_scores_equal_bm25s():
                                        rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("max_segments", [2, 8])
-def test_any_sequence_of_updates_scores_as_a_full_rebuild(tmp_path, monkeypatch, max_segments):
+@pytest.mark.parametrize(("max_segments", "segment_chunks"), [(2, 16384), (8, 16384), (3, 16)])
+def test_any_sequence_of_updates_scores_as_a_full_rebuild(tmp_path, monkeypatch, max_segments, segment_chunks):
     """Random additions, replacements (same chunk id, new text) and removals, saved and loaded back each time;
-    with few allowed segments the merges run too."""
+    with few allowed segments, or small ones, the merges and rewrites run too."""
     monkeypatch.setattr(side_index, "MAX_SEGMENTS", max_segments)
+    monkeypatch.setattr(lexical, "SEGMENT_CHUNKS", segment_chunks)
+    merges = []
+    monkeypatch.setattr(side_index, "merge", lambda segs, live: merges.append(len(segs)) or lexical.merge(segs, live))
     pool = corpus(400, seed=1)
     rng = random.Random(2)
     live = {c: pool[c] for c in list(pool)[:60]}
     index = rebuild(live)
     index.save(tmp_path)
-    merged = False
     for step in range(14):
         update = index.updater()
         gone = rng.sample(sorted(live), rng.randint(0, 12))
@@ -97,14 +99,15 @@ def test_any_sequence_of_updates_scores_as_a_full_rebuild(tmp_path, monkeypatch,
                    np.array([added[c][2] for c in ids]).reshape(len(ids), DIM))
         live.update(added)
         index = update.finish()
-        merged |= any(len(s) > 60 for s in index.segments[1:]) or len(index.segments) == 1
-        assert len(index.segments) <= max(max_segments, 2)
+        # never more than allowed, unless the segments are big ones (at most ~2 per segment_chunks chunks)
+        assert len(index.segments) <= max(max_segments, 2 * len(index.ids) // segment_chunks + 2)
+        assert all(len(s) <= 2 * segment_chunks for s in index.segments[1:])
         assert_same(index, rebuild(live))
         index.save(tmp_path)
         loaded = SideIndex.load(tmp_path, index.fingerprint)
         assert loaded is not None and loaded.ids == index.ids
         assert_same(loaded, rebuild(live))
-    assert merged or max_segments == 8
+    assert merges if max_segments < 8 else True
     on_disk = {p.name for p in tmp_path.iterdir() if p.name.startswith("seg-")}
     assert on_disk == {s.name for s in index.segments}  # merged-away segments are removed
 

@@ -37,3 +37,18 @@ def test_join_overlapping():
     assert join_overlapping("one two three four five six seven", "three four five six seven eight") == \
         "one two three four five six seven eight"
     assert join_overlapping("ends with the", "the start") == "ends with the the start"  # too short to be an overlap
+
+
+def test_a_papers_dict_is_what_asdict_gives():
+    """Paper.to_dict (which every content hash is made from) builds the dict directly; it must stay what
+    dataclasses.asdict gives, field for field, or every stored paper would look changed."""
+    from dataclasses import asdict, fields
+    from datetime import date
+
+    from rag.types import Paper
+
+    paper = Paper("p1", "T", "A", ["a.txt:3", "b.txt:9"], 4, "Org", date(2024, 3, 2), "Mar 2", 7)
+    want = {**asdict(paper), "published": "2024-03-02"}
+    assert paper.to_dict() == want and list(paper.to_dict()) == [f.name for f in fields(Paper)]
+    bare = Paper("p2", "T", "A")
+    assert bare.to_dict() == {**asdict(bare), "published": None}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable
 
 from rag.text.dates import date_int
@@ -33,8 +34,14 @@ def paper_hash(paper: Paper, params: dict[str, Any]) -> str:
     d = paper.to_dict()
     # Line numbers move when a page is edited; the files a paper comes from are stored metadata.
     d["sources"] = sorted({src.rsplit(":", 1)[0] for src in paper.sources})
-    blob = json.dumps([d, params], sort_keys=True, default=str)
+    # what json.dumps([d, params], sort_keys=True, default=str) writes, with params encoded once per ingest
+    blob = f"[{json.dumps(d, sort_keys=True, default=str)}, {_encoded(tuple(sorted(params.items())))}]"
     return hashlib.sha1(blob.encode("utf-8")).hexdigest()
+
+
+@lru_cache(maxsize=8)
+def _encoded(params: tuple[tuple[str, Any], ...]) -> str:
+    return json.dumps(dict(params), sort_keys=True, default=str)
 
 
 def split_abstract(text: str, settings: IngestSettings, split: Callable[[], Any]) -> list[str]:

@@ -61,8 +61,13 @@ class StoredPaper:
     paper_hash: str
     n_chunks: int  # how many chunks the paper should have
     found: int  # how many are actually stored (fewer after an interrupted ingest)
-    files: list[str]
+    files_text: str  # the seed files it came from, "; "-joined as stored
     mixed: bool = False  # chunks of two versions are stored (an update was interrupted): rewrite it
+
+    @property
+    def files(self) -> list[str]:
+        """The seed files it came from (split only when asked: an ingest asks for removed papers only)."""
+        return [f for f in self.files_text.split("; ") if f]
 
 
 class Store:
@@ -156,8 +161,7 @@ class Store:
             pid = meta["paper_id"]
             sp = out.get(pid)
             if sp is None:
-                files = [f for f in str(meta.get("files", "")).split("; ") if f]
-                out[pid] = sp = StoredPaper(meta["paper_hash"], int(meta["n_chunks"]), 0, files)
+                out[pid] = sp = StoredPaper(meta["paper_hash"], int(meta["n_chunks"]), 0, str(meta.get("files", "")))
             elif sp.paper_hash != meta["paper_hash"]:
                 sp.mixed = True
             sp.found += 1

@@ -13,6 +13,7 @@ term pairs are int64 keys (first id << 32 | second id), so the word-pair index n
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from rag.text.terms import tokenize
 
 PAIR_SHIFT = np.int64(32)
 TOKENIZE_BATCH = 2000  # chunks tokenised at a time (bounds the memory of token strings)
+SEGMENT_CHUNKS = 16384  # chunks per segment an ingest writes (bounds the memory of building one)
 
 
 class Vocab:
@@ -133,33 +135,51 @@ def pair_keys(ids: np.ndarray) -> np.ndarray:
 class Segment:
     """Chunks (ids, texts, metadata) with their term and term-pair postings and lengths. Immutable."""
 
-    def __init__(self, name: str, ids: list[str], docs: list[str], metas: list[dict], lengths: np.ndarray,
+    def __init__(self, name: str, ids: list[str], docs: list[str] | Path, metas: list[dict], lengths: np.ndarray,
                  terms: Postings, pairs: Postings) -> None:
         self.name = name
-        self.ids, self.docs, self.metas = ids, docs, metas
+        self.ids, self.metas = ids, metas
+        self._docs = docs  # the texts, or the saved file they are read from on first use
+        self._reading = threading.Lock()
         self.lengths = lengths  # terms per chunk (the pair index's length is one less)
         self.terms, self.pairs = terms, pairs
 
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def docs(self) -> list[str]:
+        """The chunk texts, read from disk on first use: an ingest that only needs what is stored never reads
+        them."""
+        if isinstance(self._docs, Path):
+            with self._reading:
+                if isinstance(self._docs, Path):
+                    docs = json.loads(self._docs.read_text())
+                    if len(docs) != len(self.ids):
+                        raise ValueError(f"segment {self.name}: {len(docs)} texts for {len(self.ids)} chunks")
+                    self._docs = docs
+        return self._docs  # type: ignore[return-value]
+
     def save(self, folder: Path) -> None:
-        """Write into folder/<name> (the caller renames a temporary folder into place)."""
+        """Write into folder/<name> (the caller renames a temporary folder into place). The JSON is written as
+        it is encoded, never held whole in memory."""
         folder.mkdir(parents=True)
         np.savez(folder / "postings.npz", lengths=self.lengths, **self.terms.arrays("t"), **self.pairs.arrays("p"))
-        (folder / "chunks.json").write_text(json.dumps({"ids": self.ids, "metas": self.metas}))
-        (folder / "docs.json").write_text(json.dumps(self.docs))
+        with open(folder / "chunks.json", "w") as f:
+            json.dump({"ids": self.ids, "metas": self.metas}, f)
+        with open(folder / "docs.json", "w") as f:
+            json.dump(self.docs, f)
 
     @classmethod
     def load(cls, folder: Path) -> Segment:
-        """Read a saved segment (OSError/ValueError/KeyError when it is missing or damaged)."""
+        """Read a saved segment, its texts on first use (OSError/ValueError/KeyError when it is missing or
+        damaged)."""
         with np.load(folder / "postings.npz") as z:
             data = {k: z[k] for k in z.files}
         chunks = json.loads((folder / "chunks.json").read_text())
-        docs = json.loads((folder / "docs.json").read_text())
-        if not len(chunks["ids"]) == len(chunks["metas"]) == len(docs) == len(data["lengths"]):
+        if not len(chunks["ids"]) == len(chunks["metas"]) == len(data["lengths"]) or not _whole(folder / "docs.json"):
             raise ValueError(f"segment {folder.name} is inconsistent")
-        return cls(folder.name, chunks["ids"], docs, chunks["metas"], data["lengths"],
+        return cls(folder.name, chunks["ids"], folder / "docs.json", chunks["metas"], data["lengths"],
                    Postings.from_arrays(data, "t"), Postings.from_arrays(data, "p"))
 
     @staticmethod
@@ -168,36 +188,63 @@ class Segment:
         return f"seg-{uuid.uuid4().hex[:12]}"
 
 
-class SegmentBuilder:
-    """Collects chunks (in batches, tokenising as they come) into one new segment."""
+def _whole(path: Path) -> bool:
+    """Whether a saved JSON list is there and ends as one does (a cheap check before it is read on first use;
+    saves never leave a partial file, so this catches a file damaged afterwards)."""
+    with open(path, "rb") as f:
+        f.seek(-1, 2)
+        return f.read(1) == b"]"
 
-    def __init__(self, vocab: Vocab) -> None:
+
+class SegmentBuilder:
+    """Collects chunks (in batches, tokenising as they come) into new segments of at most `limit` chunks, so
+    building one never holds the postings of more chunks in the making (at 100k papers, one segment of all of
+    them took ~1 GB while it was sorted)."""
+
+    def __init__(self, vocab: Vocab, limit: int | None = None) -> None:
         self.vocab = vocab
-        self.ids: list[str] = []
-        self.docs: list[str] = []
-        self.metas: list[dict] = []
+        self.limit = limit or SEGMENT_CHUNKS
+        self.added: list[str] = []  # every chunk id added, in order
+        self.done: list[Segment] = []
+        self._ids: list[str] = []
+        self._docs: list[str] = []
+        self._metas: list[dict] = []
         self._term_ids: list[np.ndarray] = []
 
     def add(self, ids: list[str], docs: list[str], metas: list[dict]) -> None:
         """Add chunks."""
-        for i in range(0, len(docs), TOKENIZE_BATCH):
-            self._term_ids += [self.vocab.ids(t) for t in tokenize(docs[i : i + TOKENIZE_BATCH])]
-        self.ids += ids
-        self.docs += docs
-        self.metas += metas
+        self.added += ids
+        i = 0
+        while i < len(ids):
+            j = min(len(ids), i + TOKENIZE_BATCH, i + self.limit - len(self._ids))
+            self._term_ids += [self.vocab.ids(t) for t in tokenize(docs[i:j])]
+            self._ids += ids[i:j]
+            self._docs += docs[i:j]
+            self._metas += metas[i:j]
+            if len(self._ids) >= self.limit:
+                self._seal()
+            i = j
 
-    def build(self) -> Segment:
-        """The segment of everything added."""
-        n = len(self.ids)
+    def segments(self) -> list[Segment]:
+        """The segments of everything added."""
+        self._seal()
+        return self.done
+
+    def _seal(self) -> None:
+        """Build the segment of the chunks collected since the last one."""
+        n = len(self._ids)
+        if not n:
+            return
         lengths = np.array([len(t) for t in self._term_ids], dtype=np.int32)
         docs = np.repeat(np.arange(n, dtype=np.int32), lengths)
-        flat = np.concatenate(self._term_ids) if n else np.zeros(0, dtype=np.int32)
         pairs = [pair_keys(t) for t in self._term_ids]
         pair_docs = np.repeat(np.arange(n, dtype=np.int32), [len(p) for p in pairs])
-        pair_flat = np.concatenate(pairs) if n else np.zeros(0, dtype=np.int64)
-        return Segment(Segment.new_name(), self.ids, self.docs, self.metas, lengths,
-                       Postings.of_entries(flat, docs, None, dense=True),
-                       Postings.of_entries(pair_flat, pair_docs, None, dense=False))
+        terms = Postings.of_entries(np.concatenate(self._term_ids), docs, None, dense=True)
+        self._term_ids = []
+        del docs
+        pair_postings = Postings.of_entries(np.concatenate(pairs), pair_docs, None, dense=False)
+        self.done.append(Segment(Segment.new_name(), self._ids, self._docs, self._metas, lengths, terms, pair_postings))
+        self._ids, self._docs, self._metas = [], [], []
 
 
 def merge(segments: list[Segment], live: list[np.ndarray]) -> Segment:

@@ -28,6 +28,7 @@ import numpy as np
 
 from rag.faultpoints import checkpoint
 from rag.store.faults import data_home_error
+from rag.store import lexical
 from rag.store.lexical import Scorer, Segment, SegmentBuilder, Vocab, merge
 from rag.store.paths import Paths
 from rag.text.dates import DateRange
@@ -40,8 +41,8 @@ ALL_DATES = DateRange()
 NAME_WORD = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
 SPELLINGS_MAX = 20  # matches read to tell how the corpus writes a run of words
 CURRENT = "current"  # names the saved version folder in use
-MAX_SEGMENTS = 8  # more after an update: the smaller ones are merged into one
-MAX_DELETED = 0.25  # a larger share of deleted chunks after an update: everything is merged into one segment
+MAX_SEGMENTS = 8  # more after an update: the smallest ones are merged into one
+MAX_DELETED = 0.25  # a segment with a larger share of deleted chunks is rewritten without them
 _LOADED: weakref.WeakValueDictionary[str, Segment] = weakref.WeakValueDictionary()  # saved segments in use
 
 
@@ -91,17 +92,14 @@ class SideIndex:
         self.fingerprint = fingerprint
         self.scorer = Scorer(segments, live, vocab, k1, b)
         self.ids: list[str] = []
-        self.docs: list[str] = []
         self.metas: list[dict] = []
         for seg, keep in zip(segments, live):
             if keep.all():
                 self.ids += seg.ids
-                self.docs += seg.docs
                 self.metas += seg.metas
             else:
                 idx = np.flatnonzero(keep).tolist()
                 self.ids += [seg.ids[i] for i in idx]
-                self.docs += [seg.docs[i] for i in idx]
                 self.metas += [seg.metas[i] for i in idx]
         self.mean, self.cov = stats.mean, stats.cov
         self.position = {cid: i for i, cid in enumerate(self.ids)}
@@ -111,6 +109,14 @@ class SideIndex:
             self.paper_positions.setdefault(pid, []).append(pos)
         self.date_ints = np.array([int(m.get("date_int", 0)) for m in self.metas], dtype=np.int64)
         self._paper_counts: dict[DateRange, int] = {}
+
+    @cached_property
+    def docs(self) -> list[str]:
+        """Chunk texts in position order (read from the saved segments on first use)."""
+        out: list[str] = []
+        for seg, keep in zip(self.segments, self.live):
+            out += seg.docs if keep.all() else [seg.docs[i] for i in np.flatnonzero(keep).tolist()]
+        return out
 
     @cached_property
     def _surface(self) -> tuple[SurfaceIndex, SurfaceIndex]:
@@ -221,7 +227,8 @@ class SideIndex:
             tmp.mkdir()
             try:
                 np.savez(tmp / "dense.npz", n=self.stats.n, s1=self.stats.s1, s2=self.stats.s2)
-                (tmp / "vocab.json").write_text(json.dumps(self.vocab.terms))
+                with open(tmp / "vocab.json", "w") as f:
+                    json.dump(self.vocab.terms, f)
                 manifest = {"fingerprint": self.fingerprint, "k1": self.k1, "b": self.b, "segments": [
                     {"name": seg.name, "deleted": np.flatnonzero(~keep).tolist()}
                     for seg, keep in zip(self.segments, self.live)]}
@@ -318,13 +325,14 @@ class Update:
         return self
 
     def finish(self, fingerprint: str | None = None) -> SideIndex:
-        """The updated index; segments are merged when there are too many or too many deleted chunks.
-        fingerprint: by default the digest of the chunks it holds, with the BM25 settings."""
+        """The updated index; segments are merged when there are too many, or rewritten when too many of their
+        chunks are deleted. fingerprint: by default the digest of the chunks it holds, with the BM25 settings."""
         from rag.store.chroma import digest
 
         base = self.base
-        replaced = self.removed | set(self.builder.ids)
-        missing = set(self.builder.ids) - self.removed - set(base.position)
+        added = set(self.builder.added)
+        replaced = self.removed | added
+        missing = added - self.removed - set(base.position)
         if len(replaced) != len(self.removed) + len(missing):
             raise ValueError("a chunk added over one the index holds must be removed first (with its vector)")
         segments = list(base.segments)
@@ -333,8 +341,7 @@ class Update:
             if replaced and live[i].any():
                 gone = np.fromiter((cid in replaced for cid in seg.ids), dtype=bool, count=len(seg))
                 live[i] &= ~gone
-        if self.builder.ids:
-            new = self.builder.build()
+        for new in self.builder.segments():
             segments.append(new)
             live.append(np.ones(len(new), dtype=bool))
         segments, live = _compacted(segments, live)
@@ -345,17 +352,28 @@ class Update:
 
 
 def _compacted(segments: list[Segment], live: list[np.ndarray]) -> tuple[list[Segment], list[np.ndarray]]:
-    """Drop empty segments; merge all when too many chunks are deleted, the smaller ones when there are too many."""
-    pairs = [(s, k) for s, k in zip(segments, live) if k.any()]
-    stored = sum(len(s) for s, _ in pairs)
-    deleted = sum(int((~k).sum()) for _, k in pairs)
-    if stored and deleted / stored > MAX_DELETED:
-        pairs = [(merge([s for s, _ in pairs], [k for _, k in pairs]), None)]
-    elif len(pairs) > MAX_SEGMENTS:
-        big = max(range(len(pairs)), key=lambda i: int(pairs[i][1].sum()))
-        small = [p for i, p in enumerate(pairs) if i != big]
-        pairs = [pairs[big], (merge([s for s, _ in small], [k for _, k in small]), None)]
-    return [s for s, _ in pairs], [np.ones(len(s), dtype=bool) if k is None else k for s, k in pairs]
+    """Segments kept small and few, at a cost that grows with the small ones, not the corpus: a segment with
+    too many deleted chunks is rewritten alone (an empty one dropped); more than MAX_SEGMENTS, the smallest
+    ones (under SEGMENT_CHUNKS live chunks) are merged into one, up to SEGMENT_CHUNKS chunks."""
+    out: list[tuple[Segment, np.ndarray]] = []
+    for seg, keep in zip(segments, live):
+        kept = int(keep.sum())
+        if kept and len(seg) - kept > MAX_DELETED * len(seg):
+            seg, keep = merge([seg], [keep]), np.ones(kept, dtype=bool)
+        if kept:
+            out.append((seg, keep))
+    if len(out) > MAX_SEGMENTS:
+        small = sorted((i for i, (_, k) in enumerate(out) if k.sum() < lexical.SEGMENT_CHUNKS), key=lambda i: out[i][1].sum())
+        take: list[int] = []
+        for i in small:
+            if len(take) >= 2 and (len(out) - len(take) + 1 <= MAX_SEGMENTS
+                                   or sum(out[j][1].sum() for j in take) + out[i][1].sum() > lexical.SEGMENT_CHUNKS):
+                break
+            take.append(i)
+        if len(take) >= 2:
+            merged = merge([out[i][0] for i in take], [out[i][1] for i in take])
+            out = [p for i, p in enumerate(out) if i not in take] + [(merged, np.ones(len(merged), dtype=bool))]
+    return [s for s, _ in out], [k for _, k in out]
 
 
 def refresh_side_index(paths: Paths, store: Store, k1: float, b: float, content_digest: str | None = None) -> SideIndex:
