@@ -93,7 +93,7 @@ class IngestSettings(BaseModel):
     chunk_size: int = Field(default=512, ge=32, description="Chunk size in tiktoken (cl100k) tokens.")
     chunk_overlap: int = Field(default=64, ge=0, description="Token overlap between chunks of one abstract.")
     ingest_batch: int = Field(
-        default=1000, ge=1, description="Chunks per embed-and-write step of `rag ingest`: bounds its memory and the "
+        default=4000, ge=1, description="Chunks per embed-and-write step of `rag ingest`: bounds its memory and the "
         "work an interruption loses (every finished step is kept); Chroma writes cost less per chunk in big steps."
     )
     ingest_lock_timeout: float = Field(

@@ -108,11 +108,13 @@ def test_another_client_changes_the_collection(tmp_path, chroma_server):
     assert paper_id(COMPACT[0]) not in {h.paper_id for h in r.search("quokka", k=5)}
     in_step(mine)
 
-    # Another client writing with plain chromadb (no marker update): the unknown id forces a full read.
+    # Another client writing with plain chromadb (no marker update), in the flat layout of earlier releases
+    # (metadata fields, text as the document): the unknown id forces a full read, which reads that layout too.
     store = open_store(mine)
     got = store.collection.get(limit=1, include=["metadatas"])
+    record = {k: v for k, v in json.loads(got["metadatas"][0]["record"]).items() if k != "text"}
     title = "Axolotl Limb Regrowth Under Microgravity"
-    meta = {**got["metadatas"][0], "paper_id": paper_id(title), "title": title, "paper_hash": "foreign"}
+    meta = {**record, "paper_id": paper_id(title), "title": title, "paper_hash": "foreign"}
     text = f"{title}\n{abstract_for('axolotl limb regrowth under microgravity')}"
     store.collection.upsert(ids=[f"{paper_id(title)}:0"], embeddings=r.embedder.embed([text]), documents=[text],
                             metadatas=[meta])
