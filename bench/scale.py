@@ -9,7 +9,8 @@ adding 100 papers, and how long until a new Retriever, and one already running, 
 It also ingests the same corpus the naive way (llama-index VectorStoreIndex.from_documents, same
 embedder, into Chroma).
 
-    python -m bench.scale [--sizes 615,10000,100000] [--quick] [--naive-max 100000] [--out artifacts/bench]
+    python -m bench.scale [--sizes 615,10000,100000] [--quick] [--naive-max 100000] [--embedder wordllama]
+                          [--out artifacts/bench]
 
 Needs the `bench` extra (pip install -e '.[bench]') for the naive path.
 """
