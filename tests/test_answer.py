@@ -438,3 +438,32 @@ def test_supporting_sentences_are_text_of_the_abstract(offline):
         for src in a.sources:
             assert all(s and s in src.text for s in src.supporting), (src.title, src.supporting)
     assert follow.sources[0].supporting
+
+
+@pytest.mark.parametrize(("question", "many"), [
+    ("Which papers tackle serving thousands of LoRA adapters?", True),
+    ("Compare the methods that compress the KV cache", True),
+    ("What do the works on video diffusion report?", True),
+    ("List approaches to speculative decoding, with their speedups", True),
+    ("Which approaches speed up decoding with a draft model?", True),
+    ("How does it compare with Mamba on recall-heavy tasks?", False),
+    ("Which two techniques cut the data transferred?", False),
+    ("Which specific GPU models made up the cluster?", False),
+    ("What model FLOPs utilization was reached on 12,288 GPUs, and how does each fault get handled?", False),
+])
+def test_a_question_about_several_papers_is_told_apart(question, many):
+    from rag.answer.extractive import asks_many
+
+    assert asks_many(question) is many
+
+
+def test_a_question_about_several_papers_gets_each_of_them(offline):
+    """'Which papers ...': every paper close to the top one has its own cited paragraph of at most two
+    sentences, instead of the top paper's story and one line of the others."""
+    a = offline.ask("Which papers tackle serving thousands of LoRA adapters that share one base model?")
+    titles = {c.title for c in a.citations}
+    assert {"S-LoRA: Serving Thousands of Concurrent LoRA Adapters",
+            "Compress then Serve: Serving Thousands of LoRA Adapters with Little Overhead"} <= titles
+    for para in a.text.split("\n\n"):
+        assert len(split_sentences(para.split(": ", 1)[1])) <= 2, para
+        assert len(set(cited_numbers(para))) == 1  # one paper a paragraph

@@ -22,7 +22,7 @@ from rag.text.dates import DateRange
 from rag.text.terms import content_terms
 from rag.errors import RagError
 from rag.answer.abstain import is_weak, measure, thresholds
-from rag.answer.extractive import compose, pick_sentences, question_terms, with_sentence
+from rag.answer.extractive import asks_many, compose, pick_sentences, question_terms, with_sentence
 from rag.embed.base import sentence_scorer
 from rag.llm.client import LLM, LLMError, StreamEnd, use_llm
 from rag.answer.question import clean_text, prepare
@@ -44,6 +44,10 @@ STANDALONE_CHARS = 1000  # of a condensed follow-up: a small model may ramble
 SUPPORT_MIN = 0.3
 UNCITED_MIN_TERMS = 4  # an uncited sentence with at least this many content words is a claim without a source
 NEAREST = 5
+# A question about several papers searches more of them and keeps those scoring at least MANY_FLOOR of the top
+# paper's fused score (a relevance floor, not a fixed k): chosen on the 15 `multi` golden questions.
+MANY_K = 8
+MANY_FLOOR = 0.65
 
 
 @dataclass
@@ -105,7 +109,9 @@ class Answerer:
         turns = history_turns(history, self.settings.max_question_tokens)
         plan = self._plan(question, turns, mode)
         t1 = time.perf_counter()
-        found = self.retriever.find(plan.search_query, k=k or self.settings.answer_k, since=since, until=until)
+        many = asks_many(question) and not plan.carried
+        found = self.retriever.find(plan.search_query, k=max(k or self.settings.answer_k, MANY_K) if many else
+                                    k or self.settings.answer_k, since=since, until=until)
         hits, n_papers = found.hits, found.papers_searched
         # what the corpus holds of the names asked about; a name the corpus has but no returned paper mentions
         # is searched again with the name required: its papers come first
@@ -113,7 +119,11 @@ class Answerer:
                if self.settings.coverage_check else coverage.Coverage())
         first, last = cov.required_papers()
         hits = self._with_required(hits, first, last, since, until)
-        sources = self._sources(plan.carried, hits, k or self.settings.answer_k)
+        if many and hits:  # the papers that answer, however many: those close to the top paper
+            hits = [h for h in hits if h.score >= MANY_FLOOR * hits[0].score] + [
+                h for h in hits[1:] if h.score < MANY_FLOOR * hits[0].score]
+            k_many = sum(h.score >= MANY_FLOOR * hits[0].score for h in hits)
+        sources = self._sources(plan.carried, hits, k_many if many and hits else k or self.settings.answer_k)
         timings = {"condense": plan.condense_ms, "retrieve": _ms(t1)}
         base = Answer(question=question, text="", mode=mode, search_query=plan.search_query, papers_searched=n_papers,
                       model=self.llm.model if mode == "llm" else None, usage=plan.usage, notices=list(asked.notices),
@@ -146,7 +156,7 @@ class Answerer:
             same = question == " ".join(plan.search_query.split())
             qvec = found.query_vector if same and self.sentence_embedder is self.retriever.embedder else None
             known = [n.text for n in cov.names if n.text not in cov.missing]
-            text, shown, end = yield from self._extract(question, qvec, found, sources, focus, cites, base, known)
+            text, shown, end = yield from self._extract(question, qvec, found, sources, focus, cites, base, known, many)
         else:
             text, shown, end = yield from self._generate(plan, sources, cites, timings, t2)
         timings["generate"] = _ms(t2)
@@ -191,11 +201,12 @@ class Answerer:
                        metadata=h.metadata) for i, h in enumerate(chosen[: max(k, len(carried))], 1)]
 
     def _extract(self, question: str, question_vector: np.ndarray | None, found: SearchResult, sources: list[Source],
-                 focus: list[Source], cites: CitationFilter, base: Answer, names: list[str]) -> Iterator[str]:
+                 focus: list[Source], cites: CitationFilter, base: Answer, names: list[str],
+                 many: bool = False) -> Iterator[str]:
         """Offline: the best sentences of the focus sources, cited. Returns (text, sources, StreamEnd).
         A question that asks a kind of fact (how many, which hardware, ...) gets the top paper's sentence that
         states it, or a caveat that its abstract does not (names: the question's names the corpus has)."""
-        picks = pick_sentences(question, focus, self.sentence_embedder, found.idf, question_vector)
+        picks = pick_sentences(question, focus, self.sentence_embedder, found.idf, question_vector, many)
         if self.settings.coverage_check and focus:
             top = focus[0]
             fact = facts.check(question, top.title, top.text, names, {p.order for p in picks if p.n == top.n})

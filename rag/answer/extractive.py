@@ -37,6 +37,22 @@ MAX_SENTENCES = 8  # the whole answer
 PER_PAPER = 5  # sentences from the top paper; others give their best one
 DENSE_WEIGHT = 0.5  # weight of the sentence's embedding similarity to the question, next to its idf-weighted word overlap
 OTHER_PAPER_RATIO = 0.8  # another paper's best sentence must score this share of the top paper's best
+PER_PAPER_MANY = 2  # sentences from each paper when the question asks about several
+# A question about several papers: "which papers/works/methods ...", "compare/list ...", "papers that ...".
+# Deliberately narrow: "each", "compare with", "which model" and "which two techniques" (of one paper) also occur
+# in questions about one paper.
+_PAPERS = r"(?:papers|works|studies|articles|publications)"
+_KINDS = r"(?:approaches|methods|techniques|systems|efforts|frameworks|benchmarks)"
+_COUNT = r"(?:one|two|three|four|five|both|\d+)"
+MANY = re.compile(rf"\b(?:which|what)\s+(?:\w+\s+){{0,2}}?{_PAPERS}\b"
+                  rf"|\b(?:which|what)\s+(?:(?!{_COUNT}\b)\w+\s+){{0,2}}?{_KINDS}\s+(?:\w+\s+)?(?!is\b|does\b|did\b)\w+"
+                  rf"|^\s*(?:compare|contrast|list|name|survey)\b|\b{_PAPERS}\s+(?:that|which|on|about|in)\b",
+                  re.IGNORECASE)
+
+
+def asks_many(question: str) -> bool:
+    """Whether the question asks about several papers (which answer it, what each reports)."""
+    return bool(MANY.search(question))
 
 
 @dataclass
@@ -80,10 +96,11 @@ def with_citation(sentence: str, n: int) -> str:
 
 def pick_sentences(question: str, sources: list[Source], embedder: Embedder,
                    idf: Callable[[frozenset[str]], dict[str, float]], question_vector: np.ndarray | None = None,
-                   ) -> list[Pick]:
+                   many: bool = False) -> list[Pick]:
     """The sentences that best answer the question: up to PER_PAPER from the top source, the best one of
     each other source that comes close, at most MAX_SENTENCES, in source order then abstract order.
-    question_vector: the question's embedding when the caller has it (the search made it)."""
+    many: the question asks about several papers: every source gets its own PER_PAPER_MANY sentences (the
+    caller chose the sources). question_vector: the question's embedding when the caller has it."""
     q_terms = question_terms(question)
     weights = idf(q_terms)
     total = sum(weights.values()) or 1.0
@@ -99,6 +116,10 @@ def pick_sentences(question: str, sources: list[Source], embedder: Embedder,
     for (n, i, sent), cos, terms in zip(table, (vecs @ question_vector).tolist(), terms_of([s for _, _, s in table])):
         hit = q_terms & terms
         scored.setdefault(n, []).append(Pick(n, i, sent, sum(weights[t] for t in hit) / total + DENSE_WEIGHT * cos, hit))
+    rank = {src.n: i for i, src in enumerate(sources)}
+    if many:
+        chosen = [p for src in sources for p in _from_top(scored.get(src.n, []), weights, total, PER_PAPER_MANY)]
+        return sorted(chosen, key=lambda p: (rank[p.n], p.order))
     top_n = sources[0].n
     chosen = _from_top(scored.get(top_n, []), weights, total)
     bar = OTHER_PAPER_RATIO * max((p.score for p in chosen), default=0.0)
@@ -106,20 +127,19 @@ def pick_sentences(question: str, sources: list[Source], embedder: Embedder,
         best = max(scored.get(src.n, []), key=lambda p: p.score, default=None)
         if best is not None and best.score >= bar and len(chosen) < MAX_SENTENCES:
             chosen.append(best)
-    rank = {src.n: i for i, src in enumerate(sources)}
     return sorted(chosen, key=lambda p: (rank[p.n], p.order))
 
 
-def _from_top(picks: list[Pick], weights: dict[str, float], total: float) -> list[Pick]:
-    """From the top paper: its best sentence, the sentence that states its contribution, then the
-    sentences that add the most question words not covered yet (ties: the best scored)."""
+def _from_top(picks: list[Pick], weights: dict[str, float], total: float, limit: int = PER_PAPER) -> list[Pick]:
+    """From one paper (the top one): its best sentence, the sentence that states its contribution, then the
+    sentences that add the most question words not covered yet (ties: the best scored), limit in all."""
     if not picks:
         return []
     chosen = [max(picks, key=lambda p: (p.score, -p.order))]
     contribution = next((p for p in picks if CONTRIBUTION.search(p.sentence)), None)
-    if contribution is not None and contribution not in chosen:
+    if contribution is not None and contribution not in chosen and len(chosen) < limit:
         chosen.append(contribution)
-    while len(chosen) < PER_PAPER:
+    while len(chosen) < limit:
         covered = set().union(*(p.terms for p in chosen))
         rest = [p for p in picks if p not in chosen]
         if not rest:
