@@ -446,6 +446,8 @@ def test_supporting_sentences_are_text_of_the_abstract(offline):
     ("What do the works on video diffusion report?", True),
     ("List approaches to speculative decoding, with their speedups", True),
     ("Which approaches speed up decoding with a draft model?", True),
+    ("How do researchers run models larger than a phone's memory, and what speedups do they get?", True),
+    ("What gains do recent papers report for cheaper video generators?", True),
     ("How does it compare with Mamba on recall-heavy tasks?", False),
     ("Which two techniques cut the data transferred?", False),
     ("Which specific GPU models made up the cluster?", False),

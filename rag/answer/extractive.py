@@ -38,16 +38,17 @@ PER_PAPER = 5  # sentences from the top paper; others give their best one
 DENSE_WEIGHT = 0.5  # weight of the sentence's embedding similarity to the question, next to its idf-weighted word overlap
 OTHER_PAPER_RATIO = 0.8  # another paper's best sentence must score this share of the top paper's best
 PER_PAPER_MANY = 2  # sentences from each paper when the question asks about several
-# A question about several papers: "which papers/works/methods ...", "compare/list ...", "papers that ...".
-# Deliberately narrow: "each", "compare with", "which model" and "which two techniques" (of one paper) also occur
-# in questions about one paper.
+# A question about several papers: "which papers/works/methods ...", "compare ...", "what do recent papers
+# report", "how do researchers ...". Deliberately narrow: "each", "compare with", "which model" and "which two
+# techniques" (of one paper) also occur in questions about one paper.
 _PAPERS = r"(?:papers|works|studies|articles|publications)"
 _KINDS = r"(?:approaches|methods|techniques|systems|efforts|frameworks|benchmarks)"
 _COUNT = r"(?:one|two|three|four|five|both|\d+)"
-MANY = re.compile(rf"\b(?:which|what)\s+(?:\w+\s+){{0,2}}?{_PAPERS}\b"
-                  rf"|\b(?:which|what)\s+(?:(?!{_COUNT}\b)\w+\s+){{0,2}}?{_KINDS}\s+(?:\w+\s+)?(?!is\b|does\b|did\b)\w+"
-                  rf"|^\s*(?:compare|contrast|list|name|survey)\b|\b{_PAPERS}\s+(?:that|which|on|about|in)\b",
-                  re.IGNORECASE)
+MANY = re.compile(rf"\b(?:which|what)\s+(?:[\w-]+,?\s+){{0,4}}?{_PAPERS}\b"
+                  rf"|\b(?:which|what)\s+(?:(?!{_COUNT}\b)[\w-]+\s+){{0,2}}?{_KINDS}\s+(?:[\w-]+\s+)?(?!is\b|does\b|did\b)\w+"
+                  rf"|\b(?:compare|contrast)\b(?!\s+(?:with|to|against)\b)|^\s*(?:list|name|survey)\b"
+                  rf"|\b{_PAPERS}\s+(?:that|which|on|about|in)\b|\b(?:recent|several|various|different|other)\s+{_PAPERS}\b"
+                  rf"|\b(?:do|have|did)\s+researchers\b", re.IGNORECASE)
 
 
 def asks_many(question: str) -> bool:
