@@ -16,7 +16,7 @@ from typing import Any
 from rag import RagError, parse_day
 
 QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
-TYPES = ("single", "title", "paraphrase", "hard", "multi", "dated", "followup", "fact", "twin", "mentioned",
+TYPES = ("single", "title", "paraphrase", "hard", "multi", "compare", "dated", "followup", "fact", "twin", "mentioned",
          "absent", "unanswerable")
 
 
@@ -35,6 +35,7 @@ class Question:
     near_title: str | None = None  # near miss: a corpus paper that is close but does not state the fact
     split: str = ""  # "holdout": never looked at one by one nor tuned on (only its totals are read)
     names: list[str] = field(default_factory=list)  # absent/mentioned/twin: the names the question asks about
+    expected_facts: dict[str, list[str]] = field(default_factory=dict)  # compare: gold title -> facts its abstract states
 
     @property
     def answerable(self) -> bool:
@@ -69,6 +70,7 @@ def parse(record: Any, where: str) -> Question:
         since=parse_day(record.get("since"), f"{where}:"), until=parse_day(record.get("until"), f"{where}:"),
         near_title=record.get("near_title"), split=str(record.get("split", "")),
         names=[str(n) for n in record.get("names", [])],
+        expected_facts={str(t): [str(f) for f in fs] for t, fs in dict(record.get("expected_facts", {})).items()},
     )
 
 

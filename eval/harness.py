@@ -34,6 +34,10 @@ TARGETS: dict[str, tuple[str, float]] = {
     "unanswerable (near miss).declined": (">=", 0.70),
     "fact.not_stated": ("<=", 0.10),
     "twin.false_abstention": ("<=", 0.034),
+    # issue 21: questions about several papers, each paper's facts in its own cited sentences
+    "compare.citation_recall": (">=", 0.90),
+    "compare.fact_recall": (">=", 0.70),
+    "compare.citation_precision": (">=", 0.80),
 }
 
 
@@ -71,6 +75,8 @@ def score(q: Question, answer: Any, ranked: list[str], retrieve_ms: float, answe
         "citation_valid": valid, "flags": len(answer.flags), "evidence": answer.evidence,
         "retrieve_ms": round(retrieve_ms, 2), "answer_ms": round(answer_ms, 2), "answer": answer.text,
     }
+    if q.expected_facts:
+        row["expected_facts"] = q.expected_facts
     if expected:
         row.update({
             "hit@1": m.hit_at(ranked, expected, 1), "hit@5": m.hit_at(ranked, expected, 5),
@@ -90,6 +96,8 @@ def score(q: Question, answer: Any, ranked: list[str], retrieve_ms: float, answe
         row["coverage_ok"] = (answer.abstained and row["said_missing"] if q.type == "absent" else
                               not answer.abstained and row["said_passing"] if q.type == "mentioned" else
                               not answer.abstained and not row["said_missing"] and not row["said_passing"])
+    if q.expected_facts and not answer.abstained:
+        row.update(own_facts(q, answer))
     # an asked fact the top paper's abstract does not state: right for a near miss, wrong for a fact twin
     row["said_not_stated"] = bool(answer.not_stated)
     row["passed"], row["reason"] = verdict(row)
@@ -97,6 +105,23 @@ def score(q: Question, answer: Any, ranked: list[str], retrieve_ms: float, answe
         row["passed"], row["reason"] = False, ("did not say no paper is about it" if q.type == "mentioned" else
                                                "said the corpus lacks a name it has")
     return row
+
+
+def own_facts(q: Question, answer: Any) -> dict[str, Any]:
+    """A compare question's facts found in sentences citing their own paper (a fact under another paper's
+    citation does not count), and the most sentences citing one paper."""
+    from rag import answer_sentences
+
+    by_title = {c.title: c.n for c in answer.citations}
+    per_paper: dict[int, list[str]] = {}
+    for sentence, nums in answer_sentences(answer.text):
+        for n in set(nums):
+            per_paper.setdefault(n, []).append(sentence)
+    facts = [(t, f) for t, fs in q.expected_facts.items() for f in fs]
+    found = [f for t, f in facts if any(f in s for s in per_paper.get(by_title.get(t, -1), []))]
+    return {"fact_recall": len(found) / len(facts) if facts else None,
+            "missing_facts": [f for _, f in facts if f not in found],
+            "sentences_per_paper": max((len(v) for v in per_paper.values()), default=0)}
 
 
 def verdict(row: dict[str, Any]) -> tuple[bool, str]:
@@ -165,6 +190,10 @@ def _group_metrics(rows: list[dict[str, Any]]) -> dict[str, float | None]:
         for key in ("citation_precision", "citation_recall", "keyword_recall"):
             out[key] = m.mean(r[key] for r in answerable)
         out["false_abstention"] = m.mean(float(r["abstained"]) for r in answerable)
+        if any("expected_facts" in r for r in answerable):
+            with_facts = [r for r in answerable if "expected_facts" in r]
+            out["fact_recall"] = m.mean(r.get("fact_recall", 0.0) for r in with_facts)  # an abstention finds none
+            out["two_per_paper"] = m.mean(float(r.get("sentences_per_paper", 0) <= 2) for r in with_facts)
         out["not_stated"] = m.mean(float(r.get("said_not_stated", False)) for r in answerable)
     if unanswerable:
         out["abstention"] = m.mean(float(r["abstained"]) for r in unanswerable)

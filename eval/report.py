@@ -24,6 +24,9 @@ MISSES = {
     "coverage_ok": lambda r: r.get("coverage_ok") is False,
     "false_abstention": lambda r: r["answerable"] and r["abstained"],
     "keyword_recall": lambda r: (r.get("keyword_recall") or 0.0) < 1.0,
+    "citation_recall": lambda r: r["answerable"] and (r.get("citation_recall") or 0.0) < 1.0,
+    "citation_precision": lambda r: r["answerable"] and (r.get("citation_precision") or 0.0) < 1.0,
+    "fact_recall": lambda r: "expected_facts" in r and (r.get("fact_recall") or 0.0) < 1.0,
 }
 
 
@@ -69,7 +72,7 @@ def why(target: dict[str, Any], rows: list[dict[str, Any]], limit: int = 6) -> s
 def _kind(reason: str) -> str:
     """A reason without its per-question numbers, so that like reasons count together."""
     for prefix in ("first expected paper at rank", "missing keywords", "answered instead of abstaining",
-                   "abstained wrongly", "cites no expected paper"):
+                   "abstained wrongly", "cites no expected paper"):  # "missing keywords" covers a compare's facts
         if reason.startswith(prefix):
             return prefix
     return reason

@@ -287,3 +287,15 @@ def test_questions_file_coverage():
     if missing:
         problems.append(f"{QUESTIONS.name}: no question of type {', '.join(missing)}")
     _fail_if(problems, f"coverage problems in {QUESTIONS.name} (counts: {counts})")
+
+
+def test_compare_questions_are_what_they_claim():
+    """The `compare` questions (several gold papers each): every gold title is in the corpus, every expected fact
+    is written in its own paper's abstract, the question does not copy the titles (eval/compare_check.py)."""
+    from eval.compare_check import problems
+    from rag.corpus.parse import load_corpus
+
+    records = [r for _, r in well_typed(QUESTIONS) if r["type"] == "compare"]
+    abstracts = {p.title: p.abstract for p in load_corpus([ROOT / "seeds"]).papers}
+    found, _ = problems(records, abstracts, False)
+    assert len(records) >= 20 and not found, found
