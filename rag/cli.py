@@ -224,6 +224,37 @@ def ask(
 
 @app.command()
 @_friendly
+def compare(
+    question: str = typer.Argument(..., help="A question about several papers, e.g. 'Which papers ..., and what "
+                                              "does each report?'"),
+    k: int = typer.Option(None, "-k", min=1, max=20, help="Papers to consider (default: as `rag ask` chooses)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only papers published on or after YYYY-MM-DD."),
+    until: Optional[str] = typer.Option(None, "--until", help="Only papers published on or before YYYY-MM-DD."),
+    as_json: bool = typer.Option(False, "--json", help="Print the table as one JSON object."),
+    as_csv: bool = typer.Option(False, "--csv", help="Print the table as CSV."),
+    as_markdown: bool = typer.Option(False, "--markdown", help="Print the table as Markdown (the default)."),
+) -> None:
+    """A table of the papers that answer the question: what each proposes, its task or data, what it reports,
+    each cell a sentence of that paper's own abstract (offline)."""
+    from rag.answer.answerer import Answerer
+    from rag.answer.compare import compare as make_table
+
+    if as_json + as_csv + as_markdown > 1:
+        _fail("--json, --csv and --markdown exclude each other", "pick one")
+    lo, hi = _parse_date(since, "--since"), _parse_date(until, "--until")
+    table = make_table(Answerer(_settings()), question, k=k, since=lo, until=hi)
+    if as_json:
+        typer.echo(json.dumps(table.to_dict()))
+    elif as_csv:
+        typer.echo(table.to_csv(), nl=False)
+    else:
+        typer.echo(table.to_markdown())
+        if not table.abstained:
+            typer.echo(f"\n{len(table.rows)} papers; {table.papers_searched} papers searched", err=True)
+
+
+@app.command()
+@_friendly
 def chat(
     k: int = typer.Option(None, "-k", min=1, max=20, help="Papers given as sources (default RAG_ANSWER_K=5)."),
     offline: bool = typer.Option(False, "--offline", help="Answer from the abstracts' own sentences, no LLM."),

@@ -1,0 +1,131 @@
+"""A comparison table of the papers that answer a question (`rag compare`): one row per paper the answer cites,
+each cell a sentence of that paper's own abstract (never another paper's), chosen by its role: what the paper
+proposes, its task or data, what it reports (numbers with their units or metric names). Offline and
+deterministic; a cell is empty when the abstract has no sentence in that role.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from rag.answer.extractive import CONTRIBUTION, third_person
+from rag.text.cites import strip_citation_marks
+from rag.text.sentences import split_sentences
+
+if TYPE_CHECKING:
+    from rag.answer.answerer import Answerer
+
+COLUMNS = ("proposes", "setting", "results")
+# A reported number: a figure with a unit, a multiplier or a metric name near it.
+MEASURE = re.compile(
+    r"\b\d[\d,]*(?:\.\d+)?\s*(?:%|\\%|×|x\b|times\b|-?fold\b|pp\b|points?\b|ms\b|s\b|seconds?\b|hours?\b|days?\b|"
+    r"[KMGT]B\b|[kMB]\b|tokens?/s\b|FLOPs?\b|GPUs?\b)"
+    r"|\b(?:accuracy|F1|BLEU|ROUGE|pass@\d+|perplexity|speed-?ups?|throughput|latency|win rate|success rate|"
+    r"state-of-the-art|SOTA)\b[^.]{0,40}?\d", re.IGNORECASE)
+PROPOSE = re.compile(r"\b(?:we|this (?:paper|work)|the authors)\b[^.]{0,60}?\b(?:propos|introduc)\w*", re.IGNORECASE)
+RESULT_WORDS = re.compile(r"\b(?:outperform|improv|achiev|reduc|speed|faster|surpass|match|gain|boost|cut)\w*", re.IGNORECASE)
+SETTING_WORDS = re.compile(r"\b(?:benchmarks?|datasets?|corpus|corpora|tasks?|evaluat\w*|experiments?|trained on|tested on|"
+                           r"domains?|settings?|applications?)\b", re.IGNORECASE)
+
+
+@dataclass
+class Cell:
+    """One cell: a sentence of the row's own abstract (its position there, for highlighting), or empty."""
+
+    text: str = ""
+    sentence: int | None = None  # index of the sentence in the abstract
+
+
+@dataclass
+class Row:
+    """One paper of the comparison."""
+
+    n: int  # its citation number in the answer
+    paper_id: str
+    title: str
+    date: str | None
+    proposes: Cell = field(default_factory=Cell)
+    setting: Cell = field(default_factory=Cell)
+    results: Cell = field(default_factory=Cell)
+
+
+@dataclass
+class Comparison:
+    """The table for a question, or the answerer's abstention (no rows) when the corpus does not answer it."""
+
+    question: str
+    rows: list[Row]
+    papers_searched: int
+    abstained: bool = False
+    text: str = ""  # the abstention with the nearest papers, when abstained
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        return asdict(self)
+
+    def to_csv(self) -> str:
+        """One line per paper: n, title, date, then the three cells."""
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["n", "title", "date", *COLUMNS])
+        for r in self.rows:
+            writer.writerow([r.n, r.title, r.date or "", *(getattr(r, c).text for c in COLUMNS)])
+        return out.getvalue()
+
+    def to_markdown(self) -> str:
+        """A Markdown table (pipes in cells escaped), or the abstention text."""
+        if self.abstained:
+            return self.text
+
+        def cell(text: str) -> str:
+            return " ".join(text.split()).replace("|", "\\|") or "–"
+
+        lines = ["| [n] | paper | proposes | task or data | reports |", "|---|---|---|---|---|"]
+        for r in self.rows:
+            paper = cell(r.title) + (f" ({r.date})" if r.date else "")
+            lines.append(f"| [{r.n}] | {paper} | " + " | ".join(cell(getattr(r, c).text) for c in COLUMNS) + " |")
+        return "\n".join(lines)
+
+
+def cells(abstract: str) -> dict[str, Cell]:
+    """The abstract's sentence for each role (each sentence used once): the contribution ("we propose ..."), the
+    sentence that reports the most measures, the one that names the task or data."""
+    sentences = split_sentences(abstract)
+    out: dict[str, Cell] = {c: Cell() for c in COLUMNS}
+    used: set[int] = set()
+
+    def take(role: str, i: int | None) -> None:
+        if i is not None:
+            out[role] = Cell(third_person(strip_citation_marks(sentences[i])), i)
+            used.add(i)
+
+    proposes = [i for i, s in enumerate(sentences) if PROPOSE.search(s)] or [
+        i for i, s in enumerate(sentences) if CONTRIBUTION.search(s)]
+    take("proposes", proposes[0] if proposes else 0 if sentences else None)
+    scored = [(len(MEASURE.findall(s)) + 0.5 * bool(RESULT_WORDS.search(s)), -i, i) for i, s in enumerate(sentences)
+              if i not in used and MEASURE.search(s)]
+    take("results", max(scored)[2] if scored else None)
+    take("setting", next((i for i, s in enumerate(sentences) if i not in used and SETTING_WORDS.search(s)), None))
+    return out
+
+
+def compare(answerer: Answerer, question: str, k: int | None = None, since: date | None = None,
+            until: date | None = None) -> Comparison:
+    """The papers the offline answer to the question cites (for a question about several papers, every paper
+    close to the top one), one row each, in citation order."""
+    answer = answerer.ask(question, k=k, since=since, until=until, mode="extractive")
+    if answer.abstained:
+        return Comparison(answer.question, [], answer.papers_searched, True, answer.text)
+    by_n = {s.n: s for s in answer.sources}
+    rows = []
+    for c in answer.citations:
+        src = by_n[c.n]
+        record = answerer.retriever.paper(src.paper_id)
+        abstract = record.abstract if record is not None and record.abstract else src.text
+        rows.append(Row(c.n, src.paper_id, strip_citation_marks(src.title), src.date, **cells(abstract)))
+    return Comparison(answer.question, rows, answer.papers_searched)
