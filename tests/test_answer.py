@@ -469,3 +469,11 @@ def test_a_question_about_several_papers_gets_each_of_them(offline):
     for para in a.text.split("\n\n"):
         assert len(split_sentences(para.split(": ", 1)[1])) <= 2, para
         assert len(set(cited_numbers(para))) == 1  # one paper a paragraph
+
+
+def test_asked_what_several_papers_report_each_gives_its_numbers(offline):
+    """A question about several papers that asks what they report: each paper's second sentence is the one with
+    its measures (S-LoRA's "up to 4 times"), not only its best-matching one."""
+    a = offline.ask("Which papers tackle serving thousands of LoRA adapters, and what throughput gains do they report?")
+    s_lora = next(p for p in a.text.split("\n\n") if p.startswith("S-LoRA"))
+    assert "4 times" in s_lora and len(split_sentences(s_lora.split(": ", 2)[-1])) <= 2

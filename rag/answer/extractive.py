@@ -51,6 +51,11 @@ MANY = re.compile(rf"\b(?:which|what)\s+(?:[\w-]+,?\s+){{0,4}}?{_PAPERS}\b"
                   rf"|\b(?:do|have|did)\s+researchers\b", re.IGNORECASE)
 
 
+# ... and asks what they report: numbers are then what each paper's second sentence should carry.
+ASKS_RESULTS = re.compile(r"\b(?:report\w*|results?|gains?|speed-?ups?|improv\w*|savings?|how (?:much|many|big|fast|large)|"
+                          r"accuracy|throughput|performance|rates?|numbers?|reduc\w*|faster|compare what)\b", re.IGNORECASE)
+
+
 def asks_many(question: str) -> bool:
     """Whether the question asks about several papers (which answer it, what each reports)."""
     return bool(MANY.search(question))
@@ -119,7 +124,8 @@ def pick_sentences(question: str, sources: list[Source], embedder: Embedder,
         scored.setdefault(n, []).append(Pick(n, i, sent, sum(weights[t] for t in hit) / total + DENSE_WEIGHT * cos, hit))
     rank = {src.n: i for i, src in enumerate(sources)}
     if many:
-        chosen = [p for src in sources for p in _from_top(scored.get(src.n, []), weights, total, PER_PAPER_MANY)]
+        results = ASKS_RESULTS.search(question) is not None
+        chosen = [p for src in sources for p in _each(scored.get(src.n, []), weights, total, results)]
         return sorted(chosen, key=lambda p: (rank[p.n], p.order))
     top_n = sources[0].n
     chosen = _from_top(scored.get(top_n, []), weights, total)
@@ -129,6 +135,20 @@ def pick_sentences(question: str, sources: list[Source], embedder: Embedder,
         if best is not None and best.score >= bar and len(chosen) < MAX_SENTENCES:
             chosen.append(best)
     return sorted(chosen, key=lambda p: (rank[p.n], p.order))
+
+
+def _each(picks: list[Pick], weights: dict[str, float], total: float, results: bool) -> list[Pick]:
+    """One paper's sentences in an answer about several: its best one, then, when the question asks what the papers
+    report, the sentence that reports the most measures (numbers with units or metric names), else as _from_top."""
+    if not results or not picks:
+        return _from_top(picks, weights, total, PER_PAPER_MANY)
+    from rag.answer.compare import MEASURE
+
+    best = max(picks, key=lambda p: (p.score, -p.order))
+    measured = [p for p in picks if p is not best and MEASURE.search(p.sentence)]
+    if not measured:
+        return _from_top(picks, weights, total, PER_PAPER_MANY)
+    return [best, max(measured, key=lambda p: (len(MEASURE.findall(p.sentence)), p.score))]
 
 
 def _from_top(picks: list[Pick], weights: dict[str, float], total: float, limit: int = PER_PAPER) -> list[Pick]:
