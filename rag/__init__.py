@@ -29,6 +29,8 @@ _EXPORTS = {
     "Retriever": "rag.search.retriever",
     "Answerer": "rag.answer.answerer",
     "HISTORY_TURNS": "rag.answer.answerer",
+    "compare_papers": "rag.answer.compare",
+    "Comparison": "rag.answer.compare",
     "LLM": "rag.llm.client",
     "use_llm": "rag.llm.client",
     "llm_base_url": "rag.llm.client",
@@ -69,13 +71,13 @@ _EXPORTS = {
     "parse_day": "rag.text.dates",
     "DateRange": "rag.text.dates",
 }
-_ALIASES = {"llm_base_url": "base_url", "bm25_tokenize": "tokenize", "GENERIC_WORDS": "GENERIC", "name_coverage": "check"}  # public name -> name in its module
+_ALIASES = {"compare_papers": "compare", "llm_base_url": "base_url", "bm25_tokenize": "tokenize", "GENERIC_WORDS": "GENERIC", "name_coverage": "check"}  # public name -> name in its module
 
 __all__ = [  # the same names as _EXPORTS (tests/test_public_api.py checks)
-    "Answer", "Answerer", "CITE_MARK", "GENERIC_WORDS", "Citation", "ConfigError", "CorpusError", "DataHomeError", "DateRange",
+    "Answer", "Answerer", "CITE_MARK", "Comparison", "GENERIC_WORDS", "Citation", "ConfigError", "CorpusError", "DataHomeError", "DateRange",
     "Flag", "HISTORY_TURNS", "Hit", "IndexMismatchError", "IndexMissingError", "IngestSummary", "LLM", "LLMError",
     "Paper", "PaperRecord", "Paths", "RagError", "Retriever", "Settings", "Source", "StoreUnavailableError", "Turn",
-    "Usage", "answer_sentences", "bm25_tokenize", "content_terms", "get_settings", "ingest", "is_name_token", "llm_base_url", "name_coverage",
+    "Usage", "answer_sentences", "bm25_tokenize", "compare_papers", "content_terms", "get_settings", "ingest", "is_name_token", "llm_base_url", "name_coverage",
     "load_corpus", "paper_id", "parse_day", "question_names", "seed_files", "surface_key", "use_llm", "SurfaceIndex",
 ]
 
@@ -96,6 +98,8 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for type checkers and editors; never executed
     from rag.answer.answerer import HISTORY_TURNS, Answerer
     from rag.answer.citations import answer_sentences
+    from rag.answer.compare import Comparison
+    from rag.answer.compare import compare as compare_papers
     from rag.answer.coverage import check as name_coverage
     from rag.config import Settings, get_settings
     from rag.corpus.parse import load_corpus, paper_id, seed_files

@@ -114,3 +114,20 @@ def test_ten_simultaneous_chats_get_their_own_answers(client):
         assert t["question"] == q and t["done"]
         assert t["answer"] == a["answer"] and t["citations"] == a["citations"]
     assert len({t["answer"] for t in together}) == 10
+
+
+def test_compare_endpoint_returns_a_table_of_own_sentences(client):
+    out = client.predict("Which papers tackle serving thousands of LoRA adapters that share one base model?",
+                         api_name="/compare")
+    assert not out["abstained"] and len(out["rows"]) >= 2
+    titles = {r["title"] for r in out["rows"]}
+    assert "S-LoRA: Serving Thousands of Concurrent LoRA Adapters" in titles
+    for r in out["rows"]:
+        abstract = client.predict(r["paper_id"], api_name="/paper")["abstract"]
+        for role in ("proposes", "setting", "results"):
+            cell = r[role]
+            assert (cell["text"] == "") == (cell["sentence"] is None)
+            # the cell is its own paper's sentence (third person: compare a stretch of its words)
+            assert not cell["text"] or " ".join(cell["text"].split()[2:8]) in " ".join(abstract.split())
+    with pytest.raises(Exception, match="empty"):
+        client.predict("   ", api_name="/compare")

@@ -1,4 +1,4 @@
-"""Endpoints for programs (gradio_client, and MCP tools when the MCP server is on): /ask, /search, /paper.
+"""Endpoints for programs (gradio_client, and MCP tools when the MCP server is on): /ask, /search, /paper, /compare.
 
 They take and return plain JSON, so a client needs no Gradio component: /ask streams
 {"answer": text so far, "done": false} while the answer is written, then the whole answer
@@ -76,6 +76,25 @@ def register(backend: Backend) -> None:
                            title="Unknown paper")
         return rec.as_stored()
 
+    def compare(question: str, k: int = 0, since: str = "", until: str = "") -> dict:
+        """A table of the papers that answer a question about several papers: one row per paper, with what it
+        proposes, its task or data and what it reports, each cell a sentence of that paper's own abstract.
+
+        Args:
+            question: a question about several papers, e.g. "Which papers ..., and what does each report?".
+            k: number of papers to consider (0: as /ask chooses).
+            since: only papers published on or after this date, YYYY-MM-DD (empty: no limit).
+            until: only papers published on or before this date, YYYY-MM-DD (empty: no limit).
+        Returns:
+            question, rows (n, paper_id, title, date, proposes/setting/results: {text, sentence}),
+            papers_searched, abstained, and text (the abstention with the nearest papers, when abstained).
+        """
+        try:
+            return backend.compare(question, k or None, since, until).to_dict()
+        except RagError as e:
+            raise user_error(e) from None
+
     gr.api(ask, api_name="ask", concurrency_limit=CONCURRENCY, concurrency_id="answer")
+    gr.api(compare, api_name="compare", concurrency_limit=CONCURRENCY, concurrency_id="answer")
     gr.api(search, api_name="search", concurrency_limit=CONCURRENCY)
     gr.api(paper, api_name="paper", concurrency_limit=CONCURRENCY)

@@ -23,6 +23,7 @@ from rag import ConfigError  # noqa: E402
 from ui import api, assets, render  # noqa: E402
 from ui.backend import Backend  # noqa: E402
 from ui.chat import make_chat_turn, new_conversation  # noqa: E402
+from ui.compare_tab import CompareTab  # noqa: E402
 from ui.papers import PapersTab, ask_question  # noqa: E402
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def _model_text(backend: Backend) -> str:
 
 
 def build(settings: Settings, backend: Backend | None = None) -> gr.Blocks:
-    """The page: Chat (answer + sources panel + controls) and Papers tabs, plus the API endpoints."""
+    """The page: Chat (answer + sources panel + controls), Compare and Papers tabs, plus the API endpoints."""
     backend = backend or Backend(settings)
     chat_turn = make_chat_turn(backend)
     with gr.Blocks(title="rag-papers: cited answers") as demo:
@@ -76,6 +77,8 @@ def build(settings: Settings, backend: Backend | None = None) -> gr.Blocks:
                         gr.Markdown(_model_text(backend), elem_classes="figures")
                     with gr.Column(scale=2):
                         sources = gr.HTML(render.sources_html([]), elem_id="sources", label="Sources")
+            with gr.Tab("Compare", id="compare"):
+                CompareTab(backend).build()
             with gr.Tab("Papers", id="papers") as papers_tab:
                 papers = PapersTab(backend)
                 papers.build()

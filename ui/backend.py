@@ -17,7 +17,7 @@ from rag import (HISTORY_TURNS, Answer, Citation, DateRange, IndexMissingError, 
                  parse_day, use_llm)
 
 if TYPE_CHECKING:
-    from rag import Answerer, Settings
+    from rag import Answerer, Comparison, Settings
 
 OFFLINE = "Offline (extractive)"
 
@@ -144,6 +144,15 @@ class Backend:
     def paper(self, paper_id: str) -> PaperRecord | None:
         """One paper's record with its whole abstract, or None."""
         return self.answerer().retriever.paper((paper_id or "").strip())
+
+    def compare(self, question: str, k: int | None, since: str | None, until: str | None) -> Comparison:
+        """The comparison table for a question (offline; no rows when the corpus does not answer it)."""
+        from rag import compare_papers
+
+        if not (question or "").strip():
+            raise RagError("the question is empty", "ask about several papers, e.g. 'Which papers ...?'")
+        lo, hi = parse_day(since, "the start date"), parse_day(until, "the end date")
+        return compare_papers(self.answerer(), question, k=k or None, since=lo, until=hi)
 
 
 def _row(rec: PaperRecord) -> dict[str, Any]:
