@@ -14,9 +14,10 @@ from typing import Any, Callable
 
 from eval import metrics as m
 from eval.golden import TYPES, Question
-from rag import Settings, paper_id
+from rag import Settings, content_terms, paper_id
 
 PROJECT_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+TABLE_COLUMNS = ("proposes", "setting", "results")  # the table's cells, in `rag compare`'s order
 RANK_K = 10  # retrieval metrics look at the first 10 papers
 
 # What the issue asks the offline pipeline to reach; the report marks each as met or not.
@@ -38,6 +39,12 @@ TARGETS: dict[str, tuple[str, float]] = {
     "compare.citation_recall": (">=", 0.90),
     "compare.fact_recall": (">=", 0.70),
     "compare.citation_precision": (">=", 0.80),
+    # ... and as `rag compare`'s table: gold papers as rows, rows that belong, facts in their own row's cells,
+    # cells whose words are their own paper's
+    "compare.table_row_recall": (">=", 0.90),
+    "compare.table_row_precision": (">=", 0.80),
+    "compare.table_cell_recall": (">=", 0.70),
+    "compare.table_cell_precision": (">=", 1.0),
 }
 
 
@@ -124,6 +131,40 @@ def own_facts(q: Question, answer: Any) -> dict[str, Any]:
             "sentences_per_paper": max((len(v) for v in per_paper.values()), default=0)}
 
 
+PRONOUN_TERMS = content_terms("the authors they them their theirs themselves")  # `third_person` for we/us/our
+
+
+def table_scores(q: Question, table: Any, paper: Callable[[str], Any]) -> dict[str, Any]:
+    """A compare question's table: gold papers among the rows (row recall), rows that are gold papers (row
+    precision), facts found in a cell of their own paper's row (cell recall), and cells whose every term is in
+    their own paper's title or abstract (cell precision: an extracted sentence passes by construction, a cell
+    filled from another paper or written by a model does not unless its words are the paper's). Also the table
+    itself (rows and cells as text) for the report."""
+    expected = {paper_id(t): t for t in q.expected_titles}
+    rows = [] if table.abstained else table.rows
+    ids = [r.paper_id for r in rows]
+    facts = [(paper_id(t), f) for t, fs in q.expected_facts.items() for f in fs]
+    cells = {r.paper_id: [getattr(r, c).text for c in TABLE_COLUMNS] for r in rows}
+    found = [f for pid, f in facts if any(f.casefold() in c.casefold() for c in cells.get(pid, []))]
+    own, checked = 0, 0
+    for r in rows:
+        rec = paper(r.paper_id)
+        words = content_terms(f"{r.title} {rec.abstract if rec else ''}") | PRONOUN_TERMS
+        for text in cells[r.paper_id]:
+            if text:
+                checked += 1
+                own += content_terms(text) <= words
+    return {
+        "table_row_recall": m.citation_recall(ids, expected),
+        "table_row_precision": m.citation_precision(ids, expected),
+        "table_cell_recall": len(found) / len(facts) if facts else None,
+        "table_cell_precision": own / checked if checked else None,
+        "table_missing_facts": [f for _, f in facts if f not in found],
+        "table": [{"n": r.n, "title": r.title, "gold": r.paper_id in expected, "cells": cells[r.paper_id]}
+                  for r in rows],
+    }
+
+
 def verdict(row: dict[str, Any]) -> tuple[bool, str]:
     """Did the question pass, and if not, why (in words a maintainer can act on)?
 
@@ -157,7 +198,7 @@ def run_config(settings: Settings, questions: list[Question], mode: str = "extra
                keep_sources: dict[str, dict[int, str]] | None = None) -> list[dict[str, Any]]:
     """Answer every question with settings (abstention as configured) and score each. keep_sources, when
     given, receives each question's source texts by number (for the LLM judge)."""
-    from rag import Answerer
+    from rag import Answerer, compare_papers
 
     answerer = Answerer(settings)
     answerer.ask("warm up the index and the embedder", mode=mode)  # first-call costs are not latency
@@ -171,7 +212,11 @@ def run_config(settings: Settings, questions: list[Question], mode: str = "extra
         retrieve_ms = (time.perf_counter() - t) * 1000
         # what the answerer saw first (papers carried over from earlier turns), then the rest of the ranking
         ranked = _unique([s.paper_id for s in answer.sources] + [h.paper_id for h in hits])
-        rows.append(score(q, answer, ranked, retrieve_ms, answer_ms))
+        row = score(q, answer, ranked, retrieve_ms, answer_ms)
+        if q.expected_facts:  # a question about several papers is also asked as `rag compare` would
+            row.update(table_scores(q, compare_papers(answerer, q.question, since=q.since, until=q.until),
+                                    answerer.retriever.paper))
+        rows.append(row)
         if keep_sources is not None:
             keep_sources[q.id] = {s.n: s.text for s in answer.sources}
         if on_question:
@@ -194,6 +239,8 @@ def _group_metrics(rows: list[dict[str, Any]]) -> dict[str, float | None]:
             with_facts = [r for r in answerable if "expected_facts" in r]
             out["fact_recall"] = m.mean(r.get("fact_recall", 0.0) for r in with_facts)  # an abstention finds none
             out["two_per_paper"] = m.mean(float(r.get("sentences_per_paper", 0) <= 2) for r in with_facts)
+            for key in ("table_row_recall", "table_row_precision", "table_cell_recall", "table_cell_precision"):
+                out[key] = m.mean(r.get(key) for r in with_facts)
         out["not_stated"] = m.mean(float(r.get("said_not_stated", False)) for r in answerable)
     if unanswerable:
         out["abstention"] = m.mean(float(r["abstained"]) for r in unanswerable)

@@ -220,6 +220,33 @@ def _status(row: dict[str, Any], changes: dict[str, list[str]]) -> str:
     return "pass" if row["passed"] else "fail"
 
 
+def tables_html(rows: list[dict[str, Any]]) -> str:
+    """Each compare question's table as `rag compare` made it: gold rows green, others red; a cell holding an
+    expected fact of its own paper in bold, and the facts no cell of their paper holds listed under it."""
+    e = html.escape
+    parts = []
+    for r in (r for r in rows if "table" in r):
+        parts.append(f"<h3>{e(r['id'])}: {e(r['question'])}</h3>")
+        if not r["table"]:
+            parts.append("<p class='bad'>no table (abstained)</p>")
+        facts = {t: fs for t, fs in r.get("expected_facts", {}).items()}
+        body = []
+        for row in r["table"]:
+            mine = facts.get(row["title"], [])
+            cells = "".join(
+                f"<td>{'<b>' if any(f.casefold() in c.casefold() for f in mine) else ''}{e(c) or '–'}"
+                f"{'</b>' if any(f.casefold() in c.casefold() for f in mine) else ''}</td>" for c in row["cells"])
+            body.append(f"<tr class='{'good' if row['gold'] else 'bad'}'><td>[{row['n']}]</td><td>{e(row['title'])}</td>"
+                        f"{cells}</tr>")
+        if body:
+            parts.append("<table><tr><th>[n]</th><th>paper</th><th>proposes</th><th>task or data</th><th>reports</th>"
+                         "</tr>" + "".join(body) + "</table>")
+        missing = r.get("table_missing_facts") or []
+        if missing:
+            parts.append(f"<p class='muted'>facts in no cell of their paper: {e('; '.join(missing))}</p>")
+    return "<h2>Comparison tables</h2>" + "".join(parts) if parts else ""
+
+
 def html_report(result: dict[str, Any], baseline: dict[str, Any] | None) -> str:
     """A self-contained HTML page (plots inline, no outside requests); all corpus text is escaped."""
     e = html.escape
@@ -252,6 +279,7 @@ def html_report(result: dict[str, Any], baseline: dict[str, Any] | None) -> str:
     parts.append("</table>")
     for title, uri in plots(result, baseline):
         parts.append(f"<h2>{e(title)}</h2><img alt='{e(title)}' src='{uri}'>")
+    parts.append(tables_html(result["rows"]))
     parts.append("<h2>Questions</h2><p class='muted'>Newly failed first, then newly passed, then failing.</p>"
                  "<table><tr><th>id</th><th>type</th><th>status</th><th>why</th><th>question</th>"
                  "<th>expected</th><th>cited</th><th>rank</th><th>ms</th></tr>")

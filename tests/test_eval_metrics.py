@@ -141,3 +141,28 @@ def test_compare_configs_parse_and_reject_unknown_settings():
     assert c.name == "wide" and c.overrides == {"answer_k": "8", "rrf_k": "30"}
     with pytest.raises(RagError, match="bad --config part"):
         parse_config("x:no_such_setting=1")
+
+
+def test_table_scores_count_rows_facts_in_their_own_row_and_cells_from_their_own_paper():
+    """rag compare's table scored by hand: a gold row with its fact, a gold row whose fact sits in another
+    paper's row (not counted), a row that does not belong, and a cell borrowing words from another paper."""
+    from rag import Comparison, PaperRecord, paper_id
+    from rag.answer.compare import Cell, Row
+
+    from eval.harness import table_scores
+
+    abstracts = {"A": "We propose Foo. Foo is 4x faster on ImageNet.", "B": "We introduce Bar for parsing.",
+                 "C": "We study Baz."}
+    q = golden.Question("c-x", "compare", "which?", ["A", "B"], expected_facts={"A": ["4x faster"], "B": ["Bar"]})
+    rows = [Row(1, paper_id("A"), "A", None, Cell("The authors propose Foo.", 0), results=Cell("Foo is 4x faster on ImageNet.", 1)),
+            Row(2, paper_id("B"), "B", None, Cell("Parsing with Bar and Foo is 4x faster.", 0)),  # borrows A's words
+            Row(3, paper_id("C"), "C", None, Cell("The authors study Baz.", 0))]
+    by_id = {paper_id(t): PaperRecord(paper_id=paper_id(t), title=t, abstract=a) for t, a in abstracts.items()}
+    s = table_scores(q, Comparison("which?", rows, 3), by_id.get)
+    assert s["table_row_recall"] == 1.0 and math.isclose(s["table_row_precision"], 2 / 3)
+    assert s["table_cell_recall"] == 1.0  # "Bar" in B's row (its own), "4x faster" in A's row
+    assert math.isclose(s["table_cell_precision"], 3 / 4) and [r["gold"] for r in s["table"]] == [True, True, False]
+    q2 = golden.Question("c-y", "compare", "which?", ["A", "B"], expected_facts={"A": ["Bar", "ImageNet"]})
+    assert table_scores(q2, Comparison("which?", rows, 3), by_id.get)["table_cell_recall"] == 0.5  # "Bar": B's row only
+    gone = table_scores(q, Comparison("which?", [], 3, abstained=True, text="no"), by_id.get)
+    assert gone["table_row_recall"] == 0.0 and gone["table_row_precision"] is None and gone["table_cell_recall"] == 0.0
