@@ -139,16 +139,21 @@ def pick_sentences(question: str, sources: list[Source], embedder: Embedder,
 
 def _each(picks: list[Pick], weights: dict[str, float], total: float, results: bool) -> list[Pick]:
     """One paper's sentences in an answer about several: its best one, then, when the question asks what the papers
-    report, the sentence that reports the most measures (numbers with units or metric names), else as _from_top."""
-    if not results or not picks:
-        return _from_top(picks, weights, total, PER_PAPER_MANY)
+    report, the sentence that reports the most measures (numbers with units or metric names), else its
+    contribution sentence ("we propose ...") that best matches the question (a paper may state several), else its
+    next best sentence."""
+    if not picks:
+        return []
     from rag.answer.compare import MEASURE
 
     best = max(picks, key=lambda p: (p.score, -p.order))
-    measured = [p for p in picks if p is not best and MEASURE.search(p.sentence)]
-    if not measured:
-        return _from_top(picks, weights, total, PER_PAPER_MANY)
-    return [best, max(measured, key=lambda p: (len(MEASURE.findall(p.sentence)), p.score))]
+    rest = [p for p in picks if p is not best]
+    measured = [p for p in rest if MEASURE.search(p.sentence)] if results else []
+    if measured:
+        return [best, max(measured, key=lambda p: (len(MEASURE.findall(p.sentence)), p.score))]
+    contributions = [p for p in rest if CONTRIBUTION.search(p.sentence)]
+    second = max(contributions or rest, key=lambda p: (p.score, -p.order), default=None)
+    return [best] + ([second] if second is not None else [])
 
 
 def _from_top(picks: list[Pick], weights: dict[str, float], total: float, limit: int = PER_PAPER) -> list[Pick]:
