@@ -2,21 +2,27 @@
 
 scripts/test.sh installs chromium with apt-get when it is missing. Without it these tests FAIL (they
 never skip): the browser is the only check that a person actually sees the answer and its evidence.
-Screenshots go to artifacts/screenshots/ (git-ignored).
+Screenshots go to artifacts/screenshots/ (git-ignored), except the Compare tab's at 1280 px, which docs/usage.md
+shows (docs/img/compare-1280.png, rewritten by each run).
 """
 
 from __future__ import annotations
 
+import io
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from testing.seeds import ROOT
 from testing.browser import QUESTION, ask
+from ui import examples
 
 SHOTS = ROOT / "artifacts" / "screenshots"
+DOC_SHOT = ROOT / "docs" / "img" / "compare-1280.png"  # committed: docs/usage.md shows it
 VIEWPORT = {"width": 1400, "height": 950}
+NARROW = {"width": 1280, "height": 900}  # a laptop
 
 VLLM_TITLE = "Efficient Memory Management for Large Language Model Serving with PagedAttention"
 VLLM_Q = "How does vLLM use PagedAttention to reduce KV cache memory waste?"
@@ -24,22 +30,42 @@ UNANSWERABLE = "What is the boiling point of olive oil in Antarctica?"
 LAST_BOT = "#chat [data-testid='bot'] >> nth=-1"
 
 
-@pytest.fixture
-def page(browser, app_url):
-    """A fresh page on the app; `page.requests_seen` lists every URL the page asked for."""
-    context = browser.new_context(viewport=VIEWPORT)
-    pg = context.new_page()
+def open_page(browser: Any, app_url: str, viewport: dict[str, int]) -> Any:
+    """A fresh page on the app in a new context; `page.requests_seen` lists every URL the page asked for."""
+    pg = browser.new_context(viewport=viewport).new_page()
     pg.requests_seen = []
     pg.on("request", lambda r: pg.requests_seen.append(r.url))
     pg.goto(app_url, wait_until="load")
     pg.wait_for_selector(QUESTION, timeout=60_000)
+    return pg
+
+
+@pytest.fixture
+def page(browser, app_url):
+    pg = open_page(browser, app_url, VIEWPORT)
     yield pg
-    context.close()
+    pg.context.close()
+
+
+@pytest.fixture
+def laptop_page(browser, app_url):
+    """The same at 1280 px wide."""
+    pg = open_page(browser, app_url, NARROW)
+    yield pg
+    pg.context.close()
 
 
 def shot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / name))
+
+
+def save_small_png(png: bytes, path: Path) -> None:
+    """A screenshot kept in git: 64 colours (a page of text looks the same, a third of the bytes)."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=64).save(path, optimize=True)
 
 
 def assert_only_local_requests(page: Any, app_url: str) -> None:
@@ -152,4 +178,80 @@ def test_api_page_documents_the_endpoints(page, app_url):
     page.get_by_text('api_name="/ask"').first.wait_for(timeout=10_000)
     for name in ("/ask", "/search", "/paper"):
         assert page.get_by_text(f'api_name="{name}"').count() >= 1
+    assert_only_local_requests(page, app_url)
+
+
+def test_empty_chat_offers_examples_and_one_click_answers_it(page, app_url):
+    offered = page.locator("#chat button.example")
+    assert offered.all_inner_texts() == examples.CHAT  # a first-time visitor sees what to ask
+    offered.first.click()
+    page.wait_for_selector('#sources details.turn[data-turn="0"][open]', timeout=30_000)
+    page.wait_for_function("() => !document.querySelector('#chat').innerText.includes('▍')", timeout=30_000)
+    assert page.locator("#chat [data-testid='user']").inner_text().strip() == examples.CHAT[0]
+    assert cited_ids(page) and page.locator("#sources .source.cited mark.support").count() >= 1
+    assert page.locator("#chat button.example").count() == 0  # the examples give way to the conversation
+    assert page.input_value(QUESTION) == ""
+    assert_only_local_requests(page, app_url)
+
+
+# the row's Reports cell, its paper's card and the card's highlighted sentence, as seen by the page
+def cell(row: int, col: int) -> str:
+    return f'#compare-table [role="gridcell"][data-row="{row}"][data-col="{col}"]'
+
+
+MARK_IN_VIEW = """() => {
+  const m = document.querySelector('#compare-sources .source.picked mark.support');
+  if (!m) return false;
+  const r = m.getBoundingClientRect(), p = document.querySelector('#compare-sources .panel').getBoundingClientRect();
+  return r.top >= p.top - 1 && r.bottom <= p.bottom + 1 && r.top >= 0 && r.bottom <= window.innerHeight;
+}"""
+
+
+def test_compare_tab_at_1280_px_table_beside_its_sources(laptop_page, app_url):
+    page = laptop_page
+    page.get_by_role("tab", name="Compare").click()
+    page.click("#compare-example")  # the chat's comparison example, offered here too: it asks it
+    page.wait_for_selector(cell(1, 4), timeout=30_000)
+    page.wait_for_selector("#compare-sources .panel .source", timeout=30_000)
+    assert page.input_value("#compare-question input") == examples.COMPARE
+
+    # readable at 1280 px: nothing wider than the window, the cells wrap inside the table, the panel beside it
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= NARROW["width"]
+    table = page.locator("#compare-table").bounding_box()
+    reports = page.locator(cell(0, 4))
+    box = reports.bounding_box()
+    assert box["x"] + box["width"] <= table["x"] + table["width"] + 1
+    wrap = reports.evaluate("""e => { const s = e.querySelector('span'), st = getComputedStyle(s);
+      return [st.whiteSpace, s.getBoundingClientRect().height / parseFloat(st.lineHeight)]; }""")
+    assert wrap[0] != "nowrap" and wrap[1] >= 2, wrap  # a long sentence takes several lines, not one clipped one
+    panel = page.locator("#compare-sources").bounding_box()
+    assert panel["x"] >= table["x"] + table["width"] and panel["width"] >= 300
+    assert panel["y"] < table["y"] + table["height"] and table["y"] < panel["y"] + panel["height"]  # side by side
+    cards = page.locator("#compare-sources .source")
+    titles = page.locator("#compare-table [role='gridcell'][data-col='1']").all_inner_texts()
+    assert cards.count() == len(titles) >= 2
+
+    # a click on a Reports cell highlights that sentence in its paper's card, and shows it
+    row = next(i for i, t in enumerate(titles) if t.startswith("S-LoRA"))
+    said = " ".join(page.locator(cell(row, 4)).inner_text().split())
+    page.click(cell(row, 4))
+    page.wait_for_selector("#compare-sources .source.picked mark.support", timeout=30_000)
+    card = page.locator("#compare-sources .source.picked")
+    n = page.locator(cell(row, 0)).inner_text().strip().strip("[]")
+    assert card.get_attribute("id") == f"cmp-{n}" and card.locator(".title").inner_text().startswith("S-LoRA")
+    marked = " ".join(card.locator("mark.support").inner_text().split())
+    assert said[-40:] in marked and "4 times" in marked
+    assert page.locator("#compare-sources mark.support").count() == 1
+    page.wait_for_function(MARK_IN_VIEW, timeout=30_000)  # the panel scrolled to it (smoothly: waited for)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= NARROW["width"]
+    save_small_png(page.screenshot(), DOC_SHOT)  # the viewport only
+
+    # the paper's title picks its card without a sentence; the downloads are still there
+    page.click(cell(0, 1))
+    page.wait_for_function("() => { const c = document.querySelector('#compare-sources .source.picked');"
+                           f" return c && c.id !== 'cmp-{n}'; }}", timeout=30_000)
+    assert page.locator("#compare-sources mark.support").count() == 0
+    with page.expect_download(timeout=30_000) as download:
+        page.click("#compare-csv")
+    assert download.value.suggested_filename == "comparison.csv"
     assert_only_local_requests(page, app_url)

@@ -90,3 +90,21 @@ def test_flag_note_counts_what_the_validator_found():
 def test_paper_html_escapes():
     html = render.paper_html(PaperRecord("p1", "T <i>", date="2024-01-01", abstract=EVIL))
     assert "<h3>T &lt;i&gt;</h3>" in html and "<script>" not in html
+
+
+def test_compare_card_spans_each_sentence_escaped_and_marks_the_picked_one():
+    rec = PaperRecord("p7", "T <b>", date="2024-05-06", upvotes=3)
+    sentences = ["We halve memory.", EVIL, "It is 2x faster."]
+    html = render.compare_card(7, "Title <7>", rec, sentences, picked=True, marked=1)
+    assert html.startswith('<details class="source cited picked" id="cmp-7" open>')
+    assert '<span class="num">[7]</span> <span class="title">Title &lt;7&gt;</span>' in html
+    assert "2024-05-06 · ▲ 3 upvotes · id p7" in html and "<script>" not in html and "<img" not in html
+    assert html.count('<span class="sentence" data-sentence=') == 3
+    assert '<span class="sentence" data-sentence="1"><mark class="support">Injected &lt;script&gt;' in html
+    assert html.count("<mark") == 1
+    plain = render.compare_card(7, "T", rec, sentences)
+    assert 'class="source cited" id="cmp-7"' in plain and "<mark" not in plain
+    assert "No abstract stored" in render.compare_card(1, "T", rec, [])
+    panel = render.compare_panel([plain], pick='7:1"><script>')
+    assert panel.startswith('<div class="panel" data-pick="7:1&quot;&gt;&lt;script&gt;">')
+    assert "click a cell" in render.compare_panel([])

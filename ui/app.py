@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any  # noqa: E402
 import gradio as gr  # noqa: E402
 
 from rag import ConfigError  # noqa: E402
-from ui import api, assets, render  # noqa: E402
+from ui import api, assets, examples, render  # noqa: E402
 from ui.backend import Backend  # noqa: E402
-from ui.chat import make_chat_turn, new_conversation  # noqa: E402
+from ui.chat import example_text, make_chat_turn, new_conversation  # noqa: E402
 from ui.compare_tab import CompareTab  # noqa: E402
 from ui.papers import PapersTab, ask_question  # noqa: E402
 
@@ -59,8 +59,9 @@ def build(settings: Settings, backend: Backend | None = None) -> gr.Blocks:
                     with gr.Column(scale=3):
                         chatbot = gr.Chatbot(elem_id="chat", height=520, latex_delimiters=[], feedback_options=None,
                                              buttons=["copy"], show_label=False,
-                                             placeholder="Ask a question: the answer cites its papers as [n]; "
-                                                         "click [n] to see the evidence.")
+                                             placeholder="Ask a question, or pick an example below: the answer "
+                                                         "cites its papers as [n]; click [n] to see the evidence.",
+                                             examples=[{"text": q} for q in examples.CHAT])
                         with gr.Row():
                             question = gr.Textbox(placeholder="Ask about the papers, then press Enter",
                                                   show_label=False, scale=6, lines=1, max_lines=1, autofocus=True,
@@ -84,12 +85,13 @@ def build(settings: Settings, backend: Backend | None = None) -> gr.Blocks:
                 papers.build()
         answers = gr.State([])
 
-        # Enter, the Ask button and "Ask about this paper" run the same turn, at most CONCURRENCY at once
+        # Enter, Ask, an example question and "Ask about this paper" run the same turn, at most CONCURRENCY at once
         turn = dict(fn=chat_turn, inputs=[question, answers, k, since, until, mode],
                     outputs=[question, chatbot, sources, figures, answers], api_visibility="private",
                     concurrency_limit=api.CONCURRENCY, concurrency_id="answer", show_progress="hidden")
         question.submit(**turn)
         send.click(**turn)
+        chatbot.example_select(example_text, None, [question], api_visibility="private", queue=False).then(**turn)
         for forget in (clear.click, chatbot.clear):  # the chat's own trash button forgets the answers too
             forget(new_conversation, None, [chatbot, sources, figures, answers], api_visibility="private")
         papers.ask_btn.click(

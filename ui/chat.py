@@ -73,6 +73,11 @@ def make_chat_turn(backend: Backend) -> Callable[..., Iterator[tuple[Any, ...]]]
     return chat_turn
 
 
+def example_text(evt: gr.SelectData) -> str:
+    """The question of the example clicked in the empty chat (then asked like one typed)."""
+    return evt.value["text"] if isinstance(evt.value, dict) else str(evt.value or "")
+
+
 def new_conversation() -> tuple[Any, ...]:
     """Forget the session's answers: empty chat, empty sources panel, no figures."""
     return [], render.sources_html([]), "", []

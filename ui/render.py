@@ -104,18 +104,52 @@ def _flag_html(flag: Flag) -> str:
     return f'<div class="flag" data-reason="{flag.reason}">⚠ {what}: “{escape(flag.sentence)}”</div>'
 
 
+def card(card_id: str, cls: str, n: int, title: str, rec: PaperRecord, abstract_html: str, open_: bool = True,
+         notes: str = "") -> str:
+    """A paper's card, in the chat's sources panel and the Compare tab's: [n], title, date/authors/upvotes,
+    notes (the validator's flags), then the abstract (already escaped markup)."""
+    return (
+        f'<details class="{cls}" id="{card_id}"{" open" if open_ else ""}>'
+        f'<summary><span class="num">[{n}]</span> <span class="title">{escape(title)}</span></summary>'
+        f'<div class="meta">{meta_line(rec)} · id {escape(rec.paper_id)}</div>'
+        f"{notes}"
+        f'<p class="abstract">{abstract_html}</p>'
+        "</details>"
+    )
+
+
 def source_card(src: Source, turn: int, flags: list[Flag], open_: bool = True) -> str:
     """One paper of an answer: [n], title, date/authors/upvotes, abstract with support highlighted, flags."""
     flagged = "".join(_flag_html(f) for f in flags if src.n in f.citations)
-    cls = "source cited" if src.cited else "source"
-    return (
-        f'<details class="{cls}" id="{anchor(turn, src.n)}"{" open" if open_ else ""}>'
-        f'<summary><span class="num">[{src.n}]</span> <span class="title">{escape(src.title)}</span></summary>'
-        f'<div class="meta">{meta_line(src.record)} · id {escape(src.paper_id)}</div>'
-        f"{flagged}"
-        f'<p class="abstract">{highlight(src.text, src.supporting)}</p>'
-        "</details>"
-    )
+    return card(anchor(turn, src.n), "source cited" if src.cited else "source", src.n, src.title, src.record,
+                highlight(src.text, src.supporting), open_, flagged)
+
+
+def sentence_spans(sentences: list[str], marked: int | None = None) -> str:
+    """An abstract as its sentences, each escaped in its own <span data-sentence="i">; sentence `marked` in
+    <mark class="support">."""
+    spans = []
+    for i, s in enumerate(sentences):
+        text = f'<mark class="support">{escape(s)}</mark>' if i == marked else escape(s)
+        spans.append(f'<span class="sentence" data-sentence="{i}">{text}</span>')
+    return " ".join(spans) or '<span class="empty">No abstract stored for this paper.</span>'
+
+
+def compare_card(n: int, title: str, rec: PaperRecord, sentences: list[str], picked: bool = False,
+                 marked: int | None = None) -> str:
+    """One paper of the Compare tab's table: its card (id cmp-n) with the whole abstract, sentence by sentence;
+    the card of the clicked row is `picked` and its clicked cell's sentence `marked`."""
+    return card(f"cmp-{n}", "source cited picked" if picked else "source cited", n, title, rec,
+                sentence_spans(sentences, marked))
+
+
+def compare_panel(cards: list[str], pick: str = "") -> str:
+    """The Compare tab's panel beside the table; `pick` (e.g. '2:5', row [2], sentence 5) names the click, so the
+    page's script scrolls to and flashes the picked card each time it changes."""
+    if not cards:
+        return ('<div class="empty">The papers of the table appear here, each with its whole abstract: click a cell '
+                "to see its sentence in the abstract.</div>")
+    return f'<div class="panel" data-pick="{escape(pick)}">' + "".join(cards) + "</div>"
 
 
 def turn_panel(answer: Answer, turn: int, latest: bool) -> str:
