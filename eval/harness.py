@@ -238,7 +238,8 @@ def _group_metrics(rows: list[dict[str, Any]]) -> dict[str, float | None]:
         if any("expected_facts" in r for r in answerable):
             with_facts = [r for r in answerable if "expected_facts" in r]
             out["fact_recall"] = m.mean(r.get("fact_recall", 0.0) for r in with_facts)  # an abstention finds none
-            out["two_per_paper"] = m.mean(float(r.get("sentences_per_paper", 0) <= 2) for r in with_facts)
+            # over the answers given: an abstention pastes nothing
+            out["two_per_paper"] = m.mean(float(r["sentences_per_paper"] <= 2) for r in with_facts if not r["abstained"])
             for key in ("table_row_recall", "table_row_precision", "table_cell_recall", "table_cell_precision"):
                 out[key] = m.mean(r.get(key) for r in with_facts)
         out["not_stated"] = m.mean(float(r.get("said_not_stated", False)) for r in answerable)

@@ -29,6 +29,9 @@ MAMBAMIXER = "MambaMixer: Efficient Selective State Space Models with Dual Token
     ("How can an LLM keep GPU memory low when serving many requests?", []),
     ("Which paper from January 2024 trains a 7B model?", []),
     ("Is there a benchmark where an LLM-simulated customer talks to an agent?", []),
+    # apostrophes quote nothing (this question was abstained on: "No paper mentions s or edge box"); quotes do
+    ("How do LLMs exceed a phone's or edge box's DRAM?", []),
+    ("What does the 'Lion' optimizer change, and does ‘Tree of Thoughts’ need it?", ["Lion", "Tree of Thoughts"]),
 ])
 def test_names_in_questions(question, names):
     assert [n.text for n in question_names(question)] == names

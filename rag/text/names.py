@@ -28,7 +28,9 @@ GENERIC = frozenset(
     "paper papers work study method model models approach approaches dataset datasets benchmark benchmarks "
     "transformer transformers".split()
 )
-QUOTED = re.compile(r"[\"“”']([^\"“”']{2,60})[\"“”']")
+# a quoted term: in double quotes, or in single quotes that are not apostrophes (a quote mark touching a letter on
+# its outer side is one: "a phone's or edge box's DRAM" quotes nothing)
+QUOTED = re.compile(r"[\"“”]([^\"“”]{2,60})[\"“”]|(?<![A-Za-z0-9])['‘]([^'‘’\"“”]{2,60})['’](?![A-Za-z0-9])")
 MAX_PARTS = 4  # longest name, in tokens
 # "o1-style", "LLM-powered", "DiLoCo-based": the name is the part before the suffix
 SUFFIX = re.compile(r"[-‐](?:style|like|based|powered|driven|aware|free|level|scale|sized|only|specific|inspired|guided|"
@@ -62,7 +64,7 @@ def question_names(question: str) -> list[Name]:
     """The names a question asks about, in order, each once: name-shaped tokens with what is joined to them by
     hyphens or a version number ("Phi-4", "Llama 3.1", "GPT-4o mini" -> "GPT-4o"), runs of capitalised words
     not at the start of a sentence ("Segment Anything", "Constitutional AI"), and quoted terms."""
-    found: list[str] = [m.group(1).strip() for m in QUOTED.finditer(question)]
+    found: list[str] = [(m.group(1) or m.group(2)).strip() for m in QUOTED.finditer(question)]
     text = QUOTED.sub(" ", question)
     # words with their joiners: "Llama-3.1", "GPT-4o", "Phi-4"
     words = list(re.finditer(r"[A-Za-z0-9]+(?:[-.][A-Za-z0-9]+)*", text))
