@@ -57,6 +57,7 @@ _EXPORTS = {
     # text helpers the UI and the eval share with the answerer
     "CITE_MARK": "rag.text.cites",
     "answer_sentences": "rag.answer.citations",
+    "split_sentences": "rag.text.sentences",
     "paper_id": "rag.corpus.parse",
     "load_corpus": "rag.corpus.parse",
     "seed_files": "rag.corpus.parse",
@@ -78,7 +79,8 @@ __all__ = [  # the same names as _EXPORTS (tests/test_public_api.py checks)
     "Flag", "HISTORY_TURNS", "Hit", "IndexMismatchError", "IndexMissingError", "IngestSummary", "LLM", "LLMError",
     "Paper", "PaperRecord", "Paths", "RagError", "Retriever", "Settings", "Source", "StoreUnavailableError", "Turn",
     "Usage", "answer_sentences", "bm25_tokenize", "compare_papers", "content_terms", "get_settings", "ingest", "is_name_token", "llm_base_url", "name_coverage",
-    "load_corpus", "paper_id", "parse_day", "question_names", "seed_files", "surface_key", "use_llm", "SurfaceIndex",
+    "load_corpus", "paper_id", "parse_day", "question_names", "seed_files", "split_sentences", "surface_key", "use_llm",
+    "SurfaceIndex",
 ]
 
 
@@ -114,6 +116,7 @@ if TYPE_CHECKING:  # for type checkers and editors; never executed
     from rag.text.dates import DateRange, parse_day
     from rag.text.names import GENERIC as GENERIC_WORDS
     from rag.text.names import SurfaceIndex, is_name_token, question_names, surface_key
+    from rag.text.sentences import split_sentences
     from rag.text.terms import content_terms
     from rag.text.terms import tokenize as bm25_tokenize
     from rag.types import Answer, Citation, Flag, Hit, Paper, PaperRecord, Source, Turn, Usage

@@ -105,13 +105,6 @@ def test_a_question_the_corpus_cannot_answer_shows_no_table(tab):
     assert papers == [] and "<details" not in panel
 
 
-def test_abstract_sentences_number_as_the_compare_cells_do(corpus):
-    """ui/backend.abstract_sentences (on rag's public answer_sentences) must split every abstract exactly as
-    rag.answer.compare does (split_sentences, not exported): the cells' sentence numbers index it."""
-    for paper in corpus.papers:
-        assert abstract_sentences(paper.abstract) == split_sentences(paper.abstract), paper.title
-
-
 def test_the_compare_example_is_a_table_of_several_papers(tab):
     assert EXAMPLE == examples.COMPARE and EXAMPLE in examples.CHAT
     rows, _, csv_file, _, _, papers = tab.run(EXAMPLE)

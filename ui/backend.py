@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import gradio as gr
 
 from rag import (HISTORY_TURNS, Answer, Citation, DateRange, IndexMissingError, LLMError, PaperRecord, RagError, Turn,
-                 answer_sentences, parse_day, use_llm)
+                 parse_day, split_sentences, use_llm)
 
 if TYPE_CHECKING:
     from rag import Answerer, Comparison, Settings
@@ -44,10 +44,7 @@ def render_sentence(text: str) -> str:
 
 def abstract_sentences(abstract: str) -> list[str]:
     """An abstract's sentences, numbered as a Comparison's cells number them (Cell.sentence)."""
-    # TODO export: cells index rag.text.sentences.split_sentences(abstract), which rag does not export.
-    # answer_sentences splits with it and differs only by joining a sentence that opens with a citation mark
-    # ("[3] ...") to the one before; no seed abstract has one (tests/test_ui_compare.py checks every one).
-    return [s for s, _ in answer_sentences(abstract)]
+    return split_sentences(abstract)
 
 
 def turns_from_dicts(history: list[dict[str, Any]] | None) -> list[Turn]:
