@@ -233,16 +233,22 @@ def compare(
     as_json: bool = typer.Option(False, "--json", help="Print the table as one JSON object."),
     as_csv: bool = typer.Option(False, "--csv", help="Print the table as CSV."),
     as_markdown: bool = typer.Option(False, "--markdown", help="Print the table as Markdown (the default)."),
+    offline: bool = typer.Option(False, "--offline", help="Every cell a sentence of its own abstract, no LLM."),
+    llm: bool = typer.Option(False, "--llm", help="The LLM writes the cells (OPENAI_API_KEY / OPENAI_BASE_URL)."),
 ) -> None:
     """A table of the papers that answer the question: what each proposes, its task or data, what it reports,
-    each cell a sentence of that paper's own abstract (offline)."""
+    each cell a sentence of that paper's own abstract, or with an LLM configured the model's words, each kept
+    only when the sentence of that paper it quotes backs it (a note on stderr says how many were rejected)."""
     from rag.answer.answerer import Answerer
     from rag.answer.compare import compare as make_table
 
     if as_json + as_csv + as_markdown > 1:
         _fail("--json, --csv and --markdown exclude each other", "pick one")
     lo, hi = _parse_date(since, "--since"), _parse_date(until, "--until")
-    table = make_table(Answerer(_settings()), question, k=k, since=lo, until=hi)
+    mode = _mode(offline, llm)
+    table = make_table(Answerer(_settings()), question, k=k, since=lo, until=hi, mode=mode)
+    if table.note:
+        typer.echo(f"note: {table.note}", err=True)
     if as_json:
         typer.echo(json.dumps(table.to_dict()))
     elif as_csv:

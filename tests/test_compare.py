@@ -67,3 +67,19 @@ def test_rag_compare_prints_json_csv_and_markdown(cli, full_settings):
     assert md.startswith("| [n] | paper | proposes | task or data | reports |")
     both = cli("compare", LORA, "--json", "--csv", home=full_settings.home, env=env)
     assert both.returncode != 0 and "exclude each other" in both.stderr
+
+
+def test_rag_compare_offline_and_an_unreachable_llm(cli, full_settings):
+    """With an LLM configured the table is the model's, checked; --offline never asks it; an LLM that cannot be
+    reached leaves the extracted table, and a note on stderr says so (exit 0)."""
+    env = {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "RAG_LLM_RETRIES": "0"}
+    offline = cli("compare", LORA, "--json", "--offline", home=full_settings.home, env=env)
+    out = json.loads(offline.stdout)
+    assert offline.returncode == 0 and out["mode"] == "extractive" and not out["note"] and "note:" not in offline.stderr
+    assert {c["origin"] for r in out["rows"] for c in (r["proposes"], r["setting"], r["results"])} == {"extracted"}
+    down = cli("compare", LORA, "--json", home=full_settings.home, env=env)
+    assert down.returncode == 0, down.stderr
+    assert json.loads(down.stdout)["rows"] == out["rows"]
+    assert "note: The LLM could not fill in the table (cannot reach the LLM at http://127.0.0.1:9/v1)" in down.stderr
+    both = cli("compare", LORA, "--offline", "--llm", home=full_settings.home, env=env)
+    assert both.returncode != 0 and "exclude each other" in both.stderr

@@ -300,3 +300,37 @@ def test_serve_llm_without_the_model_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(ConfigError) as err:
         rag.llm.server.check_server_installed()
     assert "xllamacpp" in err.value.message and "llm-local" in err.value.hint
+
+
+# --------------------------------------------------------------------------- rag compare with the LLM
+
+def test_compare_table_cells_from_the_model_are_backed_by_their_own_paper(llm_server, point_at, full_settings,
+                                                                          retriever):
+    """The model writes the cells (JSON constrained by the schema); whatever it writes, every cell kept as the
+    model's passes the validator: its sentence is one of its own paper's, and that sentence states its numbers."""
+    from rag.answer.compare import COLUMNS, compare
+    from rag.answer.compare_llm import check_cell
+    from rag.answer.facts import missing_facts
+    from rag.text.sentences import split_sentences
+
+    point_at(llm_server)
+    answerer = Answerer(llm_settings(full_settings, llm_max_tokens=320), retriever=retriever)  # ~110 tokens a paper
+    offline = compare(answerer, QUESTION, k=K, mode="extractive")
+    table = compare(answerer, QUESTION, k=K)  # the default with an LLM configured: mode "llm"
+    assert table.mode == "llm" and table.model == MODEL_ALIAS, table.note
+    assert [r.paper_id for r in table.rows] == [r.paper_id for r in offline.rows] and 1 <= len(table.rows) <= K
+    accepted = 0
+    for row, off in zip(table.rows, offline.rows):
+        sentences = split_sentences(retriever.paper(row.paper_id).abstract)
+        for column in COLUMNS:
+            cell = getattr(row, column)
+            if cell.origin == "extracted":
+                assert cell == getattr(off, column)  # rejected or missing: the extracted cell, unchanged
+                continue
+            accepted += 1
+            assert check_cell({"text": cell.text, "sentence": cell.sentence + 1}, row.n, sentences)[1] == cell
+            assert not missing_facts(cell.text, sentences[cell.sentence])
+    assert accepted + len(table.rejected) >= len(table.rows) * len(COLUMNS)
+    assert table.to_markdown().startswith("| [n] | paper |") and json.loads(json.dumps(table.to_dict()))
+    print(f"\nSmolLM2-135M compare: {accepted} cells accepted, {len(table.rejected)} rejected: {table.note}\n"
+          + table.to_markdown())

@@ -2,6 +2,10 @@
 each cell a sentence of that paper's own abstract (never another paper's), chosen by its role: what the paper
 proposes, its task or data, what it reports (numbers with their units or metric names). Offline and
 deterministic; a cell is empty when the abstract has no sentence in that role.
+
+With an LLM (mode "llm", the default when one is configured) the rows are the same papers, and the model writes
+the cells, each naming the sentence of its own paper's abstract that states it; a cell is kept only when that
+sentence backs it (rag/answer/compare_llm.py), else the extracted sentence stays. Every cell records its origin.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from rag.answer.extractive import CONTRIBUTION, third_person
+from rag.errors import RagError
 from rag.text.cites import strip_citation_marks
 from rag.text.sentences import split_sentences
 
@@ -35,10 +40,12 @@ SETTING_WORDS = re.compile(r"\b(?:benchmarks?|datasets?|corpus|corpora|tasks?|ev
 
 @dataclass
 class Cell:
-    """One cell: a sentence of the row's own abstract (its position there, for highlighting), or empty."""
+    """One cell: a sentence of the row's own abstract (its position there, for highlighting), or empty; or the
+    LLM's words for it, checked against the sentence of the row's abstract it quotes (`sentence`)."""
 
     text: str = ""
-    sentence: int | None = None  # index of the sentence in the abstract
+    sentence: int | None = None  # index of the sentence in the abstract (the extracted or the quoted one)
+    origin: str = "extracted"  # "extracted": the abstract's own sentence; "llm": the model's text, checked
 
 
 @dataclass
@@ -63,6 +70,10 @@ class Comparison:
     papers_searched: int
     abstained: bool = False
     text: str = ""  # the abstention with the nearest papers, when abstained
+    mode: str = "extractive"  # "llm" when the model's reply was used (its checked cells have origin "llm")
+    model: str | None = None  # the LLM asked, in mode "llm"
+    note: str = ""  # what happened to the LLM's cells (how many kept), or why the table is extracted after all
+    rejected: list[dict[str, Any]] = field(default_factory=list)  # the LLM's cells not kept: {n, column, reason}
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
@@ -115,17 +126,30 @@ def cells(abstract: str) -> dict[str, Cell]:
 
 
 def compare(answerer: Answerer, question: str, k: int | None = None, since: date | None = None,
-            until: date | None = None) -> Comparison:
+            until: date | None = None, mode: str | None = None) -> Comparison:
     """The papers the offline answer to the question cites (for a question about several papers, every paper
-    close to the top one), one row each, in citation order."""
+    close to the top one), one row each, in citation order. mode: "extractive" (each cell its abstract's
+    sentence) or "llm" (the model writes the cells, each checked against the sentence of its own paper it
+    quotes); default: the answerer's default mode. An LLM that fails leaves the extracted table, with a note."""
+    mode = mode or answerer.default_mode()
+    if mode not in ("llm", "extractive"):
+        raise RagError(f"unknown compare mode {mode!r}", "use 'llm' or 'extractive'")
+    llm = answerer.llm if mode == "llm" else None  # a missing configuration is said before any work
     answer = answerer.ask(question, k=k, since=since, until=until, mode="extractive")
     if answer.abstained:
         return Comparison(answer.question, [], answer.papers_searched, True, answer.text)
     by_n = {s.n: s for s in answer.sources}
     rows = []
+    abstracts: dict[int, str] = {}
     for c in answer.citations:
         src = by_n[c.n]
         record = answerer.retriever.paper(src.paper_id)
-        abstract = record.abstract if record is not None and record.abstract else src.text
-        rows.append(Row(c.n, src.paper_id, strip_citation_marks(src.title), src.date, **cells(abstract)))
-    return Comparison(answer.question, rows, answer.papers_searched)
+        abstracts[c.n] = record.abstract if record is not None and record.abstract else src.text
+        rows.append(Row(c.n, src.paper_id, strip_citation_marks(src.title), src.date, **cells(abstracts[c.n])))
+    table = Comparison(answer.question, rows, answer.papers_searched)
+    if llm is not None and rows:
+        from rag.answer.compare_llm import fill
+
+        s = answerer.settings
+        fill(table, abstracts, llm, s.llm_max_tokens, s.llm_context_window)
+    return table
