@@ -214,7 +214,8 @@ def run_config(settings: Settings, questions: list[Question], mode: str = "extra
         ranked = _unique([s.paper_id for s in answer.sources] + [h.paper_id for h in hits])
         row = score(q, answer, ranked, retrieve_ms, answer_ms)
         if q.expected_facts:  # a question about several papers is also asked as `rag compare` would
-            row.update(table_scores(q, compare_papers(answerer, q.question, since=q.since, until=q.until),
+            row.update(table_scores(q, compare_papers(answerer, q.question, since=q.since, until=q.until,
+                                                   mode=mode),
                                     answerer.retriever.paper))
         rows.append(row)
         if keep_sources is not None:

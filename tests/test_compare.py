@@ -29,6 +29,21 @@ def test_each_role_gets_its_own_sentence():
     assert cells("A survey of things. Nothing is measured here.")["results"].text == ""  # empty, not borrowed
 
 
+def test_the_question_picks_among_sentences_of_one_role():
+    """An abstract that proposes, measures and evaluates two things: the question's words say which sentence of
+    each role its row shows; without a question, the first contribution and the most measured sentence."""
+    from rag.answer.extractive import question_terms
+
+    abstract = ("We observe that serving presents opportunities. We present Bolt, a scheduler for LoRA adapters. "
+                "Bolt reaches 91.07fps on video. Bolt cuts chat latency by 30%. "
+                "We evaluate on chat tasks. We also evaluate on video frame tasks.")
+    plain = cells(abstract)
+    assert plain["proposes"].sentence == 0 and plain["results"].sentence == 3 and plain["setting"].sentence == 4
+    asked = cells(abstract, question_terms("Which schedulers serve LoRA adapters, and how fast are they on video frames?"))
+    assert asked["proposes"].sentence == 1  # "present ... LoRA adapters", not "presents opportunities"
+    assert asked["results"].sentence == 2 and asked["setting"].sentence == 5  # fps is a measure; video frames asked
+
+
 @pytest.fixture(scope="module")
 def answerer(full_settings, retriever):
     from rag.answer.answerer import Answerer

@@ -36,7 +36,8 @@ class FakeLLM(LLM):
         self.reply = reply
         self.calls: list[list[dict[str, str]]] = []
 
-    def complete(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> tuple[str, Usage]:
+    def complete(self, messages: list[dict[str, str]], max_tokens: int | None = None,
+                 extra: dict[str, Any] | None = None) -> tuple[str, Usage]:
         self.calls.append(messages)
         if isinstance(self.reply, Exception):
             raise self.reply

@@ -124,3 +124,15 @@ def test_each_chat_example_is_answered_with_citations(backend, question):
     assert 'id="src-0-1"' in sources and '<mark class="support">' in sources
     if question == examples.COMPARE:
         assert len(answer.citations) >= 2
+
+
+def test_the_count_line_says_where_the_cells_come_from():
+    """Extracted cells, a model's checked cells, and an LLM that failed (the extracted table with its note)."""
+    from rag import Comparison
+    from ui.compare_tab import cells_note
+
+    assert "sentence of that paper's own abstract" in cells_note(Comparison("q", [], 3))
+    llm = cells_note(Comparison("q", [], 3, mode="llm", model="tiny-1", note="4 of 6 cells written by the LLM."))
+    assert "tiny-1" in llm and llm.endswith("4 of 6 cells written by the LLM.")
+    failed = cells_note(Comparison("q", [], 3, note="The LLM could not fill in the table (timeout)."))
+    assert "own abstract" in failed and "could not fill in the table" in failed

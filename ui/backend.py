@@ -151,7 +151,8 @@ class Backend:
         return self.answerer().retriever.paper((paper_id or "").strip())
 
     def compare(self, question: str, k: int | None, since: str | None, until: str | None) -> Comparison:
-        """The comparison table for a question (offline; no rows when the corpus does not answer it)."""
+        """The comparison table for a question (cells written by the LLM and checked when one is configured, else
+        the abstracts' sentences; no rows when the corpus does not answer it)."""
         from rag import compare_papers
 
         if not (question or "").strip():

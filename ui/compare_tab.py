@@ -56,6 +56,15 @@ def panel_html(papers: list[Evidence], n: int | None = None, sentence: int | Non
     return render.compare_panel(cards, "" if n is None else f"{n}:{'' if sentence is None else sentence}")
 
 
+def cells_note(table: Comparison) -> str:
+    """Where the cells come from (the abstracts' own sentences, or a model's words each checked against the sentence
+    of its own paper it names) and the table's note (how many model cells were kept, or why none were)."""
+    said = ("each cell is a sentence of that paper's own abstract (– where it has none)" if table.mode != "llm" else
+            f"cells written by {table.model} are kept only when the sentence of their own paper they name states "
+            "them; the others are the abstract's own sentences")
+    return said + ": click a cell to see its sentence in the abstract." + (f" {table.note}" if table.note else "")
+
+
 class CompareTab:
     """Components and handlers of the Compare tab; `build()` inside a gr.Tab."""
 
@@ -98,8 +107,7 @@ class CompareTab:
             hidden = gr.update(visible=False)
             return [], table.text, hidden, hidden, panel_html([]), []
         csv_path, md_path = exports(table)
-        count = (f"{len(table.rows)} papers of {table.papers_searched} searched; each cell is a sentence of that "
-                 "paper's own abstract (– where it has none): click one to see it in the abstract.")
+        count = f"{len(table.rows)} papers of {table.papers_searched} searched; " + cells_note(table)
         papers = self.evidence(table)
         return (table_rows(table), count, gr.update(value=csv_path, visible=True), gr.update(value=md_path, visible=True),
                 panel_html(papers), papers)

@@ -17,19 +17,21 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from rag.answer.extractive import CONTRIBUTION, third_person
+from rag.answer.extractive import CONTRIBUTION, question_terms, third_person
 from rag.errors import RagError
 from rag.text.cites import strip_citation_marks
 from rag.text.sentences import split_sentences
+from rag.text.terms import terms_of
 
 if TYPE_CHECKING:
     from rag.answer.answerer import Answerer
 
 COLUMNS = ("proposes", "setting", "results")
+ROW_TOKENS = 160  # reply tokens the LLM mode allows per row (RAG_LLM_MAX_TOKENS when that is more)
 # A reported number: a figure with a unit, a multiplier or a metric name near it.
 MEASURE = re.compile(
     r"\b\d[\d,]*(?:\.\d+)?\s*(?:%|\\%|×|x\b|times\b|-?fold\b|pp\b|points?\b|ms\b|s\b|seconds?\b|hours?\b|days?\b|"
-    r"[KMGT]B\b|[kMB]\b|tokens?/s\b|FLOPs?\b|GPUs?\b)"
+    r"[KMGT]B\b|[kKMB]\b|tokens?/s\b|FLOPs?\b|GPUs?\b|fps\b|images\b|samples\b|steps\b)"
     r"|\b(?:accuracy|F1|BLEU|ROUGE|pass@\d+|perplexity|speed-?ups?|throughput|latency|win rate|success rate|"
     r"state-of-the-art|SOTA)\b[^.]{0,40}?\d", re.IGNORECASE)
 PROPOSE = re.compile(r"\b(?:we|this (?:paper|work)|the authors)\b[^.]{0,60}?\b(?:propos|introduc)\w*", re.IGNORECASE)
@@ -103,25 +105,29 @@ class Comparison:
         return "\n".join(lines)
 
 
-def cells(abstract: str) -> dict[str, Cell]:
-    """The abstract's sentence for each role (each sentence used once): the contribution ("we propose ..."), the
-    sentence that reports the most measures, the one that names the task or data."""
+def cells(abstract: str, question: frozenset[str] = frozenset()) -> dict[str, Cell]:
+    """The abstract's sentence for each role (each sentence used once): its contribution ("we propose ..."), the
+    sentence that reports the most measures, the one that names the task or data. question: the question's terms;
+    among the sentences of a role, the one holding more of them comes first (an abstract may propose, measure or
+    evaluate several things; the question says which it is asked about)."""
     sentences = split_sentences(abstract)
     out: dict[str, Cell] = {c: Cell() for c in COLUMNS}
     used: set[int] = set()
+    asked = [len(question & t) for t in terms_of(sentences)] if question and sentences else [0] * len(sentences)
 
     def take(role: str, i: int | None) -> None:
         if i is not None:
             out[role] = Cell(third_person(strip_citation_marks(sentences[i])), i)
             used.add(i)
 
-    proposes = [i for i, s in enumerate(sentences) if PROPOSE.search(s)] or [
-        i for i, s in enumerate(sentences) if CONTRIBUTION.search(s)]
-    take("proposes", proposes[0] if proposes else 0 if sentences else None)
-    scored = [(len(MEASURE.findall(s)) + 0.5 * bool(RESULT_WORDS.search(s)), -i, i) for i, s in enumerate(sentences)
-              if i not in used and MEASURE.search(s)]
+    proposes = [i for i, s in enumerate(sentences) if PROPOSE.search(s) or CONTRIBUTION.search(s)]
+    take("proposes", max(proposes, key=lambda i: (asked[i], bool(PROPOSE.search(sentences[i])), -i)) if proposes
+         else 0 if sentences else None)
+    scored = [(len(MEASURE.findall(s)) + 0.5 * bool(RESULT_WORDS.search(s)) + asked[i], -i, i)
+              for i, s in enumerate(sentences) if i not in used and MEASURE.search(s)]
     take("results", max(scored)[2] if scored else None)
-    take("setting", next((i for i, s in enumerate(sentences) if i not in used and SETTING_WORDS.search(s)), None))
+    setting = [i for i, s in enumerate(sentences) if i not in used and SETTING_WORDS.search(s)]
+    take("setting", max(setting, key=lambda i: (asked[i], -i)) if setting else None)
     return out
 
 
@@ -139,17 +145,20 @@ def compare(answerer: Answerer, question: str, k: int | None = None, since: date
     if answer.abstained:
         return Comparison(answer.question, [], answer.papers_searched, True, answer.text)
     by_n = {s.n: s for s in answer.sources}
+    asked = question_terms(answer.question)
     rows = []
     abstracts: dict[int, str] = {}
     for c in answer.citations:
         src = by_n[c.n]
         record = answerer.retriever.paper(src.paper_id)
         abstracts[c.n] = record.abstract if record is not None and record.abstract else src.text
-        rows.append(Row(c.n, src.paper_id, strip_citation_marks(src.title), src.date, **cells(abstracts[c.n])))
+        rows.append(Row(c.n, src.paper_id, strip_citation_marks(src.title), src.date,
+                        **cells(abstracts[c.n], asked)))
     table = Comparison(answer.question, rows, answer.papers_searched)
     if llm is not None and rows:
         from rag.answer.compare_llm import fill
 
         s = answerer.settings
-        fill(table, abstracts, llm, s.llm_max_tokens, s.llm_context_window)
+        # a row of three cells and their sentence numbers takes ~110-150 tokens of reply
+        fill(table, abstracts, llm, max(s.llm_max_tokens, ROW_TOKENS * len(rows)), s.llm_context_window)
     return table

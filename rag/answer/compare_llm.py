@@ -16,7 +16,6 @@ An LLMError (server down, timeout, a reply with no JSON table) leaves the extrac
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from typing import TYPE_CHECKING, Any
@@ -136,30 +135,13 @@ def _fitting(rows: list[Row], sentences: dict[int, list[str]], max_tokens: int, 
     return out
 
 
-class _WithArguments:
-    """A chat client that adds arguments to every chat.completions.create call (the rest is the client's own)."""
-
-    def __init__(self, client: Any, **extra: Any) -> None:
-        self._client, self._extra = client, extra
-        self.chat = self
-        self.completions = self
-
-    def create(self, **kwargs: Any) -> Any:
-        return self._client.chat.completions.create(**kwargs, **self._extra)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-
 def complete_json(llm: LLM, messages: list[dict[str, str]], max_tokens: int,
                   schema: dict[str, Any]) -> tuple[str, Usage]:
     """llm.complete() with response_format set to schema; a server that refuses response_format (an HTTP error
     other than 401, 403, 404 and 429) is asked once more without it. Other failures are the LLMError."""
-    formatted = copy.copy(llm)  # the same model and settings; only its requests carry the schema
-    formatted.client = _WithArguments(llm.client, response_format={
-        "type": "json_schema", "json_schema": {"name": "comparison", "schema": schema}})
+    response_format = {"type": "json_schema", "json_schema": {"name": "comparison", "schema": schema}}
     try:
-        return formatted.complete(messages, max_tokens)
+        return llm.complete(messages, max_tokens, extra={"response_format": response_format})
     except LLMError as e:
         import openai
 

@@ -100,13 +100,14 @@ class LLM:
             raise LLMError(f"the LLM at {base_url()} has no model {self.model!r} (it serves {', '.join(served[:5])})",
                            f"set RAG_LLM_MODEL to a model the server serves, {FALLBACK}")
 
-    def complete(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> tuple[str, Usage]:
-        """The whole reply and its token usage."""
+    def complete(self, messages: list[dict[str, str]], max_tokens: int | None = None,
+                 extra: dict[str, Any] | None = None) -> tuple[str, Usage]:
+        """The whole reply and its token usage. extra: more arguments of the request (e.g. response_format)."""
         self.check_model()
         try:
             resp = self.client.chat.completions.create(
                 model=self.model, messages=messages, max_tokens=max_tokens or self.settings.llm_max_tokens,
-                temperature=self.settings.llm_temperature,
+                temperature=self.settings.llm_temperature, **(extra or {}),
             )
             choice = resp.choices[0] if getattr(resp, "choices", None) else None
             text = choice.message.content if choice is not None else None
