@@ -42,13 +42,22 @@ PER_PAPER_MANY = 2  # sentences from each paper when the question asks about sev
 # report", "how do researchers ...". Deliberately narrow: "each", "compare with", "which model" and "which two
 # techniques" (of one paper) also occur in questions about one paper.
 _PAPERS = r"(?:papers|works|studies|articles|publications)"
-_KINDS = r"(?:approaches|methods|techniques|systems|efforts|frameworks|benchmarks)"
+_KINDS = r"(?:approaches|methods|techniques|systems|efforts|frameworks|benchmarks|solutions|strategies)"
 _COUNT = r"(?:one|two|three|four|five|both|\d+)"
 MANY = re.compile(rf"\b(?:which|what)\s+(?:[\w-]+,?\s+){{0,4}}?{_PAPERS}\b"
                   rf"|\b(?:which|what)\s+(?:(?!{_COUNT}\b)[\w-]+\s+){{0,2}}?{_KINDS}\s+(?:[\w-]+\s+)?(?!is\b|does\b|did\b)\w+"
                   rf"|\b(?:compare|contrast)\b(?!\s+(?:with|to|against)\b)|^\s*(?:list|name|survey)\b"
                   rf"|\b{_PAPERS}\s+(?:that|which|on|about|in)\b|\b(?:recent|several|various|different|other)\s+{_PAPERS}\b"
-                  rf"|\b(?:do|have|did)\s+researchers\b", re.IGNORECASE)
+                  rf"|\b(?:do|have|did)\s+researchers\b"
+                  # "different systems", "existing methods", "the various KV cache quantization methods"; not the
+                  # baselines of one paper ("compare with existing methods", "improve over ...")
+                  rf"|(?<!with )(?<!over )(?<!than )(?<!to )(?<!against )(?<!beyond )(?<!beat )(?<!beats )"
+                  rf"(?<!outperform )(?<!outperforms )"
+                  rf"\b(?:different|various|existing|several|multiple)\s+(?:[\w-]+\s+){{0,3}}?(?:{_KINDS}|{_PAPERS})\b"
+                  rf"|\bwhat\s+(?:are|were)\s+(?:the\s+)?(?:main\s+|common\s+|different\s+)?(?:ways|{_KINDS})\b"
+                  rf"|\bwhat\s+has\s+been\s+(?:tried|done|proposed)\b|\bwho\s+(?:has|have)\s+(?:worked|studied|proposed)\b"
+                  rf"|\b(?:overview|survey|summar(?:y|ize|ise))\s+(?:of\s+)?(?:the\s+)?(?:work|research|literature|papers)\b",
+                  re.IGNORECASE)
 
 
 # ... and asks what they report: numbers are then what each paper's second sentence should carry.
