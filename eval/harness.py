@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -131,7 +132,10 @@ def own_facts(q: Question, answer: Any) -> dict[str, Any]:
             "sentences_per_paper": max((len(v) for v in per_paper.values()), default=0)}
 
 
-PRONOUN_TERMS = content_terms("the authors they them their theirs themselves")  # `third_person` for we/us/our
+@cache
+def pronoun_terms() -> frozenset[str]:
+    """The terms `third_person` writes for we/us/our (made on first use: stemming loads bm25s)."""
+    return content_terms("the authors they them their theirs themselves")
 
 
 def table_scores(q: Question, table: Any, paper: Callable[[str], Any]) -> dict[str, Any]:
@@ -149,7 +153,7 @@ def table_scores(q: Question, table: Any, paper: Callable[[str], Any]) -> dict[s
     own, checked = 0, 0
     for r in rows:
         rec = paper(r.paper_id)
-        words = content_terms(f"{r.title} {rec.abstract if rec else ''}") | PRONOUN_TERMS
+        words = content_terms(f"{r.title} {rec.abstract if rec else ''}") | pronoun_terms()
         for text in cells[r.paper_id]:
             if text:
                 checked += 1
