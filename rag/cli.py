@@ -12,11 +12,15 @@ import sys
 from datetime import date
 from functools import wraps
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Annotated, Any, Callable, Optional
 
 import typer
 
 from rag.errors import IndexMismatchError, RagError
+
+# the date filter that search, ask and compare share
+Since = Annotated[Optional[str], typer.Option("--since", help="Only papers published on or after YYYY-MM-DD.")]
+Until = Annotated[Optional[str], typer.Option("--until", help="Only papers published on or before YYYY-MM-DD.")]
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cited answers from Hugging Face Daily Papers abstracts.")
 
@@ -128,8 +132,8 @@ def ingest(
 def search(
     query: str = typer.Argument(..., help="What you are looking for."),
     k: int = typer.Option(None, "-k", min=1, max=200, help="Number of papers (default RAG_TOP_K=10)."),
-    since: Optional[str] = typer.Option(None, "--since", help="Only papers published on or after YYYY-MM-DD."),
-    until: Optional[str] = typer.Option(None, "--until", help="Only papers published on or before YYYY-MM-DD."),
+    since: Since = None,
+    until: Until = None,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array of hits."),
 ) -> None:
     """Hybrid search: one hit per paper, best first."""
@@ -204,8 +208,8 @@ def _print_answer(stream: Any, out: Any) -> Any:
 def ask(
     question: str = typer.Argument(..., help="Your question about the papers."),
     k: int = typer.Option(None, "-k", min=1, max=20, help="Papers given as sources (default RAG_ANSWER_K=5)."),
-    since: Optional[str] = typer.Option(None, "--since", help="Only papers published on or after YYYY-MM-DD."),
-    until: Optional[str] = typer.Option(None, "--until", help="Only papers published on or before YYYY-MM-DD."),
+    since: Since = None,
+    until: Until = None,
     as_json: bool = typer.Option(False, "--json", help="Print the whole answer as one JSON object."),
     offline: bool = typer.Option(False, "--offline", help="Answer from the abstracts' own sentences, no LLM."),
     llm: bool = typer.Option(False, "--llm", help="Use the LLM (OPENAI_API_KEY / OPENAI_BASE_URL)."),
@@ -228,8 +232,8 @@ def compare(
     question: str = typer.Argument(..., help="A question about several papers, e.g. 'Which papers ..., and what "
                                               "does each report?'"),
     k: int = typer.Option(None, "-k", min=1, max=20, help="Papers to consider (default: as `rag ask` chooses)."),
-    since: Optional[str] = typer.Option(None, "--since", help="Only papers published on or after YYYY-MM-DD."),
-    until: Optional[str] = typer.Option(None, "--until", help="Only papers published on or before YYYY-MM-DD."),
+    since: Since = None,
+    until: Until = None,
     as_json: bool = typer.Option(False, "--json", help="Print the table as one JSON object."),
     as_csv: bool = typer.Option(False, "--csv", help="Print the table as CSV."),
     as_markdown: bool = typer.Option(False, "--markdown", help="Print the table as Markdown (the default)."),

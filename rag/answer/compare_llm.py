@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from rag.answer.compare import COLUMNS, Cell, Comparison, Row
@@ -342,9 +343,16 @@ def _same(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1.0)
 
 
+@cache
+def _framing_terms() -> frozenset[str]:
+    """Terms never key words: the framing ("the authors propose") and number words (checked by value). Made once,
+    on first use: stemming loads bm25s."""
+    return content_terms(FRAMING) | content_terms(" ".join(WORD_VALUES))
+
+
 def key_words(text: str) -> dict[str, list[str]]:
     """The key words of text (as written) -> their key terms (rule 4 of check_cell)."""
-    framing = content_terms(FRAMING) | content_terms(" ".join(WORD_VALUES))
+    framing = _framing_terms()
     out = {}
     for word in dict.fromkeys(re.findall(r"[A-Za-z][\w'’-]*", text)):
         if word.lower() in STOP:
