@@ -196,7 +196,7 @@ def summarise(cite: list[dict], speed: list[dict]) -> dict:
 def main() -> None:
     from rag.answer.answerer import Answerer
     from rag.config import Settings
-    from rag.corpus.parse import load_corpus
+    from rag.corpus.readers import load_corpus
     from rag.ingestion.pipeline import ingest
     from rag.llm.client import openai_client
     from rag.llm.server import MODEL_ALIAS, WARNING, LocalLLMServer

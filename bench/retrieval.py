@@ -60,7 +60,8 @@ def run(retriever, base, overrides: dict, queries: list[str]) -> tuple[list[list
 def main() -> None:
     """Run both tasks for every method and print a table."""
     from rag.config import Settings
-    from rag.corpus.parse import load_corpus, paper_id
+    from rag.corpus.readers import load_corpus
+    from rag.corpus.records import paper_id
     from rag.ingestion.pipeline import ingest
     from rag.search.retriever import Retriever
 
@@ -109,7 +110,7 @@ def main() -> None:
 def compare_chunking(home: Path, papers: list, paras: list[dict], sizes: list[int]) -> dict:
     """Default fusion at several chunk sizes (overlap = size/8): known-item MRR@10, paraphrase hit@5."""
     from rag.config import Settings
-    from rag.corpus.parse import paper_id
+    from rag.corpus.records import paper_id
     from rag.ingestion.pipeline import ingest
     from rag.search.retriever import Retriever
 

@@ -32,7 +32,7 @@ def main() -> None:
     from rag.answer.answerer import SUPPORT_MIN
     from rag.answer.support import support
     from rag.text.sentences import split_sentences
-    from rag.corpus.parse import load_corpus
+    from rag.corpus.readers import load_corpus
     from rag.embed.wordllama import WordLlamaEmbedder
     from rag.answer.extractive import third_person
 

@@ -26,7 +26,8 @@ from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from rag.corpus.parse import load_corpus, paper_id
+from rag.corpus.readers import load_corpus
+from rag.corpus.records import paper_id
 from rag.types import Paper
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ Prints one line per problem and exits 1 if there is any:
   * the question shares at most MAX_TITLE_OVERLAP content words with each gold title.
 Lines starting with "note:" are information, not problems: a fact that also occurs in another gold paper's
 abstract of the same question (not unique), and with -v every question/title word overlap.
-Standard library plus rag.corpus.parse; no retrieval or answering is run.
+Standard library plus rag.load_corpus; no retrieval or answering is run.
 """
 
 from __future__ import annotations

@@ -113,9 +113,9 @@ def bm25_top5(questions: list[tuple[str, str]], papers: dict[str, str]) -> float
 
 def corpus_papers(seeds: Path) -> dict[str, str]:
     """title -> abstract of every paper in the seed folder."""
-    from rag import load_corpus, seed_files
+    from rag import load_corpus
 
-    return {p.title: p.abstract for p in load_corpus(seed_files([seeds])).papers}
+    return {p.title: p.abstract for p in load_corpus([seeds]).papers}
 
 
 def main() -> None:

@@ -58,9 +58,9 @@ _EXPORTS = {
     "CITE_MARK": "rag.text.cites",
     "answer_sentences": "rag.answer.citations",
     "split_sentences": "rag.text.sentences",
-    "paper_id": "rag.corpus.parse",
-    "load_corpus": "rag.corpus.parse",
-    "seed_files": "rag.corpus.parse",
+    "paper_id": "rag.corpus.records",
+    "load_corpus": "rag.corpus.readers",
+    "corpus_files": "rag.corpus.readers",
     "content_terms": "rag.text.terms",
     "bm25_tokenize": "rag.text.terms",
     "question_names": "rag.text.names",
@@ -79,7 +79,7 @@ __all__ = [  # the same names as _EXPORTS (tests/test_public_api.py checks)
     "Flag", "HISTORY_TURNS", "Hit", "IndexMismatchError", "IndexMissingError", "IngestSummary", "LLM", "LLMError",
     "Paper", "PaperRecord", "Paths", "RagError", "Retriever", "Settings", "Source", "StoreUnavailableError", "Turn",
     "Usage", "answer_sentences", "bm25_tokenize", "compare_papers", "content_terms", "get_settings", "ingest", "is_name_token", "llm_base_url", "name_coverage",
-    "load_corpus", "paper_id", "parse_day", "question_names", "seed_files", "split_sentences", "surface_key", "use_llm",
+    "load_corpus", "paper_id", "parse_day", "question_names", "corpus_files", "split_sentences", "surface_key", "use_llm",
     "SurfaceIndex",
 ]
 
@@ -104,7 +104,8 @@ if TYPE_CHECKING:  # for type checkers and editors; never executed
     from rag.answer.compare import compare as compare_papers
     from rag.answer.coverage import check as name_coverage
     from rag.config import Settings, get_settings
-    from rag.corpus.parse import load_corpus, paper_id, seed_files
+    from rag.corpus.readers import corpus_files, load_corpus
+    from rag.corpus.records import paper_id
     from rag.errors import (ConfigError, CorpusError, DataHomeError, IndexMismatchError, IndexMissingError, RagError,
                             StoreUnavailableError)
     from rag.ingestion.pipeline import IngestSummary, ingest

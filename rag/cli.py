@@ -82,19 +82,63 @@ def _parse_date(value: Optional[str], flag: str) -> Optional[date]:
 @app.command()
 @_friendly
 def ingest(
-    paths: list[Path] = typer.Argument(None, help="Seed files or folders (default: RAG_SEEDS, i.e. seeds/)."),
+    paths: list[Path] = typer.Argument(
+        None, help="Your own paper files or folders to add (.jsonl, .csv, .bib, arXiv .xml, page dumps): kept under "
+                   "RAG_HOME and read with the seeds from now on. None: update the index from the seeds and sources."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Drop the index and build it again from scratch."),
     rebuild_on_mismatch: bool = typer.Option(
         False, "--rebuild-if-mismatched",
         help="When the index was built with other settings (e.g. another embedder), say so and rebuild it."),
 ) -> None:
-    """Parse the seeds and bring the index in line with them (incremental)."""
+    """Read the seeds and your added sources, and bring the index in line with them (incremental)."""
+    from rag.ingestion.pipeline import ingest as run_ingest
+
+    _run_ingest(lambda settings, **kw: run_ingest(settings, add=list(paths) if paths else None, **kw),
+                as_json, rebuild, rebuild_on_mismatch)
+
+
+sources_app = typer.Typer(no_args_is_help=False, help="Your added paper files (`rag ingest FILE` adds one).")
+app.add_typer(sources_app, name="sources")
+
+
+@sources_app.callback(invoke_without_command=True)
+@_friendly
+def sources(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print a JSON array.")) -> None:
+    """List the files you added: name, format, records, where it came from, when."""
+    if ctx.invoked_subcommand:
+        return
+    from rag.ingestion.sources import Sources
+    from rag.store.paths import Paths
+
+    found = Sources(Paths.of(_settings())).list()
+    if as_json:
+        typer.echo(json.dumps([s.to_dict() for s in found]))
+        return
+    if not found:
+        typer.echo("no added sources (the index holds the seeds only); add files with `rag ingest FILE`")
+    for s in found:
+        typer.echo(f"{s.name}  {s.format}, {s.records} records, added {s.added[:10]} from {s.origin}")
+
+
+@sources_app.command("remove")
+@_friendly
+def sources_remove(
+    names: list[str] = typer.Argument(..., help="Names as `rag sources` lists them."),
+    as_json: bool = typer.Option(False, "--json", help="Print the ingest summary as one JSON object."),
+) -> None:
+    """Forget added sources and delete their copies; papers found only in them leave the index."""
+    from rag.ingestion.pipeline import remove_sources
+
+    _run_ingest(lambda settings, **kw: remove_sources(settings, list(names), **kw), as_json, False, False)
+
+
+def _run_ingest(run_ingest: Callable[..., Any], as_json: bool, rebuild: bool, rebuild_on_mismatch: bool) -> None:
+    """Run an ingest with a progress bar on a terminal; print its summary and problems."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from rag.ingestion.pipeline import IngestSummary
-    from rag.ingestion.pipeline import ingest as run_ingest
 
     settings = _settings()
     err = Console(stderr=True)
@@ -103,7 +147,7 @@ def ingest(
         task = bar.add_task("embedding chunks", total=None)
 
         def run(rebuild: bool) -> IngestSummary:
-            return run_ingest(settings, list(paths) if paths else None, rebuild=rebuild,
+            return run_ingest(settings, rebuild=rebuild,
                               progress=lambda done, total: bar.update(task, completed=done, total=total))
 
         try:
@@ -119,9 +163,11 @@ def ingest(
         return
     for problem in summary.problems:
         err.print(f"[yellow]warning[/]: {problem}", highlight=False)
+    for src in summary.sources:
+        typer.echo(f"{src['status']}: {src['name']} ({src['format']}, {src['records']} records)")
     s = summary
     typer.echo(
-        f"{s.papers} papers ({s.records} records in the seeds), {s.chunks} chunks: {s.added} added, "
+        f"{s.papers} papers ({s.records} records read), {s.chunks} chunks: {s.added} added, "
         f"{s.updated} updated, {s.unchanged} unchanged, {s.removed} removed, {s.skipped} skipped "
         f"in {s.seconds:.2f} s" + (f"; kept {s.kept_unreadable} papers of unreadable files" if s.kept_unreadable else "")
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
@@ -9,25 +10,55 @@ from typing import Any
 
 @dataclass
 class Paper:
-    """One unique paper, merged from every seed file it appears in."""
+    """One unique paper, merged from every file it appears in (page dumps, and a user's JSONL/CSV/BibTeX/Atom)."""
 
     paper_id: str
     title: str
     abstract: str
     sources: list[str] = field(default_factory=list)  # "file:line" of every appearance
-    authors: int | None = None
+    authors: int | None = None  # how many (page dumps print only the count)
     organization: str | None = None
     published: date | None = None
     date_text: str | None = None  # as printed on the page, e.g. "Jun 11" or "Dec 3, 2024"
     upvotes: int | None = None
+    # From a user's files (empty for page-dump papers):
+    author_names: list[str] = field(default_factory=list)
+    url: str | None = None
+    arxiv_id: str | None = None  # without version, e.g. "2401.01234" or "hep-th/9901001"
+    doi: str | None = None  # lower case, without "https://doi.org/"
+    venue: str | None = None
+    fields_from: dict[str, str] = field(default_factory=dict)  # field -> the file its value came from
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (what asdict gives, built directly: asdict's deep copy was most of an unchanged
-        re-ingest's time at 100k papers, since every paper is hashed from it)."""
-        return {"paper_id": self.paper_id, "title": self.title, "abstract": self.abstract, "sources": list(self.sources),
-                "authors": self.authors, "organization": self.organization,
-                "published": self.published.isoformat() if self.published else None, "date_text": self.date_text,
-                "upvotes": self.upvotes}
+        re-ingest's time at 100k papers, since every paper is hashed from it). The fields only a user's files
+        fill are left out when empty, so a page-dump paper's dict (and hash) is what it always was."""
+        d = {"paper_id": self.paper_id, "title": self.title, "abstract": self.abstract, "sources": list(self.sources),
+             "authors": self.authors, "organization": self.organization,
+             "published": self.published.isoformat() if self.published else None, "date_text": self.date_text,
+             "upvotes": self.upvotes}
+        for key in EXTRA_FIELDS:
+            value = getattr(self, key)
+            if value:
+                d[key] = list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) else value
+        return d
+
+
+# Paper fields a user's files may fill (page dumps never do); kept in chunk metadata only when set.
+EXTRA_FIELDS = ("author_names", "url", "arxiv_id", "doi", "venue", "fields_from")
+
+
+def paper_links(url: str | None, arxiv_id: str | None, doi: str | None) -> dict[str, str]:
+    """The paper's links by kind ("url", "arxiv", "doi"), each once, in that order."""
+    links: dict[str, str] = {}
+    if url:
+        links["url"] = url
+    if arxiv_id:
+        links["arxiv"] = f"https://arxiv.org/abs/{arxiv_id}"
+    if doi:
+        links["doi"] = f"https://doi.org/{doi}"
+    seen: set[str] = set()
+    return {k: v for k, v in links.items() if not (v in seen or seen.add(v))}
 
 
 @dataclass
@@ -45,6 +76,17 @@ class PaperRecord:
     files: list[str] = field(default_factory=list)  # seed files the paper appears in
     abstract: str = ""  # the whole abstract, when asked for one paper
     stored: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # the metadata as stored
+    author_names: list[str] = field(default_factory=list)
+    url: str | None = None
+    arxiv_id: str | None = None
+    doi: str | None = None
+    venue: str | None = None
+    fields_from: dict[str, str] = field(default_factory=dict)  # field -> the file its value came from
+
+    @property
+    def links(self) -> dict[str, str]:
+        """Links to the paper by kind: "url", "arxiv", "doi" (empty for page-dump papers)."""
+        return paper_links(self.url, self.arxiv_id, self.doi)
 
     @classmethod
     def from_metadata(cls, meta: dict[str, Any], abstract: str = "") -> PaperRecord:
@@ -61,6 +103,12 @@ class PaperRecord:
             files=[f for f in str(meta.get("files") or "").split("; ") if f],
             abstract=abstract,
             stored={k: v for k, v in meta.items() if k != "chunk"},
+            author_names=_json_field(meta.get("author_names"), list),
+            url=meta.get("url") or None,
+            arxiv_id=meta.get("arxiv_id") or None,
+            doi=meta.get("doi") or None,
+            venue=meta.get("venue") or None,
+            fields_from=_json_field(meta.get("fields_from"), dict),
         )
 
     def as_stored(self) -> dict[str, Any]:
@@ -72,7 +120,9 @@ class PaperRecord:
         """The record of a parsed paper."""
         files = sorted({s.rsplit(":", 1)[0] for s in paper.sources})
         return cls(paper.paper_id, paper.title, paper.published.isoformat() if paper.published else None,
-                   paper.date_text, paper.authors, paper.organization, paper.upvotes, files)
+                   paper.date_text, paper.authors, paper.organization, paper.upvotes, files,
+                   author_names=list(paper.author_names), url=paper.url, arxiv_id=paper.arxiv_id, doi=paper.doi,
+                   venue=paper.venue, fields_from=dict(paper.fields_from))
 
     def to_metadata(self, date_int: int) -> dict[str, Any]:
         """Encode as chunk metadata (date_int: the date as YYYYMMDD, 0 for none, for range filters)."""
@@ -86,7 +136,16 @@ class PaperRecord:
             "organization": self.organization or "",
             "upvotes": self.upvotes if self.upvotes is not None else -1,
             "files": "; ".join(self.files),
-        }
+        } | self._extra_metadata()
+
+    def _extra_metadata(self) -> dict[str, str]:
+        """The user-file fields that are set (Chroma metadata holds scalars: lists and dicts as JSON)."""
+        out: dict[str, str] = {}
+        for key in EXTRA_FIELDS:
+            value = getattr(self, key)
+            if value:
+                out[key] = json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else value
+        return out
 
 
 @dataclass
@@ -256,3 +315,14 @@ class Answer:
         d["answer"] = d.pop("text")
         d["usage"]["total_tokens"] = self.usage.total_tokens
         return d
+
+
+def _json_field(raw: Any, kind: type) -> Any:
+    """A list or dict kept in metadata as JSON; empty when absent or unreadable."""
+    if isinstance(raw, kind):
+        return raw
+    try:
+        value = json.loads(raw) if isinstance(raw, str) and raw else kind()
+    except ValueError:
+        return kind()
+    return value if isinstance(value, kind) else kind()

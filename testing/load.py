@@ -39,7 +39,7 @@ class Case:
 
 def _turn(question: str, titles: list[str]) -> dict[str, Any]:
     """An earlier turn that cited the given papers as [1], [2], ... (as /ask would have returned it)."""
-    from rag.corpus.parse import paper_id
+    from rag.corpus.records import paper_id
 
     return {"question": question, "answer": "",
             "citations": [{"n": i, "paper_id": paper_id(t), "title": t} for i, t in enumerate(titles, 1)]}

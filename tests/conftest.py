@@ -82,7 +82,7 @@ def seeds_writer() -> Callable[..., Path]:
 @pytest.fixture(scope="session")
 def corpus():
     """The real seeds, parsed once."""
-    from rag.corpus.parse import load_corpus
+    from rag.corpus.readers import load_corpus
 
     return load_corpus([SEEDS])
 

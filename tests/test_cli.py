@@ -61,7 +61,7 @@ def test_reingest_human_output(cli, ingested):
     proc = cli("ingest", seeds, home=home)
     assert proc.returncode == 0, proc.stderr
     no_traceback(proc)
-    assert re.search(r"6 papers \(6 records in the seeds\), 6 chunks: 0 added, 0 updated, 6 unchanged, "
+    assert re.search(r"6 papers \(6 records read\), 6 chunks: 0 added, 0 updated, 6 unchanged, "
                      r"0 removed, 1 skipped", proc.stdout), proc.stdout
     assert "warning" in proc.stderr and "c.txt:1:" in proc.stderr
 

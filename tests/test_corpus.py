@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from testing.seeds import SEEDS, abstract_for, seed_file, write_seed
-from rag.corpus.parse import CHROME, DATE_RE, load_corpus, normalize_title, paper_id
+from rag.corpus.parse import CHROME, DATE_RE
+from rag.corpus.readers import load_corpus
+from rag.corpus.records import normalize_title, paper_id
 from rag.errors import CorpusError, RagError
 
 MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()

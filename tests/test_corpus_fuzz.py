@@ -44,7 +44,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from testing.seeds import SEEDS
-from rag.corpus.parse import ABSTRACT_MIN_CHARS, CHROME, DATE_RE, load_corpus, normalize_title
+from rag.corpus.parse import ABSTRACT_MIN_CHARS, CHROME, DATE_RE
+from rag.corpus.readers import load_corpus
+from rag.corpus.records import normalize_title
 
 FUZZ = dict(database=None, derandomize=True, deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])

@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from rag.corpus.parse import load_corpus
+from rag.corpus.readers import load_corpus
 from rag.embed import st as embed_st
 from rag.embed.minilm import NumpyMiniLM, read_safetensors
 from rag.errors import RagError

@@ -13,7 +13,7 @@ import pytest
 from testing.model_files import tampered_copy
 from testing.seeds import abstract_for, make_settings, write_seed
 from rag.embed import st as embed_st
-from rag.corpus.parse import paper_id
+from rag.corpus.records import paper_id
 from rag.embed.base import get_embedder
 from rag.errors import ConfigError, IndexMismatchError, RagError
 from rag.ingestion.pipeline import ingest

@@ -18,7 +18,7 @@ from typing import Iterator
 import pytest
 
 from testing.seeds import make_settings, open_store, seed_file
-from rag.corpus.parse import load_corpus
+from rag.corpus.readers import load_corpus
 
 SEED = seed_file("003")  # 59 papers: an index of about 2.7 MB (Chroma 1.5, BM25 side index 1.1, embed cache 0.1)
 QUERY = "reinforcement learning for reasoning"

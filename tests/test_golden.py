@@ -293,7 +293,7 @@ def test_compare_questions_are_what_they_claim():
     """The `compare` questions (several gold papers each): every gold title is in the corpus, every expected fact
     is written in its own paper's abstract, the question does not copy the titles (eval/compare_check.py)."""
     from eval.compare_check import problems
-    from rag.corpus.parse import load_corpus
+    from rag.corpus.readers import load_corpus
 
     records = [r for _, r in well_typed(QUESTIONS) if r["type"] == "compare"]
     abstracts = {p.title: p.abstract for p in load_corpus([ROOT / "seeds"]).papers}

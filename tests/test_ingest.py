@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from rag.corpus.parse import paper_id
+from rag.corpus.records import paper_id
 from rag.errors import CorpusError, IndexMismatchError, IndexMissingError
 from rag.ingestion.pipeline import ingest
 from rag.store.side_index import SideIndex
@@ -236,7 +236,7 @@ def test_update_interrupted_between_overwrite_and_cleanup_is_repaired(home, tmp_
     """An update writes the new version over the old chunk ids first and deletes the old version's extra
     chunks last (so a full disk in between loses no paper). Stopped in between, the store holds a paper
     with chunks of two versions: the rerun must see that and leave exactly what a clean ingest leaves."""
-    from rag.corpus.parse import load_corpus
+    from rag.corpus.readers import load_corpus
     from rag.embed.base import get_embedder
     from rag.ingestion.chunking import chunk_paper, splitter
     from rag.store.chroma import build_params

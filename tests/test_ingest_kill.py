@@ -96,7 +96,7 @@ def test_sigkill_the_rerun_that_repairs(clean_ingest, tmp_path):
 def changed_home(clean_ingest, tmp_path_factory):
     """A home that differs from the seeds the way an update finds it: one paper stored in a longer version
     (two chunks, so its new version leaves a stale one) and three papers no longer in the seeds."""
-    from rag.corpus.parse import load_corpus
+    from rag.corpus.readers import load_corpus
     from rag.ingestion.pipeline import ingest_papers
 
     tmp = tmp_path_factory.mktemp("changed")

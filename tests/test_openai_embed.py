@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from testing.seeds import abstract_for, make_settings, write_seed
-from rag.corpus.parse import paper_id
+from rag.corpus.records import paper_id
 from rag.embed.base import get_embedder
 from rag.errors import ConfigError, IndexMismatchError, RagError
 from rag.ingestion.pipeline import ingest

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from rag.corpus.parse import paper_id
+from rag.corpus.records import paper_id
 from rag.errors import StoreUnavailableError
 from rag.ingestion.pipeline import ingest
 from rag.llm.process import free_port

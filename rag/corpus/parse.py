@@ -1,4 +1,4 @@
-"""Seed page dumps -> Paper records: parse both page layouts, drop page chrome, dedupe by title.
+"""Hugging Face Daily Papers page dumps -> Records: parse both page layouts, drop page chrome.
 
 Pure: reads files, writes nothing. Problems (unreadable files, orphan abstracts, truncated entries)
 are collected with file and line, never raised, so one bad file cannot stop the rest of the corpus.
@@ -8,16 +8,12 @@ line only (reported), never the well-formed papers around it.
 
 from __future__ import annotations
 
-import hashlib
 import re
-import unicodedata
-from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
-from rag.errors import CorpusError
 from rag.corpus.decode import MAX_LINE_CHARS, read_lines
-from rag.types import Paper, Problem
+from rag.corpus.records import Record
+from rag.types import Problem
 
 # Lines that belong to the page, not to a paper.
 CHROME = {
@@ -41,47 +37,6 @@ ABSTRACT_MIN_CHARS = 250
 MAX_PROBLEMS_PER_FILE = 1_000
 
 
-@dataclass
-class Record:
-    """One appearance of a paper in one file (before dedupe)."""
-
-    title: str
-    abstract: str
-    file: str
-    line: int
-    authors: int | None = None
-    organization: str | None = None
-    date_parts: tuple[int, int, int | None] | None = None  # month, day, year (None: current year)
-    date_text: str | None = None
-    upvotes: int | None = None
-
-
-@dataclass
-class Corpus:
-    """Result of reading the seeds: unique papers, every record, and what was skipped or odd."""
-
-    papers: list[Paper]
-    records: int
-    files: list[str]
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def skipped(self) -> int:
-        """Number of would-be papers not ingested."""
-        return sum(p.count for p in self.problems if p.skipped)
-
-
-def normalize_title(title: str) -> str:
-    """Key for dedupe: Unicode-normalised, case-folded, punctuation and spacing collapsed."""
-    t = unicodedata.normalize("NFKC", title).casefold()
-    return " ".join(re.sub(r"[^\w]+", " ", t).split())
-
-
-def paper_id(title: str) -> str:
-    """Stable id: the same title gives the same id on every run and machine."""
-    return "p" + hashlib.sha1(normalize_title(title).encode("utf-8")).hexdigest()[:12]
-
-
 def _is_chrome(text: str) -> bool:
     low = text.casefold()
     return low in CHROME or low.startswith(CHROME_PREFIXES)
@@ -98,7 +53,7 @@ def _is_short(text: str) -> bool:
     return len(text) < ABSTRACT_MIN_CHARS and not _looks_like_abstract(text)
 
 
-class _Capped(list):
+class Capped(list):
     """A file's problems: the first MAX_PROBLEMS_PER_FILE kept, the rest only counted (memory stays bounded)."""
 
     def __init__(self) -> None:
@@ -129,7 +84,7 @@ class _Capped(list):
 
 def parse_file(path: Path, problems: list[Problem]) -> list[Record]:
     """Parse one page dump (either layout) into records; append problems found."""
-    found = _Capped()
+    found = Capped()
     text = read_lines(path, found)
     if text is None:
         problems.extend(found)
@@ -206,67 +161,3 @@ def _parse_meta(lines: list[tuple[int, str]], i: int, rec: Record, problems: lis
     return i
 
 
-def _resolve_date(parts: tuple[int, int, int | None] | None, current_year: int | None) -> date | None:
-    """Pages omit the year for dates in the year they were scraped (current_year)."""
-    if parts is None:
-        return None
-    month, day, year = parts
-    year = year or current_year
-    if year is None:
-        return None
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
-
-
-def merge(records: list[Record]) -> list[Paper]:
-    """Dedupe records by normalised title; one Paper keeps every source and any metadata found."""
-    by_key: dict[str, Paper] = {}
-    # A page prints the year only for earlier years, so a year-less date is one year after the
-    # latest explicit year in the same file.
-    latest: dict[str, int] = {}
-    for r in records:
-        if r.date_parts and r.date_parts[2]:
-            latest[r.file] = max(latest.get(r.file, 0), r.date_parts[2])
-    for r in records:
-        key = normalize_title(r.title)
-        p = by_key.get(key)
-        if p is None:
-            p = by_key[key] = Paper(paper_id=paper_id(r.title), title=r.title, abstract=r.abstract)
-        elif len(r.abstract) > len(p.abstract):
-            p.abstract = r.abstract  # keep the fullest text when pages disagree
-        p.sources.append(f"{r.file}:{r.line}")
-        p.authors = p.authors or r.authors
-        p.organization = p.organization or r.organization
-        p.upvotes = p.upvotes if p.upvotes is not None else r.upvotes
-        if p.published is None and r.date_parts:
-            year = latest.get(r.file) + 1 if r.file in latest else None
-            p.published = _resolve_date(r.date_parts, year)
-            p.date_text = r.date_text
-    return sorted(by_key.values(), key=lambda p: p.paper_id)
-
-
-def seed_files(paths: list[Path]) -> list[Path]:
-    """Expand folders to their *.txt files (named files are read whatever their suffix); a missing path is an error."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(sorted(p for p in path.glob("*.txt") if p.is_file() and not p.name.startswith(".")))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise CorpusError(f"seed path not found: {path}", "pass a folder or files of page dumps, e.g. `rag ingest seeds/`")
-    if not files:
-        raise CorpusError(f"no seed files in {', '.join(map(str, paths))}", "copy the page dumps into seeds/")
-    return files
-
-
-def load_corpus(paths: list[Path]) -> Corpus:
-    """Read every seed file, collect problems, and return deduplicated papers."""
-    problems: list[Problem] = []
-    records: list[Record] = []
-    files = seed_files(paths)
-    for f in files:
-        records.extend(parse_file(f, problems))
-    return Corpus(papers=merge(records), records=len(records), files=[f.name for f in files], problems=problems)

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from rag.corpus.parse import load_corpus
+from rag.corpus.readers import corpus_files, load_corpus, read_file
 from rag.errors import CorpusError
 from rag.faultpoints import checkpoint
 from rag.embed.base import Embedder, get_embedder
@@ -22,7 +22,8 @@ from rag.store.chroma import Store, StoredPaper, build_params, digest
 from rag.store.paths import Paths
 from rag.store.side_index import SideIndex, Update, refresh_side_index, save_side_index, trusted_side_index
 from rag.ingestion.chunking import chunk_paper, paper_hash, splitter
-from rag.types import Chunk, Paper
+from rag.ingestion.sources import Sources
+from rag.types import Chunk, Paper, Problem
 
 if TYPE_CHECKING:
     from rag.config import Settings
@@ -45,6 +46,8 @@ class IngestSummary:
     kept_unreadable: int = 0  # papers kept because their seed file could not be read this time
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
+    # the files this ingest was asked to add: name, origin, format, records, status (added/updated/unchanged)
+    sources: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
@@ -52,28 +55,76 @@ class IngestSummary:
 
 
 def ingest(
-    settings: Settings, paths: list[Path] | None = None, *, rebuild: bool = False, progress: Progress | None = None,
-    on_wait: Notify | None = None,
+    settings: Settings, paths: list[Path] | None = None, *, add: list[Path] | None = None, rebuild: bool = False,
+    progress: Progress | None = None, on_wait: Notify | None = None,
 ) -> IngestSummary:
-    """Bring the store in line with the seed files; returns what changed.
+    """Bring the store in line with the seeds (paths, else RAG_SEEDS) plus the user's sources; returns what changed.
 
-    Holds the index's ingest lock throughout (on_wait is told once if another ingest holds it).
+    add: files or folders to keep as new sources first (a copy under RAG_HOME/sources; a file that yields no
+    paper is not kept, and says why). Holds the index's ingest lock throughout (on_wait is told once if another
+    ingest holds it).
     """
     t0 = time.perf_counter()
-    with ingest_lock(Paths.of(settings), settings.ingest_lock_timeout, on_wait):
-        corpus = load_corpus(paths or [settings.seeds])  # read inside the lock: a waiting ingest sees the latest seeds
+    home = Paths.of(settings)
+    with ingest_lock(home, settings.ingest_lock_timeout, on_wait):
+        base = list(paths or [settings.seeds])
+        sources = Sources(home)
+        added, refused = _add_sources(sources, add or [], base) if add else ([], [])
+        kept = sources.paths()
+        copies = [p for p in kept if p.is_file()]
+        # read inside the lock: a waiting ingest sees the latest files
+        corpus = load_corpus(base + copies, names=kept)
         if not corpus.papers:
-            shown = "; ".join(str(p) for p in corpus.problems[:3])
+            shown = "; ".join(str(p) for p in (refused + corpus.problems)[:3])
             raise CorpusError(
                 f"no papers found in {', '.join(corpus.files)}" + (f" ({shown})" if shown else ""),
-                "point `rag ingest` at the Daily Papers page dumps (seeds/); the index was left unchanged",
+                "point `rag ingest` at the Daily Papers page dumps (seeds/) or files of papers; the index was left unchanged",
             )
-        summary = IngestSummary(records=corpus.records, skipped=corpus.skipped,
-                                problems=[str(p) for p in corpus.problems])
-        unreadable = {p.file for p in corpus.problems if p.whole_file}
+        if refused and not added:
+            shown = "; ".join(str(p) for p in refused[:3])
+            raise CorpusError(f"no paper could be read from {', '.join(map(str, add))}" + (f" ({shown})" if shown else ""),
+                              "each record needs a title and an abstract (see docs/usage.md#your-own-papers); "
+                              "nothing was added and the index was left unchanged")
+        missing = [Problem(s.name, 0, "the kept copy of this added source is gone; its papers are kept "
+                           "(`rag sources remove` drops them, `rag ingest FILE` adds the file again)", False, True)
+                   for s in sources.missing()]
+        problems = refused + corpus.problems + missing
+        summary = IngestSummary(records=corpus.records, skipped=sum(p.count for p in problems if p.skipped),
+                                problems=[str(p) for p in problems], sources=added)
+        unreadable = {p.file for p in problems if p.whole_file}
         _sync(settings, corpus.papers, rebuild=rebuild, progress=progress, unreadable=unreadable, summary=summary)
     summary.seconds = round(time.perf_counter() - t0, 3)
     return summary
+
+
+def remove_sources(settings: Settings, names: list[str], **kwargs: Any) -> IngestSummary:
+    """Forget these added sources, then ingest: papers found only in them leave the index."""
+    with ingest_lock(Paths.of(settings), settings.ingest_lock_timeout, kwargs.get("on_wait")):
+        Sources(Paths.of(settings)).remove(names)
+    return ingest(settings, **kwargs)
+
+
+def _add_sources(sources: Sources, add: list[Path], base: list[Path]) -> tuple[list[dict[str, Any]], list[Problem]]:
+    """Keep each readable file of add as a source; (what was kept, the problems of files that were not).
+
+    A file among the seeds (base) is read as a seed, not copied."""
+    seeds = {f.resolve() for f in corpus_files([p for p in base if p.exists()])} if any(p.exists() for p in base) else set()
+    taken = {f.name for f in seeds}
+    done: list[dict[str, Any]] = []
+    refused: list[Problem] = []
+    for file in corpus_files(add):
+        if file.resolve() in seeds:
+            continue
+        problems: list[Problem] = []
+        records = read_file(file, problems)
+        if not records:
+            why = "; ".join(p.message for p in problems[:2]) or "no record with a title and an abstract"
+            refused.append(Problem(file.name, 0, f"no paper could be read ({why}); file not added"))
+            continue
+        staged = sources.add(file, len(records), taken)
+        done.append({"name": staged.source.name, "origin": staged.source.origin, "format": staged.source.format,
+                     "records": staged.source.records, "status": staged.status})
+    return done, refused
 
 
 def ingest_papers(
