@@ -58,6 +58,9 @@ _EXPORTS = {
     "CITE_MARK": "rag.text.cites",
     "answer_sentences": "rag.answer.citations",
     "split_sentences": "rag.text.sentences",
+    "remove_sources": "rag.ingestion.pipeline",
+    "list_sources": "rag.ingestion.sources",
+    "UserSource": "rag.ingestion.sources",
     "paper_id": "rag.corpus.records",
     "load_corpus": "rag.corpus.readers",
     "corpus_files": "rag.corpus.readers",
@@ -80,7 +83,7 @@ __all__ = [  # the same names as _EXPORTS (tests/test_public_api.py checks)
     "Paper", "PaperRecord", "Paths", "RagError", "Retriever", "Settings", "Source", "StoreUnavailableError", "Turn",
     "Usage", "answer_sentences", "bm25_tokenize", "compare_papers", "content_terms", "get_settings", "ingest", "is_name_token", "llm_base_url", "name_coverage",
     "load_corpus", "paper_id", "parse_day", "question_names", "corpus_files", "split_sentences", "surface_key", "use_llm",
-    "SurfaceIndex",
+    "SurfaceIndex", "UserSource", "list_sources", "remove_sources",
 ]
 
 
@@ -108,7 +111,8 @@ if TYPE_CHECKING:  # for type checkers and editors; never executed
     from rag.corpus.records import paper_id
     from rag.errors import (ConfigError, CorpusError, DataHomeError, IndexMismatchError, IndexMissingError, RagError,
                             StoreUnavailableError)
-    from rag.ingestion.pipeline import IngestSummary, ingest
+    from rag.ingestion.pipeline import IngestSummary, ingest, remove_sources
+    from rag.ingestion.sources import UserSource, list_sources
     from rag.llm.client import LLM, LLMError, use_llm
     from rag.llm.client import base_url as llm_base_url
     from rag.search.retriever import Retriever

@@ -20,11 +20,14 @@ import tempfile
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.corpus.readers import detect
 from rag.errors import CorpusError
 from rag.store.paths import Paths
+
+if TYPE_CHECKING:
+    from rag.config import StoreSettings
 
 MANIFEST = "sources.json"
 
@@ -148,3 +151,8 @@ def _atomic_write(target: Path, data: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
 
+
+
+def list_sources(settings: StoreSettings) -> list[UserSource]:
+    """The sources added to this data home, in the order added."""
+    return Sources(Paths.of(settings)).list()
