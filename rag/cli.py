@@ -350,13 +350,15 @@ def papers(as_json: bool = typer.Option(False, "--json", help="Print a JSON arra
     """List the indexed papers."""
     from rag.search.retriever import Retriever
 
-    out = [{"paper_id": r.paper_id, "title": r.title, "date": r.date, "upvotes": r.upvotes, "files": "; ".join(r.files)}
+    out = [{"paper_id": r.paper_id, "title": r.title, "date": r.date, "upvotes": r.upvotes, "files": "; ".join(r.files),
+            "author_names": r.author_names, "venue": r.venue, "links": r.links}
            for r in Retriever(_settings()).papers()]
     if as_json:
         typer.echo(json.dumps(out))
         return
     for row in out:
-        typer.echo(f"{row['paper_id']}  {row['date'] or '          '}  {row['title']}")
+        link = next(iter(row["links"].values()), "")
+        typer.echo(f"{row['paper_id']}  {row['date'] or '          '}  {row['title']}" + (f"  {link}" if link else ""))
     typer.echo(f"{len(out)} papers", err=True)
 
 
