@@ -31,6 +31,15 @@ _EXPORTS = {
     "HISTORY_TURNS": "rag.answer.answerer",
     "compare_papers": "rag.answer.compare",
     "Comparison": "rag.answer.compare",
+    # references out: an answer's cited papers (or any papers) as BibTeX or a numbered Markdown list
+    "references_bibtex": "rag.answer.references",
+    "references_markdown": "rag.answer.references",
+    "answer_with_references": "rag.answer.references",
+    "cited_records": "rag.answer.references",
+    "papers_bibtex": "rag.answer.references",
+    "papers_markdown": "rag.answer.references",
+    "bib_key": "rag.answer.references",
+    "authors_text": "rag.answer.references",
     "LLM": "rag.llm.client",
     "use_llm": "rag.llm.client",
     "llm_base_url": "rag.llm.client",
@@ -75,7 +84,8 @@ _EXPORTS = {
     "parse_day": "rag.text.dates",
     "DateRange": "rag.text.dates",
 }
-_ALIASES = {"compare_papers": "compare", "llm_base_url": "base_url", "bm25_tokenize": "tokenize", "GENERIC_WORDS": "GENERIC", "name_coverage": "check"}  # public name -> name in its module
+_ALIASES = {"compare_papers": "compare", "llm_base_url": "base_url", "bm25_tokenize": "tokenize", "GENERIC_WORDS": "GENERIC", "name_coverage": "check",
+            "papers_bibtex": "to_bibtex", "papers_markdown": "to_markdown"}  # public name -> name in its module
 
 __all__ = [  # the same names as _EXPORTS (tests/test_public_api.py checks)
     "Answer", "Answerer", "CITE_MARK", "Comparison", "GENERIC_WORDS", "Citation", "ConfigError", "CorpusError", "DataHomeError", "DateRange",
@@ -84,6 +94,8 @@ __all__ = [  # the same names as _EXPORTS (tests/test_public_api.py checks)
     "Usage", "answer_sentences", "bm25_tokenize", "compare_papers", "content_terms", "get_settings", "ingest", "is_name_token", "llm_base_url", "name_coverage",
     "load_corpus", "paper_id", "parse_day", "question_names", "corpus_files", "split_sentences", "surface_key", "use_llm",
     "SurfaceIndex", "UserSource", "list_sources", "remove_sources",
+    "answer_with_references", "authors_text", "bib_key", "cited_records", "papers_bibtex", "papers_markdown",
+    "references_bibtex", "references_markdown",
 ]
 
 
@@ -106,6 +118,10 @@ if TYPE_CHECKING:  # for type checkers and editors; never executed
     from rag.answer.compare import Comparison
     from rag.answer.compare import compare as compare_papers
     from rag.answer.coverage import check as name_coverage
+    from rag.answer.references import (answer_with_references, authors_text, bib_key, cited_records,
+                                       references_bibtex, references_markdown)
+    from rag.answer.references import to_bibtex as papers_bibtex
+    from rag.answer.references import to_markdown as papers_markdown
     from rag.config import Settings, get_settings
     from rag.corpus.readers import corpus_files, load_corpus
     from rag.corpus.records import paper_id

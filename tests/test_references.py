@@ -1,0 +1,208 @@
+"""References out (rag/answer/references.py): citation keys, BibTeX that bibtexparser and a LaTeX reader read back
+as written, the numbered Markdown list, and only an answer's cited papers, numbered as it numbers them."""
+
+from __future__ import annotations
+
+import re
+
+import bibtexparser
+import pytest
+from bibtexparser.middlewares import SeparateCoAuthors
+from pylatexenc.latex2text import LatexNodes2Text
+
+from rag import (RagError, answer_with_references, authors_text, bib_key, cited_records, papers_bibtex,
+                 papers_markdown, references_bibtex, references_markdown)
+from rag.types import Answer, Citation, PaperRecord, Source
+
+LORA = PaperRecord("p1", "LoRA: Low-Rank Adaptation of Large Language Models", date="2021-06-17",
+                   author_names=["Edward J. Hu", "Yelong Shen", "Phillip Wallis", "Zeyuan Allen-Zhu"],
+                   arxiv_id="2106.09685", url="https://arxiv.org/abs/2106.09685",
+                   abstract="We propose Low-Rank Adaptation, or LoRA.")
+# every character LaTeX or BibTeX treats specially, accents, a blank line in the abstract
+ODD = PaperRecord(
+    "p2", "The {BERT} & {GPT} Story: 100% of Müller's $5 #1 snake_case -- ``quoted'' ~ \\ back", date="2019-05-01",
+    author_names=["Jürgen Müller", "Smith, John", "Øyvind Ågren", "Research and Development Lab"],
+    doi="10.1000/a_b(1)<2>;3", venue="Journal of Things & Stuff", url="https://example.org/x_y%20z?a=1&b=2#frag~",
+    abstract="First line with 50% & {braces}.\nSecond line: e-mail a@b.c, costs $3.\n\nNew paragraph -- done.")
+SEED = PaperRecord("p3", "Quokka Population Dynamics on Rottnest Island", date="2024-03-02", authors=4,
+                   organization="Alpine Institute", abstract="We study quokka population dynamics.")
+TEXT_FIELDS = ("title", "abstract")
+
+
+def parse(bib: str) -> bibtexparser.Library:
+    library = bibtexparser.parse_string(bib, append_middleware=[SeparateCoAuthors()])
+    assert not library.failed_blocks, [b.error for b in library.failed_blocks]
+    return library
+
+
+def decode(value: str) -> str:
+    """What a LaTeX reader makes of a field."""
+    return LatexNodes2Text().latex_to_text(value)
+
+
+# --------------------------------------------------------------------------- keys
+
+def test_key_is_last_name_year_and_first_significant_title_word():
+    assert bib_key(LORA) == "hu2021lora"
+    assert bib_key(ODD) == "muller2019bert"  # "The" skipped, accents folded
+    assert bib_key(PaperRecord("x", "On the Ørsted Effect", date="2020-01-01", author_names=["Ørsted, Hans"])) == \
+        "orsted2020orsted"
+    assert bib_key(PaperRecord("x", "A Study", date="2020-01-01", author_names=["Martin Luther King Jr."])) == \
+        "king2020study"
+
+
+def test_key_without_names_is_anon_and_without_a_date_has_no_year():
+    assert bib_key(SEED) == "anon2024quokka"
+    assert bib_key(PaperRecord("x", "Towards the 3D World", author_names=["Ann Lee"])) == "lee3d"
+    assert bib_key(PaperRecord("x", "张三的论文", date="2023-02-01", author_names=["张三"])) == "anon2023"
+
+
+def test_key_is_stable_and_duplicates_get_letters_in_the_order_given():
+    assert bib_key(LORA) == bib_key(LORA) == bib_key(LORA, set())
+    twin = PaperRecord("p9", "LoRA Revisited", date="2021-01-01", author_names=["Xin Hu"])
+    taken: set[str] = set()
+    assert [bib_key(r, taken) for r in (LORA, twin, LORA, SEED)] == ["hu2021lora", "hu2021loraa", "hu2021lorab",
+                                                                     "anon2024quokka"]
+    assert taken == {"hu2021lora", "hu2021loraa", "hu2021lorab", "anon2024quokka"}
+    assert [bib_key(r, set()) for r in (twin, LORA)] == ["hu2021lora", "hu2021lora"]  # no export, no suffix
+
+
+# --------------------------------------------------------------------------- BibTeX
+
+def test_bibtex_round_trip_keeps_every_value():
+    records = [LORA, ODD, SEED]
+    library = parse(papers_bibtex(records))
+    assert [e.key for e in library.entries] == ["hu2021lora", "muller2019bert", "anon2024quokka"]
+    for record, entry in zip(records, library.entries):
+        fields = entry.fields_dict
+        for name in TEXT_FIELDS:
+            assert decode(fields[name].value) == getattr(record, name), name
+        assert fields["year"].value == record.date[:4]
+        if record.author_names:
+            assert [decode(a) for a in fields["author"].value] == record.author_names
+        else:
+            assert "author" not in fields
+        for name in ("doi", "url"):  # verbatim fields: exactly as stored
+            assert fields[name].value == getattr(record, name) if getattr(record, name) else name not in fields
+        assert fields["eprint"].value == record.arxiv_id if record.arxiv_id else "eprint" not in fields
+    assert decode(library.entries[1].fields_dict["journal"].value) == "Journal of Things & Stuff"
+
+
+def test_bibtex_escapes_latex_specials_and_keeps_case_and_balance():
+    bib = papers_bibtex([ODD])
+    title = parse(bib).entries[0].fields_dict["title"].value
+    for raw, escaped in [("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"), ("_", r"\_")]:
+        assert escaped in title and raw not in title.replace(escaped, ""), raw
+    assert r"\{BERT\}" in title  # literal braces that pair up
+    assert "{GPT}" in title.replace(r"\{", "").replace(r"\}", "")  # a word with inner capitals keeps its case
+    assert "--" not in title and "``" not in title  # no ligatures (a dash, curly quotes) where the text has none
+    assert "Müller" in title  # Unicode stays Unicode
+    assert "^" not in papers_bibtex([PaperRecord("x", "x^2")]).split("title")[1].replace(r"\textasciicircum{}", "")
+
+
+@pytest.mark.parametrize("title", ["Unbalanced } brace", "Open { brace", "}{ both", "a \\ trailing backslash \\"])
+def test_bibtex_braces_stay_balanced_whatever_the_title(title):
+    bib = papers_bibtex([PaperRecord("x", title, date="2020-01-01")])
+    value = bib.split("title = ", 1)[1].split(",\n", 1)[0]
+    # BibTeX itself counts every brace, escaped or not: the field must balance on its own
+    depth = 0
+    for ch in value:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        assert depth >= 0
+    assert depth == 0
+    assert len(parse(bib).entries) == 1
+
+
+def test_entry_types_and_fields():
+    article, arxiv, seed = parse(papers_bibtex([ODD, LORA, SEED])).entries
+    assert article.entry_type == "article" and "journal" in article.fields_dict
+    assert arxiv.entry_type == "misc" and arxiv.fields_dict["archivePrefix"].value == "arXiv"
+    assert arxiv.fields_dict["month"].value == "jun"  # the month macro, unquoted
+    assert "month = jun," in papers_bibtex([LORA])
+    assert seed.entry_type == "misc" and set(seed.fields_dict) == {"title", "year", "month", "abstract", "note"}
+    assert decode(seed.fields_dict["note"].value) == \
+        "Hugging Face Daily Papers; 4 authors, names not recorded; Alpine Institute"
+
+
+def test_seed_papers_without_a_date_or_count_export_validly():
+    bare = PaperRecord("p4", "Basalt Weathering Rates Under Glacial Cycles")
+    (entry,) = parse(papers_bibtex([bare])).entries
+    assert entry.key == "anon" + "basalt" and entry.entry_type == "misc"
+    assert set(entry.fields_dict) == {"title", "note"} and entry.fields_dict["note"].value == "Hugging Face Daily Papers"
+
+
+def test_no_records_no_bibtex():
+    assert papers_bibtex([]) == "" and papers_markdown([]) == ""
+
+
+# --------------------------------------------------------------------------- Markdown and authors
+
+def test_authors_text():
+    assert authors_text(LORA) == "Edward J. Hu, Yelong Shen et al."
+    assert authors_text(PaperRecord("x", "t", author_names=["Smith, John", "Ann Lee"])) == "John Smith, Ann Lee"
+    assert authors_text(SEED) == "4 authors" and authors_text(PaperRecord("x", "t", authors=1)) == "1 author"
+    assert authors_text(PaperRecord("x", "t")) == ""
+
+
+def test_markdown_list_numbers_and_links():
+    md = papers_markdown([LORA, ODD, SEED], [2, 5, 7])
+    lines = md.splitlines()
+    assert [line[:4] for line in lines] == ["[2] ", "[5] ", "[7] "]
+    assert lines[0] == ("[2] Edward J. Hu, Yelong Shen et al. (2021). *LoRA: Low-Rank Adaptation of Large Language "
+                        "Models*. arXiv:2106.09685. [arxiv.org](https://arxiv.org/abs/2106.09685)")
+    assert "John Smith" in lines[1] and "Journal of Things & Stuff." in lines[1]
+    assert "[doi:10.1000/a\\_b(1)\\<2\\>;3](https://doi.org/10.1000/a_b%281%29<2>;3)" in lines[1]
+    assert lines[2] == ("[7] 4 authors, Alpine Institute (2024). *Quokka Population Dynamics on Rottnest Island*. "
+                        "Hugging Face Daily Papers.")
+    assert papers_markdown([SEED]).startswith("[1] ")
+    star = papers_markdown([PaperRecord("x", "*Bold* [claims]")])
+    assert "*\\*Bold\\* \\[claims\\]*" in star and "(n.d.)" in star and star.startswith("[1] Anonymous")
+
+
+# --------------------------------------------------------------------------- an answer's references
+
+def answer_citing(cited: list[int], truncated: int | None = None) -> Answer:
+    """An answer over sources 1-4 (LORA, ODD, SEED, another) whose text cites `cited` in that order."""
+    records = [LORA, ODD, SEED, PaperRecord("p5", "Zebrafish Fin Regeneration Atlas", date="2024-01-05")]
+    sources = [Source(n, r.paper_id, r.title, r.date, r.abstract or "An abstract.", metadata=r.to_metadata(0),
+                      cited=n in cited, truncated=n == truncated) for n, r in enumerate(records, 1)]
+    text = " ".join(f"Claim [{n}]." for n in cited)
+    citations = [Citation(n, sources[n - 1].paper_id, sources[n - 1].title, sources[n - 1].date) for n in cited]
+    return Answer("q", text, "extractive", citations=citations, sources=sources, abstained=not cited)
+
+
+def test_only_the_cited_papers_numbered_as_the_answer_numbers_them():
+    answer = answer_citing([3, 1])  # first use: [3], then [1]
+    assert [(n, r.paper_id) for n, r in cited_records(answer)] == [(1, "p1"), (3, "p3")]
+    md = references_markdown(answer)
+    assert [line[:3] for line in md.splitlines()] == ["[1]", "[3]"] and "LoRA" in md and "Quokka" in md
+    assert "Müller" not in md and "Zebrafish" not in md
+    bib = references_bibtex(answer)
+    assert [e.key for e in parse(bib).entries] == ["hu2021lora", "anon2024quokka"]
+    assert re.findall(r"% \[(\d+)\]\n@\w+\{(\w+),", bib) == [("1", "hu2021lora"), ("3", "anon2024quokka")]
+    # the records come from the sources' metadata, author names and links included
+    record = dict(cited_records(answer))[1]
+    assert record.author_names == LORA.author_names and record.links == LORA.links
+    assert record.abstract == LORA.abstract
+
+
+def test_a_cut_abstract_is_left_out_unless_looked_up():
+    answer = answer_citing([1], truncated=1)
+    (_, record), = cited_records(answer)
+    assert record.abstract == ""
+    assert "abstract" not in parse(references_bibtex(answer)).entries[0].fields_dict
+    whole = PaperRecord(**{**LORA.__dict__, "abstract": "The whole abstract."})
+    (_, record), = cited_records(answer, lookup={"p1": whole}.get)
+    assert record.abstract == "The whole abstract."
+
+
+def test_answer_with_references():
+    answer = answer_citing([2])
+    out = answer_with_references(answer, "bibtex")
+    assert out.startswith("Claim [2].\n\nReferences:\n% [2]\n@article{muller2019bert,")
+    assert answer_with_references(answer, "markdown") == f"Claim [2].\n\nReferences:\n{references_markdown(answer)}"
+    abstained = answer_citing([])
+    assert references_bibtex(abstained) == "" and references_markdown(abstained) == ""
+    assert answer_with_references(abstained, "bibtex").endswith("\n\nNo references: the answer cites no paper.\n")
+    with pytest.raises(RagError, match="unknown reference style 'apa'"):
+        answer_with_references(answer, "apa")
