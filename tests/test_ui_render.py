@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 from rag.types import Answer, Citation, Flag, PaperRecord, Source
 from ui import render
 
@@ -108,3 +110,74 @@ def test_compare_card_spans_each_sentence_escaped_and_marks_the_picked_one():
     panel = render.compare_panel([plain], pick='7:1"><script>')
     assert panel.startswith('<div class="panel" data-pick="7:1&quot;&gt;&lt;script&gt;">')
     assert "click a cell" in render.compare_panel([])
+
+
+# --------------------------------------------------------------------------- a user's papers: authors, venue, links
+
+class Tags(HTMLParser):
+    """Every start tag of a piece of HTML with its attributes, and its text, as a browser's parser sees them."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text = ""
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
+    def links(self) -> list[dict[str, str | None]]:
+        return [attrs for tag, attrs in self.tags if tag == "a"]
+
+
+HOSTILE = PaperRecord(
+    "p9", 'Great <script>alert("t")</script> Paper', date="2024-05-01", venue="<b>NeurIPS</b>",
+    author_names=['Eve <img src=x onerror=alert(1)>', "Bob <script>", "Carol", "Dan"],
+    url="javascript:alert(document.cookie)", doi='10.1/x"onmouseover="alert(1)"><script>', arxiv_id="2401.01234",
+    abstract="An abstract <iframe src=//evil>.")
+
+
+def test_authors_first_three_then_et_al_else_a_count():
+    names = PaperRecord("p1", "T", author_names=["Ann Lee", "Bo Li", "Cy Wu", "Di Xu"])
+    assert render.author_text(names) == "Ann Lee, Bo Li, Cy Wu et al."
+    assert render.author_text(PaperRecord("p1", "T", author_names=["Ann Lee", "Bo Li"])) == "Ann Lee, Bo Li"
+    assert render.author_text(PaperRecord("p1", "T", authors=7)) == "7 authors"  # a seed paper: only the count
+    assert render.author_text(PaperRecord("p1", "T")) == ""
+    rec = PaperRecord("p1", "T", date="2024-05-01", author_names=["Ann Lee"], venue="ICML", upvotes=2)
+    assert render.meta_line(rec) == "2024-05-01 · Ann Lee · ICML · ▲ 2 upvotes"
+
+
+def test_links_are_http_only_new_tab_and_escaped():
+    rec = PaperRecord("p1", "T", url="https://openreview.net/forum?id=a&b=1", arxiv_id="2401.01234", doi="10.1/x")
+    links = Tags(render.links_html(rec)).links()
+    assert [a["href"] for a in links] == ["https://openreview.net/forum?id=a&b=1", "https://arxiv.org/abs/2401.01234",
+                                          "https://doi.org/10.1/x"]
+    assert all(a["target"] == "_blank" and a["rel"] == "noopener noreferrer" for a in links)
+    assert Tags(render.links_html(rec)).text == "openreview.net · arXiv · DOI"
+    for bad in ("javascript:alert(1)", " JavaScript:alert(1)", "java\tscript:alert(1)", "data:text/html,<b>x",
+                "//evil.example/x", "vbscript:x", "https://", "http://a b.org"):
+        assert render.web_url(bad) is None, bad
+        assert render.links_html(PaperRecord("p1", "T", url=bad)) == "", bad
+    assert render.links_html(PaperRecord("p1", "T")) == ""  # a seed paper: no links at all
+
+
+def test_hostile_title_authors_venue_and_urls_render_as_text():
+    """A user's file is untrusted: a <script> in a title or author name shows as text, a javascript: URL is not a
+    link, and a quote in a DOI cannot leave the href attribute."""
+    src = Source(n=1, paper_id="p9", title=HOSTILE.title, date="2024-05-01", text=HOSTILE.abstract,
+                 metadata=HOSTILE.to_metadata(20240501), supporting=[], cited=True)
+    for html in (render.source_card(src, 0, []), render.paper_html(HOSTILE),
+                 render.compare_card(1, HOSTILE.title, HOSTILE, [HOSTILE.abstract])):
+        parsed = Tags(html)
+        assert {tag for tag, _ in parsed.tags} <= {"details", "summary", "span", "div", "p", "a", "h3"}, parsed.tags
+        assert not any(k.startswith("on") for _, attrs in parsed.tags for k in attrs)
+        hrefs = [a["href"] for a in parsed.links()]
+        assert hrefs == ["https://arxiv.org/abs/2401.01234", 'https://doi.org/10.1/x"onmouseover="alert(1)"><script>']
+        assert 'Great <script>alert("t")</script> Paper' in parsed.text  # shown, as text
+        assert "Eve <img src=x onerror=alert(1)>, Bob <script>, Carol" in parsed.text and "<b>NeurIPS</b>" in parsed.text
+    assert "Dan" in Tags(render.paper_html(HOSTILE)).text  # the paper view names every author
+    assert "et al." in Tags(render.source_card(src, 0, [])).text  # a card, the first three

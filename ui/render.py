@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from html import escape
 from typing import Iterable
+from urllib.parse import urlsplit
 
 from rag import CITE_MARK, Answer, Flag, PaperRecord, Source
 
@@ -73,16 +74,54 @@ def flag_note(answer: Answer) -> str:
     return f"\n\n⚠ *Check: {'; '.join(parts)} (marked in the sources panel).*" if parts else ""
 
 
-def meta_line(rec: PaperRecord) -> str:
-    """'2024-06-11 · 7 authors · Org · ▲ 42 upvotes', from whatever the page had (escaped)."""
-    parts: list[object] = [rec.date or rec.date_text or "undated"]
-    if rec.authors:
-        parts.append(f"{rec.authors} authors")
-    if rec.organization:
-        parts.append(rec.organization)
+SHOWN_AUTHORS = 3  # a card names this many authors, then "et al."
+# an http(s) URL without spaces or control characters (the href attribute is escaped as well)
+WEB_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)
+LINK_LABELS = {"arxiv": "arXiv", "doi": "DOI"}  # a "url" link is labelled with its host
+
+
+def author_text(rec: PaperRecord, shown: int = SHOWN_AUTHORS) -> str:
+    """'A B, C D, E F et al.' from the author names (the first `shown`), else '7 authors', else ''. Not escaped."""
+    names = [n.strip() for n in rec.author_names if n and n.strip()]
+    if names:
+        return ", ".join(names[:shown]) + (" et al." if len(names) > shown else "")
+    return f"{rec.authors} authors" if rec.authors else ""
+
+
+def meta_line(rec: PaperRecord, authors: bool = True) -> str:
+    """'2024-06-11 · A B, C D, E F et al. · Venue · Org · ▲ 42 upvotes', from whatever the paper has (escaped);
+    authors=False leaves the authors out (shown on a line of their own)."""
+    parts: list[object] = [rec.date or rec.date_text or "undated", author_text(rec) if authors else "", rec.venue or "",
+                           rec.organization or ""]
     if rec.upvotes is not None:
         parts.append(f"▲ {rec.upvotes} upvotes")
-    return " · ".join(escape(str(p)) for p in parts)
+    return " · ".join(escape(str(p)) for p in parts if p != "")
+
+
+def web_url(url: str | None) -> str | None:
+    """The URL when it is a plain http(s) link with a host (javascript:, data:, relative ... are not), else None."""
+    url = (url or "").strip()
+    if not WEB_URL.fullmatch(url) or not urlsplit(url).hostname:
+        return None
+    return url
+
+
+def link_label(kind: str, url: str) -> str:
+    """'arXiv', 'DOI', or for a paper's own URL its host ('openreview.net'). Not escaped."""
+    host = urlsplit(url).hostname or "link"
+    return LINK_LABELS.get(kind) or (host[4:] if host.startswith("www.") else host)
+
+
+def links_html(rec: PaperRecord) -> str:
+    """The paper's links (its URL, arXiv, DOI) as <a> opening a new tab; only http(s) URLs become links."""
+    anchors = []
+    for kind, url in rec.links.items():
+        safe = web_url(url)
+        if safe is None:
+            continue
+        anchors.append(f'<a class="paper-link" data-kind="{escape(kind)}" href="{escape(safe, quote=True)}" '
+                       f'target="_blank" rel="noopener noreferrer">{escape(link_label(kind, safe))}</a>')
+    return f'<div class="links">{" · ".join(anchors)}</div>' if anchors else ""
 
 
 def highlight(text: str, supporting: Iterable[str]) -> str:
@@ -106,13 +145,13 @@ def _flag_html(flag: Flag) -> str:
 
 def card(card_id: str, cls: str, n: int, title: str, rec: PaperRecord, abstract_html: str, open_: bool = True,
          notes: str = "") -> str:
-    """A paper's card, in the chat's sources panel and the Compare tab's: [n], title, date/authors/upvotes,
-    notes (the validator's flags), then the abstract (already escaped markup)."""
+    """A paper's card, in the chat's sources panel and the Compare tab's: [n], title, date/authors/venue/upvotes,
+    its links, notes (the validator's flags), then the abstract (already escaped markup)."""
     return (
         f'<details class="{cls}" id="{card_id}"{" open" if open_ else ""}>'
         f'<summary><span class="num">[{n}]</span> <span class="title">{escape(title)}</span></summary>'
         f'<div class="meta">{meta_line(rec)} · id {escape(rec.paper_id)}</div>'
-        f"{notes}"
+        f"{links_html(rec)}{notes}"
         f'<p class="abstract">{abstract_html}</p>'
         "</details>"
     )
@@ -194,10 +233,16 @@ def figures(answer: Answer, first_text_ms: float, total_ms: float) -> str:
     return " · ".join(parts)
 
 
+PAPER_AUTHORS = 30  # the paper view names up to this many authors (a consortium paper lists hundreds)
+
+
 def paper_html(rec: PaperRecord | None) -> str:
-    """One paper opened from the Papers tab."""
+    """One paper opened from the Papers tab: title, its authors (all but a very long list), meta line, links,
+    abstract."""
     if rec is None:
         return '<div class="empty">Pick a paper in the table to read its abstract.</div>'
-    return (f'<div class="paper"><h3>{escape(rec.title)}</h3>'
-            f'<div class="meta">{meta_line(rec)} · id {escape(rec.paper_id)}</div>'
-            f'<p class="abstract">{escape(rec.abstract)}</p></div>')
+    named = author_text(rec, PAPER_AUTHORS) if rec.author_names else ""
+    authors = f'<div class="authors">{escape(named)}</div>' if named else ""
+    return (f'<div class="paper"><h3>{escape(rec.title)}</h3>{authors}'
+            f'<div class="meta">{meta_line(rec, authors=not named)} · id {escape(rec.paper_id)}</div>'
+            f'{links_html(rec)}<p class="abstract">{escape(rec.abstract)}</p></div>')
