@@ -230,8 +230,12 @@ def _print_answer(stream: Any, out: Any) -> Any:
         out.write("\n" + "\n".join(f"Note: {c}" for c in answer.caveats) + "\n")
     if answer.citations:
         out.write("\nSources:\n")
+        by_n = {s.n: s for s in answer.sources}
         for c in answer.citations:
             out.write(f"  [{c.n}] {c.title}" + (f" ({c.date})" if c.date else "") + f"  id {c.paper_id}\n")
+            about = _about(by_n[c.n].record) if c.n in by_n else ""
+            if about:
+                out.write(f"      {about}\n")
     notes = list(answer.notices)
     if answer.removed_citations:
         notes.append(f"removed {answer.removed_citations} citation(s) to sources that do not exist")
@@ -249,6 +253,13 @@ def _print_answer(stream: Any, out: Any) -> Any:
     return answer
 
 
+def _about(record: Any) -> str:
+    """A source's second line: its authors (names, or how many) and its links, when known."""
+    from rag.answer.references import authors_text
+
+    return " · ".join(filter(None, [authors_text(record), *record.links.values()]))
+
+
 @app.command()
 @_friendly
 def ask(
@@ -259,17 +270,32 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="Print the whole answer as one JSON object."),
     offline: bool = typer.Option(False, "--offline", help="Answer from the abstracts' own sentences, no LLM."),
     llm: bool = typer.Option(False, "--llm", help="Use the LLM (OPENAI_API_KEY / OPENAI_BASE_URL)."),
+    cite: Optional[str] = typer.Option(
+        None, "--cite", metavar="bibtex|markdown",
+        help="Then the cited papers' references: BibTeX entries or a numbered Markdown list (with --json: the "
+             "keys 'references', in that style, and 'bibtex')."),
 ) -> None:
     """Answer a question with numbered citations to the papers (streams to the terminal)."""
     from rag.answer.answerer import Answerer
+    from rag.answer.references import STYLES, references, references_bibtex
 
+    if cite is not None and cite not in STYLES:
+        _fail(f"unknown --cite style {cite!r}", "use --cite bibtex or --cite markdown")
     lo, hi = _parse_date(since, "--since"), _parse_date(until, "--until")
     mode = _mode(offline, llm)
     answerer = Answerer(_settings())
+    lookup = answerer.retriever.paper  # whole abstracts for the references
     if as_json:
-        typer.echo(json.dumps(answerer.ask(question, k=k, since=lo, until=hi, mode=mode).to_dict()))
+        answer = answerer.ask(question, k=k, since=lo, until=hi, mode=mode)
+        out = answer.to_dict()
+        if cite:
+            out |= {"references": references(answer, cite, lookup), "bibtex": references_bibtex(answer, lookup)}
+        typer.echo(json.dumps(out))
         return
-    _print_answer(answerer.stream(question, k=k, since=lo, until=hi, mode=mode), sys.stdout)
+    answer = _print_answer(answerer.stream(question, k=k, since=lo, until=hi, mode=mode), sys.stdout)
+    if cite:
+        refs = references(answer, cite, lookup)
+        typer.echo(f"\nReferences:\n{refs}" if refs else "\nNo references: the answer cites no paper.", nl=not refs)
 
 
 @app.command()

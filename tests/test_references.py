@@ -3,6 +3,7 @@ as written, the numbered Markdown list, and only an answer's cited papers, numbe
 
 from __future__ import annotations
 
+import json
 import re
 
 import bibtexparser
@@ -128,7 +129,8 @@ def test_seed_papers_without_a_date_or_count_export_validly():
     bare = PaperRecord("p4", "Basalt Weathering Rates Under Glacial Cycles")
     (entry,) = parse(papers_bibtex([bare])).entries
     assert entry.key == "anon" + "basalt" and entry.entry_type == "misc"
-    assert set(entry.fields_dict) == {"title", "note"} and entry.fields_dict["note"].value == "Hugging Face Daily Papers"
+    assert set(entry.fields_dict) == {"title", "note"}
+    assert entry.fields_dict["note"].value == "Hugging Face Daily Papers"
 
 
 def test_no_records_no_bibtex():
@@ -206,3 +208,116 @@ def test_answer_with_references():
     assert answer_with_references(abstained, "bibtex").endswith("\n\nNo references: the answer cites no paper.\n")
     with pytest.raises(RagError, match="unknown reference style 'apa'"):
         answer_with_references(answer, "apa")
+
+
+# --------------------------------------------------------------------------- `rag ask --cite` on a small corpus
+
+NO_LLM = {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}
+TIDAL_Q = "How can flexible membranes harvest tidal energy?"
+AXOLOTL = {"title": "Axolotl Limb Regeneration Needs Macrophages", "date": "2022-09-14",
+           "abstract": "Axolotls regrow whole limbs after amputation. We show that macrophages are required for "
+                       "axolotl limb regeneration: depleting them leaves a scar instead of a blastema. "
+                       "Restoring macrophages restores regeneration in 90% of animals.",
+           "authors": ["María José García", "Smith, John", "Wei Zhang", "Ann Lee"], "doi": "10.1234/axo_2022.7",
+           "arxiv_id": "2209.01234", "venue": "Journal of Regeneration & Repair", "url": "https://example.org/axolotl"}
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory):
+    """Two page dumps: papers with a title, a date, an author count or an organisation, no names."""
+    from testing.seeds import COMPACT, SPACED, write_seed
+
+    folder = tmp_path_factory.mktemp("refs-seeds")
+    write_seed(folder, "a.txt", COMPACT)
+    write_seed(folder, "b.txt", SPACED, spaced=True)
+    return folder
+
+
+def ingested(cli, home, seeds, *files):
+    """`rag ingest [FILES]` into home; (home, the environment `rag ask` needs)."""
+    env = {**NO_LLM, "RAG_SEEDS": str(seeds)}
+    proc = cli("ingest", *files, "--json", home=home, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return home, env
+
+
+@pytest.fixture(scope="module")
+def small_home(cli, seeds, tmp_path_factory):
+    """The page dumps, ingested."""
+    return ingested(cli, tmp_path_factory.mktemp("refs") / "home", seeds)
+
+
+@pytest.fixture(scope="module")
+def named_home(cli, seeds, tmp_path_factory):
+    """The page dumps and a JSONL file of one paper with names, DOI and arXiv id, ingested."""
+    root = tmp_path_factory.mktemp("refs-named")
+    mine = root / "mine.jsonl"
+    mine.write_text(json.dumps(AXOLOTL) + "\n", encoding="utf-8")
+    return ingested(cli, root / "home", seeds, mine)
+
+
+def ask(cli, ingested_home, *args: str):
+    """`rag ask ARGS --offline`, which must succeed."""
+    home, env = ingested_home
+    proc = cli("ask", *args, "--offline", home=home, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return proc
+
+
+def test_ask_cite_bibtex_prints_the_cited_seed_paper(cli, small_home):
+    out = ask(cli, small_home, TIDAL_Q, "--cite", "bibtex").stdout
+    answer, _, refs = out.partition("\nReferences:\n")
+    assert "[1]" in answer and "\nSources:\n  [1] Tidal Energy Harvesting with Flexible Membranes" in answer
+    assert "\n      4 authors\n" in answer  # the page dump gives only the count, and no link
+    (entry,) = parse(refs).entries
+    assert entry.key == "anon2024tidal" and entry.entry_type == "misc" and "author" not in entry.fields_dict
+    assert refs.startswith("% [1]\n@misc{anon2024tidal,")
+    assert decode(entry.fields_dict["abstract"].value).startswith("We study tidal energy harvesting")
+    assert decode(entry.fields_dict["note"].value) == "Hugging Face Daily Papers; 4 authors, names not recorded"
+
+
+def test_ask_cite_shows_names_links_and_exports_them(cli, named_home):
+    question = "What do axolotls need for limb regeneration?"
+    out = ask(cli, named_home, question, "--cite", "bibtex").stdout
+    answer, _, refs = out.partition("\nReferences:\n")
+    assert f"  [1] {AXOLOTL['title']} (2022-09-14)" in answer
+    assert ("      María José García, John Smith et al. · https://example.org/axolotl · "
+            "https://arxiv.org/abs/2209.01234 · https://doi.org/10.1234/axo_2022.7\n") in answer
+    entry = parse(refs).entries[0]
+    assert entry.key == "garcia2022axolotl" and entry.entry_type == "article"
+    fields = entry.fields_dict
+    assert [decode(a) for a in fields["author"].value] == AXOLOTL["authors"]
+    assert (fields["doi"].value, fields["eprint"].value, fields["url"].value) == (
+        AXOLOTL["doi"], AXOLOTL["arxiv_id"], AXOLOTL["url"])
+    assert decode(fields["journal"].value) == AXOLOTL["venue"]
+    assert decode(fields["abstract"].value) == AXOLOTL["abstract"]
+    md = ask(cli, named_home, question, "--cite", "markdown").stdout.partition("\nReferences:\n")[2]
+    assert md.startswith("[1] María José García, John Smith et al. (2022). *Axolotl Limb Regeneration Needs "
+                         "Macrophages*. Journal of Regeneration & Repair. [example.org](https://example.org/axolotl)")
+
+
+def test_ask_cite_json_has_references_and_bibtex(cli, small_home):
+    out = json.loads(ask(cli, small_home, TIDAL_Q, "--cite", "markdown", "--json").stdout)
+    assert out["references"] == ("[1] 4 authors (2024). *Tidal Energy Harvesting with Flexible Membranes*. "
+                                 "Hugging Face Daily Papers.\n")
+    assert [e.key for e in parse(out["bibtex"]).entries] == ["anon2024tidal"]
+    assert {"answer", "citations", "sources"} <= set(out)
+    plain = json.loads(ask(cli, small_home, TIDAL_Q, "--json").stdout)
+    assert "references" not in plain and "bibtex" not in plain  # the shape without --cite is unchanged
+
+
+def test_ask_cite_on_an_abstention_says_there_are_none(cli, small_home):
+    proc = ask(cli, small_home, "What is the best banana bread recipe?", "--cite", "bibtex")
+    assert "The corpus does not contain an answer" in proc.stdout
+    assert "References:" not in proc.stdout and "@misc" not in proc.stdout
+    assert proc.stdout.endswith("\nNo references: the answer cites no paper.\n")
+    out = json.loads(ask(cli, small_home, "What is the best banana bread recipe?", "--cite", "bibtex", "--json").stdout)
+    assert out["abstained"] and out["references"] == "" and out["bibtex"] == ""
+
+
+def test_ask_cite_unknown_style_is_refused(cli, small_home):
+    home, env = small_home
+    proc = cli("ask", TIDAL_Q, "--cite", "apa", home=home, env=env)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == "error: unknown --cite style 'apa'\nhint: use --cite bibtex or --cite markdown\n"

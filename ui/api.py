@@ -8,11 +8,11 @@ They take and return plain JSON, so a client needs no Gradio component: /ask str
 from __future__ import annotations
 
 from html import escape
-from typing import Iterator
+from typing import Any, Iterator
 
 import gradio as gr
 
-from rag import RagError
+from rag import Answer, RagError, references_bibtex, references_markdown
 from ui.backend import Backend, turns_from_dicts, user_error
 
 CONCURRENCY = 4  # answers in flight at once (2 cores: retrieval is a few ms, more only queues in threads)
@@ -34,14 +34,26 @@ def register(backend: Backend) -> None:
             history: earlier results of this endpoint, oldest first, for follow-up questions ("what about [2]?").
         Returns:
             partial results {"answer", "done": false}, then the answer: text, citations (n, paper_id, title,
-            date), sources with their abstracts, abstained, nearest papers, flags, timings_ms, usage, "done": true.
+            date), sources with their abstracts (and author_names, links), abstained, nearest papers, flags,
+            timings_ms, usage, the cited papers' references as "bibtex" and "references_markdown", "done": true.
         """
         try:
             turns = turns_from_dicts(history)
             for text, final in backend.stream(question, turns, k or None, since, until, mode):
-                yield {"answer": text, "done": False} if final is None else {**final.to_dict(), "done": True}
+                yield {"answer": text, "done": False} if final is None else {**answer_dict(final), "done": True}
         except RagError as e:
             raise user_error(e) from None
+
+    def answer_dict(answer: Answer) -> dict[str, Any]:
+        """The answer as JSON (the `rag ask --json` shape) with each source's author names and links, and the
+        cited papers' references ("" for an answer that cites none)."""
+        out = answer.to_dict()
+        by_n = {s.n: s.record for s in answer.sources}
+        for src in out["sources"]:
+            src["author_names"], src["links"] = by_n[src["n"]].author_names, by_n[src["n"]].links
+        out["bibtex"] = references_bibtex(answer, backend.paper)
+        out["references_markdown"] = references_markdown(answer, backend.paper)
+        return out
 
     def search(query: str, k: int = 10, since: str = "", until: str = "") -> list[dict]:
         """Search the indexed research papers (hybrid BM25 + embeddings); an empty query lists every paper.
