@@ -16,6 +16,9 @@ _ARXIV_HINT = re.compile(r"arxiv", re.IGNORECASE)
 _DOI = re.compile(r"(10\.\d{4,9}/\S+)")
 _ISO = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?(?:[T ][\d:.+Z-]*)?$")
 _MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
+# Never text (as page dumps are cleaned, rag/corpus/decode.py): control characters but the whitespace ones (which
+# become spaces), byte-order marks, and the bidi embeddings, overrides and isolates that reorder what is shown.
+_INVISIBLE = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ufeff\u202a-\u202e\u2066-\u2069]")
 
 
 def arxiv_id(value: object) -> str | None:
@@ -97,5 +100,8 @@ def _last_first(name: str) -> bool:
 
 
 def clean(text: str) -> str:
-    """Unicode-normalised (NFC), whitespace collapsed (newlines inside a field become spaces)."""
-    return " ".join(unicodedata.normalize("NFC", text).split())
+    """Unicode-normalised (NFC), whitespace collapsed (newlines inside a field become spaces), control characters,
+    byte-order marks and bidi controls removed."""
+    if text.isascii() and text.isprintable() and "  " not in text:
+        return text.strip()  # the common case, kept fast: nothing to normalise, remove or collapse
+    return " ".join(_INVISIBLE.sub("", unicodedata.normalize("NFC", text)).split())
