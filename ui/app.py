@@ -22,9 +22,10 @@ import gradio as gr  # noqa: E402
 from rag import ConfigError  # noqa: E402
 from ui import api, assets, examples, render  # noqa: E402
 from ui.backend import Backend  # noqa: E402
-from ui.chat import example_text, make_chat_turn, new_conversation  # noqa: E402
+from ui.chat import example_text, make_chat_turn, make_references, new_conversation  # noqa: E402
 from ui.compare_tab import CompareTab  # noqa: E402
 from ui.papers import PapersTab, ask_question  # noqa: E402
+from ui.upload import UploadPanel  # noqa: E402
 
 if TYPE_CHECKING:
     from rag import Settings
@@ -48,7 +49,7 @@ def _model_text(backend: Backend) -> str:
 
 
 def build(settings: Settings, backend: Backend | None = None) -> gr.Blocks:
-    """The page: Chat (answer + sources panel + controls), Compare and Papers tabs, plus the API endpoints."""
+    """The page: Chat (answer + sources panel + controls), Compare and Papers (+ upload) tabs, plus the API endpoints."""
     backend = backend or Backend(settings)
     chat_turn = make_chat_turn(backend)
     with gr.Blocks(title="rag-papers: cited answers") as demo:
@@ -68,6 +69,16 @@ def build(settings: Settings, backend: Backend | None = None) -> gr.Blocks:
                                                   elem_id="question")
                             send = gr.Button("Ask", variant="primary", scale=0, min_width=80, elem_id="send")
                             clear = gr.Button("New chat", scale=0, min_width=100, elem_id="new")
+                        # the last answer with its references: shown once an answer cites a paper
+                        with gr.Column(visible=False, elem_id="refs") as refs:
+                            with gr.Row():
+                                copy = gr.Button("Copy answer with references", size="sm", scale=0, min_width=250,
+                                                 elem_id="copy-refs")
+                                bib = gr.DownloadButton("Download .bib", size="sm", scale=0, min_width=150,
+                                                        elem_id="download-bib")
+                            with gr.Accordion("Answer with references, to select and copy by hand", open=False,
+                                              elem_id="refs-box"):
+                                refs_text = gr.Textbox(show_label=False, lines=6, max_lines=16, elem_id="refs-text")
                         figures = gr.Markdown(elem_id="figures", elem_classes="figures")
                         with gr.Row():
                             k = gr.Slider(1, 20, value=settings.answer_k, step=1, label="Number of sources")
@@ -81,26 +92,36 @@ def build(settings: Settings, backend: Backend | None = None) -> gr.Blocks:
             with gr.Tab("Compare", id="compare"):
                 CompareTab(backend).build()
             with gr.Tab("Papers", id="papers") as papers_tab:
+                upload = UploadPanel(backend)
+                upload.build()
                 papers = PapersTab(backend)
                 papers.build()
+                upload.wire(papers)
         answers = gr.State([])
 
         # Enter, Ask, an example question and "Ask about this paper" run the same turn, at most CONCURRENCY at once
         turn = dict(fn=chat_turn, inputs=[question, answers, k, since, until, mode],
                     outputs=[question, chatbot, sources, figures, answers], api_visibility="private",
                     concurrency_limit=api.CONCURRENCY, concurrency_id="answer", show_progress="hidden")
-        question.submit(**turn)
-        send.click(**turn)
-        chatbot.example_select(example_text, None, [question], api_visibility="private", queue=False).then(**turn)
+        # after every turn (and a new chat): the last answer's references, or nothing when it cites no paper
+        references = dict(fn=make_references(backend), inputs=[answers], outputs=[refs, refs_text, bib],
+                          api_visibility="private", show_progress="hidden")
+        question.submit(**turn).then(**references)
+        send.click(**turn).then(**references)
+        chatbot.example_select(example_text, None, [question], api_visibility="private",
+                               queue=False).then(**turn).then(**references)
         for forget in (clear.click, chatbot.clear):  # the chat's own trash button forgets the answers too
-            forget(new_conversation, None, [chatbot, sources, figures, answers], api_visibility="private")
+            forget(new_conversation, None, [chatbot, sources, figures, answers],
+                   api_visibility="private").then(**references)
         papers.ask_btn.click(
             lambda rec: (gr.Tabs(selected="chat"), ask_question(rec.title) if rec else ""),
             [papers.selected], [tabs, question], api_visibility="private",
-        ).then(**turn)
+        ).then(**turn).then(**references)
+        copy.click(None, [refs_text], None, js=assets.COPY_REFERENCES)  # in the browser: no round trip
         # the table is filled when the tab is first opened, not on page load: the chat comes first
         papers_tab.select(papers.fill_once, [papers.query, papers.count], [papers.table, papers.count],
                           api_visibility="private")
+        papers_tab.select(upload.fill_sources, None, [upload.sources], api_visibility="private", queue=False)
         api.register(backend)
     return demo
 

@@ -22,10 +22,22 @@ mark.support { background: #fde68a; color: inherit; padding: 0 1px; border-radiu
 #chat a.cite { font-weight: 600; text-decoration: none; cursor: pointer; color: var(--color-accent); }
 #chat a.cite:hover { text-decoration: underline; }
 #compare-sources .source.picked { border-color: var(--color-accent); }
-#compare-table .header-table, #compare-table .virtual-row { font-family: var(--font); }
+:is(#compare-table, #papers-table) :is(.header-table, .virtual-row) { font-family: var(--font); }
 #compare-table [role="gridcell"] { cursor: pointer; }
 #compare-table [role="gridcell"] .cell-wrap { align-items: flex-start; }
 .figures, .figures p { font-size: 0.8em !important; color: var(--body-text-color-subdued); }
+.links { font-size: 0.85em; margin: 0 0 0.4em; }
+.links a.paper-link { color: var(--color-accent); text-decoration: none; }
+.links a.paper-link:hover { text-decoration: underline; }
+#paper-detail .authors { font-size: 0.9em; margin: 0.2em 0; }
+#upload-report .empty, #upload-sources .empty { color: var(--body-text-color-subdued); padding: 0.5em 0; }
+.upload-report { font-size: 0.92em; }
+.upload-report .counts { font-size: 1.05em; margin-bottom: 0.3em; }
+.upload-report.error { color: #9a3412; background: #ffedd5; border-radius: 6px; padding: 0.5em 0.7em; }
+.upload-report .problems, .upload-report .others { font-size: 0.9em; color: var(--body-text-color-subdued); }
+.upload-report ul { margin: 0.2em 0 0.4em 1.2em; }
+table.sources-list { font-size: 0.88em; width: 100%; margin-top: 0.6em; }
+table.sources-list th { text-align: left; font-weight: 600; }
 """
 
 # Citation links ([n] in an answer) open and scroll to their source in the panel. Capture phase, so the
@@ -92,4 +104,41 @@ ON_LOAD = """() => {
     const waiting = new MutationObserver(() => { if (watchCompare()) waiting.disconnect(); });
     waiting.observe(document.body, {childList: true, subtree: true});
   }
+}"""
+
+# "Copy answer with references": the clipboard when the page may write to it (a secure context: 127.0.0.1, https);
+# otherwise, or when refused, the text is opened and selected below the button to copy by hand. The button says which.
+COPY_REFERENCES = """(text) => {
+  const btn = document.getElementById("copy-refs");
+  const say = (label) => {
+    if (!btn) return;
+    btn.dataset.label = btn.dataset.label || btn.textContent;
+    btn.textContent = label;
+    clearTimeout(btn._reset);
+    btn._reset = setTimeout(() => { btn.textContent = btn.dataset.label; }, 2500);
+  };
+  const area = () => document.querySelector("#refs-text textarea");
+  const byHand = () => {
+    const shown = area();
+    if (!shown || !shown.offsetParent) {  // the accordion is closed (its content is not even built): open it
+      const head = document.querySelector("#refs-box .label-wrap");
+      if (head) head.click();
+    }
+    let frames = 0;
+    const select = () => {  // once the text is on the page: select it, and try the old way of copying
+      const a = area();
+      if (!a || !a.offsetParent) { if (++frames < 120) requestAnimationFrame(select); return; }
+      a.focus(); a.select();
+      let copied = false;
+      try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
+      say(copied ? "Copied ✓" : "Selected below: press Ctrl+C");
+    };
+    requestAnimationFrame(select);
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text || "").then(() => say("Copied ✓"), byHand);
+  } else {
+    byHand();
+  }
+  return [];
 }"""

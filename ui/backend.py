@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 from html import escape
-from typing import TYPE_CHECKING, Any, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import gradio as gr
 
@@ -17,7 +18,7 @@ from rag import (HISTORY_TURNS, Answer, Citation, DateRange, IndexMissingError, 
                  parse_day, split_sentences, use_llm)
 
 if TYPE_CHECKING:
-    from rag import Answerer, Comparison, Settings
+    from rag import Answerer, Comparison, IngestSummary, Settings, UserSource
 
 OFFLINE = "Offline (extractive)"
 
@@ -67,10 +68,14 @@ def turns_from_dicts(history: list[dict[str, Any]] | None) -> list[Turn]:
 class Backend:
     """The app's link to rag: one Answerer (thread-safe for reading), opened when first needed."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, ingest_wait: float = 0.0) -> None:
         self.settings = settings
+        # seconds an upload waits for another process's ingest of the index (0: it says so at once; a page should
+        # not hang for RAG_INGEST_LOCK_TIMEOUT's ten minutes)
+        self.ingest_wait = ingest_wait
         self._answerer: Answerer | None = None
         self._lock = threading.Lock()
+        self._adding = threading.Lock()  # one upload of this app at a time
 
     def answerer(self) -> Answerer:
         """The Answerer; raises IndexMissingError (etc.) until there is an index, and tries again next time."""
@@ -81,6 +86,12 @@ class Backend:
 
                     self._answerer = Answerer(self.settings)
         return self._answerer
+
+    def reopen(self) -> None:
+        """Forget the open index: the next question opens it again, so it searches what an ingest just wrote
+        (a question already being answered finishes on the index it started with)."""
+        with self._lock:
+            self._answerer = None
 
     def warm(self) -> str | None:
         """Open the index now (so the first question is fast); the problem as text if there is none yet."""
@@ -133,18 +144,23 @@ class Backend:
             text += item
             yield text, None
 
-    def search(self, query: str, k: int, since: str | None, until: str | None) -> list[dict[str, Any]]:
-        """Papers for a query (one row per paper, best first), or every paper by title for an empty query."""
+    def records(self, query: str, k: int, since: str | None, until: str | None) -> list[tuple[PaperRecord, float | None]]:
+        """(paper, score) for a query, best first; for an empty query every paper (no score), most upvoted first."""
         retriever = self.answerer().retriever
         if not (query or "").strip():
             dates = DateRange(parse_day(since, "the start date"), parse_day(until, "the end date"))
-            rows = [_row(rec) for rec in retriever.papers() if dates.contains(rec.date)]
+            recs = [rec for rec in retriever.papers() if dates.contains(rec.date)]
             # most upvoted first, then the newest, then by title (stable sorts, last key first)
-            rows.sort(key=lambda r: r["date"] or "", reverse=True)
-            rows.sort(key=lambda r: -(r["upvotes"] if r["upvotes"] is not None else -1))
-            return rows
+            recs.sort(key=lambda r: r.date or "", reverse=True)
+            recs.sort(key=lambda r: -(r.upvotes if r.upvotes is not None else -1))
+            return [(rec, None) for rec in recs]
         hits = retriever.search(query, k=k, since=parse_day(since, "the start date"), until=parse_day(until, "the end date"))
-        return [{**_row(h.record), "score": round(h.score, 3)} for h in hits]
+        return [(h.record, h.score) for h in hits]
+
+    def search(self, query: str, k: int, since: str | None, until: str | None) -> list[dict[str, Any]]:
+        """Papers for a query (one row per paper, best first), or every paper for an empty query (the /search shape)."""
+        return [_row(rec) if score is None else {**_row(rec), "score": round(score, 3)}
+                for rec, score in self.records(query, k, since, until)]
 
     def paper(self, paper_id: str) -> PaperRecord | None:
         """One paper's record with its whole abstract, or None."""
@@ -159,6 +175,30 @@ class Backend:
             raise RagError("the question is empty", "ask about several papers, e.g. 'Which papers ...?'")
         lo, hi = parse_day(since, "the start date"), parse_day(until, "the end date")
         return compare_papers(self.answerer(), question, k=k or None, since=lo, until=hi)
+
+
+    # ------------------------------------------------------------------ the user's own papers
+
+    def add_files(self, files: list[Path], progress: Callable[[int, int], None] | None = None) -> IngestSummary:
+        """Keep the files as sources and ingest them with the seeds and earlier sources; the next question searches
+        the new papers. Raises RagError: CorpusError when no file holds a paper (nothing is added), or another ingest
+        of the index is running."""
+        from rag import ingest
+
+        if not self._adding.acquire(blocking=False):
+            raise RagError("another upload is being added to the index", "wait for it to finish, then upload again")
+        try:
+            settings = self.settings.model_copy(update={"ingest_lock_timeout": self.ingest_wait})
+            return ingest(settings, add=list(files), progress=progress)
+        finally:
+            self.reopen()  # even after a failure part-way: whatever was written is searched
+            self._adding.release()
+
+    def sources(self) -> list[UserSource]:
+        """The files added so far, in the order added."""
+        from rag import list_sources
+
+        return list_sources(self.settings)
 
 
 def _row(rec: PaperRecord) -> dict[str, Any]:

@@ -1,14 +1,17 @@
-"""The chat tab's handler: stream one answer into the chat, then fill the sources panel and the figures."""
+"""The chat tab's handlers: stream one answer into the chat, then fill the sources panel and the figures; then offer
+the last answer with its references (Markdown to copy, BibTeX to download)."""
 
 from __future__ import annotations
 
+import tempfile
 import time
 from html import escape
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import gradio as gr
 
-from rag import Answer, RagError
+from rag import Answer, PaperRecord, RagError
 from ui import render
 from ui.backend import Backend, render_sentence, user_error
 
@@ -85,3 +88,29 @@ def new_conversation() -> tuple[Any, ...]:
 
 def _ms(since: float) -> float:
     return round((time.perf_counter() - since) * 1000, 1)
+
+
+def make_references(backend: Backend) -> Callable[[list[Answer]], tuple[Any, ...]]:
+    """The handler run after each turn: (answers) -> the references' group shown or hidden, the answer with its
+    Markdown references (to copy), the .bib file (to download).
+
+    Shown only when the last answer cites a paper; the papers' whole records come from the index."""
+
+    def lookup(paper_id: str) -> PaperRecord | None:
+        try:
+            return backend.paper(paper_id)
+        except RagError:  # the source's own record is used instead
+            return None
+
+    def references(answers: list[Answer]) -> tuple[Any, ...]:
+        from rag import answer_with_references, references_bibtex
+
+        last = answers[-1] if answers else None
+        if last is None or not last.citations:
+            return gr.update(visible=False), "", None
+        text = answer_with_references(last, "markdown", lookup)
+        bib = Path(tempfile.mkdtemp(prefix="rag-references-")) / "references.bib"  # a folder Gradio serves from
+        bib.write_text(references_bibtex(last, lookup), encoding="utf-8")
+        return gr.update(visible=True), text, str(bib)
+
+    return references

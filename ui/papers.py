@@ -1,4 +1,5 @@
-"""The Papers tab: search or browse the indexed papers, open one, and ask about it in the chat."""
+"""The Papers tab: search or browse the indexed papers, open one, ask about it in the chat, and add your own
+files of papers (ui/upload.py)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,26 @@ from typing import Any
 
 import gradio as gr
 
-from rag import RagError
+from rag import PaperRecord, RagError
 from ui import render
 from ui.backend import Backend, user_error
 
-HEADERS = ["Title", "Date", "Upvotes", "id"]
+# the paper's id stays the last column: a click on a row opens the paper it names
+HEADERS = ["Title", "Authors · venue", "Date", "Upvotes", "Links", "id"]
+DATATYPES = ["str", "str", "str", "number", "html", "str"]
+WIDTHS = ["35%", "22%", "11%", "8%", "12%", "12%"]
 SEARCH_K = 50
 
 
-def table_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
-    """Rows of the papers table (missing dates and upvotes stay empty)."""
-    return [[r["title"], r["date"] or "", "" if r["upvotes"] is None else r["upvotes"], r["paper_id"]]
-            for r in rows]
+def byline(rec: PaperRecord) -> str:
+    """'A B, C D, E F et al. · Venue', whichever the paper has (not escaped: the table shows it as text)."""
+    return " · ".join(p for p in (render.author_text(rec), rec.venue or "") if p)
+
+
+def table_rows(recs: list[PaperRecord]) -> list[list[Any]]:
+    """Rows of the papers table (what a paper lacks stays empty; the links cell is escaped HTML, http(s) only)."""
+    return [[r.title, byline(r), r.date or "", "" if r.upvotes is None else r.upvotes, render.links_html(r),
+             r.paper_id] for r in recs]
 
 
 def ask_question(title: str) -> str:
@@ -39,9 +48,8 @@ class PapersTab:
         self.count = gr.Markdown(elem_classes="figures")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
-                self.table = gr.Dataframe(headers=HEADERS, datatype=["str", "str", "number", "str"], interactive=False,
-                                          max_height=620, wrap=True, column_widths=["64%", "14%", "10%", "12%"],
-                                          elem_id="papers-table", show_label=False)
+                self.table = gr.Dataframe(headers=HEADERS, datatype=DATATYPES, interactive=False, max_height=620,
+                                          wrap=True, column_widths=WIDTHS, elem_id="papers-table", show_label=False)
             with gr.Column(scale=2):
                 self.detail = gr.HTML(render.paper_html(None), elem_id="paper-detail")
                 self.ask_btn = gr.Button("Ask about this paper", variant="primary", interactive=False,
@@ -54,13 +62,13 @@ class PapersTab:
     def fill_table(self, query: str) -> tuple[Any, str]:
         """The table for a query (or every paper); a missing index becomes a warning and an empty table."""
         try:
-            rows = self.backend.search(query, SEARCH_K, None, None)
+            recs = [rec for rec, _ in self.backend.records(query, SEARCH_K, None, None)]
         except RagError as e:
             gr.Warning(user_error(e).message, title="No papers to show")
             return [], ""
         query = (query or "").strip()
-        what = f"{len(rows)} best matches for “{query}”" if query else f"{len(rows)} papers indexed"
-        return table_rows(rows), what
+        what = f"{len(recs)} best matches for “{render.markdown_text(query)}”" if query else f"{len(recs)} papers indexed"
+        return table_rows(recs), what
 
     def fill_once(self, query: str, count: str) -> tuple[Any, str]:
         """The table when the tab is opened, unless it is already filled."""

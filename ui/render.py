@@ -109,7 +109,7 @@ def web_url(url: str | None) -> str | None:
 def link_label(kind: str, url: str) -> str:
     """'arXiv', 'DOI', or for a paper's own URL its host ('openreview.net'). Not escaped."""
     host = urlsplit(url).hostname or "link"
-    return LINK_LABELS.get(kind) or (host[4:] if host.startswith("www.") else host)
+    return LINK_LABELS.get(kind) or host.removeprefix("www.")
 
 
 def links_html(rec: PaperRecord) -> str:
