@@ -185,3 +185,31 @@ def test_page_dump_upload_and_no_references_without_citations(tab, backend, tmp_
     assert answers[-1].abstained and not answers[-1].citations
     group, text, bib = references(answers)
     assert group["visible"] is False and text == "" and bib is None
+
+
+def test_bibtex_upload_adds_the_entry_with_an_abstract_and_says_why_the_other_was_skipped(tab, backend, tmp_path):
+    bib = tmp_path / "up" / "library.bib"
+    bib.parent.mkdir(parents=True)
+    bib.write_text("""@article{lovelace2024tardigrade,
+  title = {Tardigrade Cryptobiosis Survives Simulated {Martian} Regolith},
+  author = {Lovelace, Ada and Hopper, Grace},
+  journal = {Journal of Extremophile Biology},
+  year = {2024},
+  doi = {10.5555/tardi.2024},
+  abstract = {%s}
+}
+
+@misc{noabstract2020,
+  title = {A Paper Without an Abstract},
+  author = {Nobody, Ann},
+  year = {2020}
+}
+""" % TARDIGRADE["abstract"], encoding="utf-8")
+    report, _, table, _, _ = tab.add([str(bib)])
+    assert "<b>1 added</b> · 0 updated · 1 skipped" in report and "<b>library.bib</b> (bibtex): 1 records" in report
+    assert "library.bib:" in report and "noabstract2020" in report  # the skipped entry, named by its key
+    (row,) = table
+    assert row[0] == TARDIGRADE["title"] and row[1] == "Ada Lovelace, Grace Hopper · Journal of Extremophile Biology"
+    assert 'href="https://doi.org/10.5555/tardi.2024"' in row[4]
+    answer = list(make_chat_turn(backend)(TARDIGRADE_Q, [], 5, "", "", OFFLINE))[-1][4][-1]
+    assert answer.citations[0].title == TARDIGRADE["title"]
