@@ -146,6 +146,7 @@ def test_authors_first_three_then_et_al_else_a_count():
     assert render.author_text(names) == "Ann Lee, Bo Li, Cy Wu et al."
     assert render.author_text(PaperRecord("p1", "T", author_names=["Ann Lee", "Bo Li"])) == "Ann Lee, Bo Li"
     assert render.author_text(PaperRecord("p1", "T", authors=7)) == "7 authors"  # a seed paper: only the count
+    assert render.author_text(PaperRecord("p1", "T", authors=1)) == "1 author"
     assert render.author_text(PaperRecord("p1", "T")) == ""
     rec = PaperRecord("p1", "T", date="2024-05-01", author_names=["Ann Lee"], venue="ICML", upvotes=2)
     assert render.meta_line(rec) == "2024-05-01 · Ann Lee · ICML · ▲ 2 upvotes"

@@ -85,7 +85,7 @@ def author_text(rec: PaperRecord, shown: int = SHOWN_AUTHORS) -> str:
     names = [n.strip() for n in rec.author_names if n and n.strip()]
     if names:
         return ", ".join(names[:shown]) + (" et al." if len(names) > shown else "")
-    return f"{rec.authors} authors" if rec.authors else ""
+    return f"{rec.authors} author{'s' * (rec.authors != 1)}" if rec.authors else ""
 
 
 def meta_line(rec: PaperRecord, authors: bool = True) -> str:

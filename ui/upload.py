@@ -118,7 +118,8 @@ class UploadPanel:
         """Register the upload's event: one upload at a time; it refreshes the report, the sources and the table."""
         self.papers = papers
         self.files.upload(self.add, [self.files], [self.report, self.sources, papers.table, papers.count, self.files],
-                          api_visibility="private", concurrency_limit=1, concurrency_id="upload")
+                          api_visibility="private", concurrency_limit=1, concurrency_id="upload",
+                          show_progress_on=[self.files])  # the bar where the files were dropped, not on every output
 
     def add(self, files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
         """Ingest the uploaded files; the report, the list of sources, the table showing the uploaded files' papers,
