@@ -68,6 +68,7 @@ _EXPORTS = {
     "answer_sentences": "rag.answer.citations",
     "split_sentences": "rag.text.sentences",
     "remove_sources": "rag.ingestion.pipeline",
+    "IngestBusyError": "rag.ingestion.lock",
     "list_sources": "rag.ingestion.sources",
     "UserSource": "rag.ingestion.sources",
     "paper_id": "rag.corpus.records",
@@ -93,7 +94,7 @@ __all__ = [  # the same names as _EXPORTS (tests/test_public_api.py checks)
     "Paper", "PaperRecord", "Paths", "RagError", "Retriever", "Settings", "Source", "StoreUnavailableError", "Turn",
     "Usage", "answer_sentences", "bm25_tokenize", "compare_papers", "content_terms", "get_settings", "ingest", "is_name_token", "llm_base_url", "name_coverage",
     "load_corpus", "paper_id", "parse_day", "question_names", "corpus_files", "split_sentences", "surface_key", "use_llm",
-    "SurfaceIndex", "UserSource", "list_sources", "remove_sources",
+    "SurfaceIndex", "IngestBusyError", "UserSource", "list_sources", "remove_sources",
     "answer_with_references", "authors_text", "bib_key", "cited_records", "papers_bibtex", "papers_markdown",
     "references_bibtex", "references_markdown",
 ]
@@ -128,6 +129,7 @@ if TYPE_CHECKING:  # for type checkers and editors; never executed
     from rag.errors import (ConfigError, CorpusError, DataHomeError, IndexMismatchError, IndexMissingError, RagError,
                             StoreUnavailableError)
     from rag.ingestion.pipeline import IngestSummary, ingest, remove_sources
+    from rag.ingestion.lock import IngestBusyError
     from rag.ingestion.sources import UserSource, list_sources
     from rag.llm.client import LLM, LLMError, use_llm
     from rag.llm.client import base_url as llm_base_url

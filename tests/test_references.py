@@ -140,7 +140,7 @@ def test_no_records_no_bibtex():
 # --------------------------------------------------------------------------- Markdown and authors
 
 def test_authors_text():
-    assert authors_text(LORA) == "Edward J. Hu, Yelong Shen et al."
+    assert authors_text(LORA) == "Edward J. Hu, Yelong Shen, Phillip Wallis et al."
     assert authors_text(PaperRecord("x", "t", author_names=["Smith, John", "Ann Lee"])) == "John Smith, Ann Lee"
     assert authors_text(SEED) == "4 authors" and authors_text(PaperRecord("x", "t", authors=1)) == "1 author"
     assert authors_text(PaperRecord("x", "t")) == ""
@@ -150,7 +150,7 @@ def test_markdown_list_numbers_and_links():
     md = papers_markdown([LORA, ODD, SEED], [2, 5, 7])
     lines = md.splitlines()
     assert [line[:4] for line in lines] == ["[2] ", "[5] ", "[7] "]
-    assert lines[0] == ("[2] Edward J. Hu, Yelong Shen et al. (2021). *LoRA: Low-Rank Adaptation of Large Language "
+    assert lines[0] == ("[2] Edward J. Hu, Yelong Shen, Phillip Wallis et al. (2021). *LoRA: Low-Rank Adaptation of Large Language "
                         "Models*. arXiv:2106.09685. [arxiv.org](https://arxiv.org/abs/2106.09685)")
     assert "John Smith" in lines[1] and "Journal of Things & Stuff." in lines[1]
     assert "[doi:10.1000/a\\_b(1)\\<2\\>;3](https://doi.org/10.1000/a_b%281%29<2>;3)" in lines[1]
@@ -282,7 +282,7 @@ def test_ask_cite_shows_names_links_and_exports_them(cli, named_home):
     out = ask(cli, named_home, question, "--cite", "bibtex").stdout
     answer, _, refs = out.partition("\nReferences:\n")
     assert f"  [1] {AXOLOTL['title']} (2022-09-14)" in answer
-    assert ("      María José García, John Smith et al. · https://example.org/axolotl · "
+    assert ("      María José García, John Smith, Wei Zhang et al. · https://example.org/axolotl · "
             "https://arxiv.org/abs/2209.01234 · https://doi.org/10.1234/axo_2022.7\n") in answer
     entry = parse(refs).entries[0]
     assert entry.key == "garcia2022axolotl" and entry.entry_type == "article"
@@ -293,7 +293,7 @@ def test_ask_cite_shows_names_links_and_exports_them(cli, named_home):
     assert decode(fields["journal"].value) == AXOLOTL["venue"]
     assert decode(fields["abstract"].value) == AXOLOTL["abstract"]
     md = ask(cli, named_home, question, "--cite", "markdown").stdout.partition("\nReferences:\n")[2]
-    assert md.startswith("[1] María José García, John Smith et al. (2022). *Axolotl Limb Regeneration Needs "
+    assert md.startswith("[1] María José García, John Smith, Wei Zhang et al. (2022). *Axolotl Limb Regeneration Needs "
                          "Macrophages*. Journal of Regeneration & Repair. [example.org](https://example.org/axolotl)")
 
 

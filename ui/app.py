@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 SYSTEM_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica", "Arial", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
+MAX_UPLOAD = "200mb"  # one uploaded file at most (gradio refuses a larger one before it reaches us)
 
 
 def theme() -> gr.themes.Base:
@@ -167,7 +168,8 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, mcp: bo
     launched = demo.launch(server_name=host, server_port=port, theme=theme(), css=assets.CSS, head=assets.HEAD,
                            js=assets.ON_LOAD, footer_links=["api"], mcp_server=mcp, prevent_thread_lock=True,
                            quiet=False, show_error=True, ssr_mode=False, pwa=False, auth=auth or None,
-                           auth_message="Log in to ask the papers (RAG_APP_AUTH)." if auth else None)
+                           auth_message="Log in to ask the papers (RAG_APP_AUTH)." if auth else None,
+                           max_file_size=MAX_UPLOAD)
     if problem is None:
         warm_up(launched[1], auth[0] if auth else None)
     if block:

@@ -11,7 +11,7 @@ from html import escape
 from typing import Iterable
 from urllib.parse import urlsplit
 
-from rag import CITE_MARK, Answer, Flag, PaperRecord, Source
+from rag import CITE_MARK, Answer, Flag, PaperRecord, Source, authors_text
 
 CITE = CITE_MARK  # the normalised citation [n] (rag/text/cites.py owns the pattern)
 # Markdown syntax in untrusted text is shown as text: no image (which the browser would fetch from any host),
@@ -82,10 +82,7 @@ LINK_LABELS = {"arxiv": "arXiv", "doi": "DOI"}  # a "url" link is labelled with 
 
 def author_text(rec: PaperRecord, shown: int = SHOWN_AUTHORS) -> str:
     """'A B, C D, E F et al.' from the author names (the first `shown`), else '7 authors', else ''. Not escaped."""
-    names = [n.strip() for n in rec.author_names if n and n.strip()]
-    if names:
-        return ", ".join(names[:shown]) + (" et al." if len(names) > shown else "")
-    return f"{rec.authors} author{'s' * (rec.authors != 1)}" if rec.authors else ""
+    return authors_text(rec, shown)
 
 
 def meta_line(rec: PaperRecord, authors: bool = True) -> str:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from rag import CorpusError, RagError
+from rag import CorpusError, IngestBusyError, RagError
 from ui.backend import Backend, render_sentence
 from ui.papers import PapersTab, table_rows
 
@@ -76,8 +76,7 @@ def error_html(e: RagError, paths: list[Path]) -> str:
 
 def upload_hint(e: RagError) -> str:
     """The error's remedy in the app's words (the library's name the CLI)."""
-    # rag does not export IngestBusyError (a RagError): told by its name
-    if any(cls.__name__ == "IngestBusyError" for cls in type(e).__mro__):
+    if isinstance(e, IngestBusyError):
         return "let it finish, then upload the file again (nothing of yours was lost)"
     return e.hint
 

@@ -170,11 +170,15 @@ def _listing_note(record: PaperRecord) -> str:
     return "; ".join(parts)
 
 
-def authors_text(record: PaperRecord) -> str:
-    """Authors for a listing: up to three names, "A, B et al." beyond; else "N authors"; "" when unknown."""
-    names = [display_name(n) for n in record.author_names]
+SHOWN_AUTHORS = 3  # a listing names this many authors, then "et al."
+
+
+def authors_text(record: PaperRecord, shown: int = SHOWN_AUTHORS) -> str:
+    """Authors for a listing (the CLI's, the app's, the Markdown references): the first `shown` names ("Last,
+    First" as "First Last"), then "et al."; else "N authors"; "" when unknown."""
+    names = [display_name(n.strip()) for n in record.author_names if n and n.strip()]
     if names:
-        return ", ".join(names) if len(names) <= 3 else f"{names[0]}, {names[1]} et al."
+        return ", ".join(names[:shown]) + (" et al." if len(names) > shown else "")
     if record.authors:
         return f"{record.authors} author{'s' if record.authors != 1 else ''}"
     return ""
