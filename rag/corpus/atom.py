@@ -14,8 +14,9 @@ from __future__ import annotations
 import bisect
 import codecs
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from rag.corpus.fields import arxiv_id, clean, doi, parse_date
 from rag.corpus.parse import Capped
@@ -75,7 +76,7 @@ def _xml_errors() -> tuple[type[Exception], ...]:
 
     from defusedxml import DefusedXmlException
 
-    return ParseError, DefusedXmlException, RecursionError
+    return ParseError, DefusedXmlException, RecursionError, LookupError  # LookupError: an unknown encoding
 
 
 def _parse(data: bytes) -> tuple[Any, list[int]]:
@@ -98,17 +99,21 @@ class _LineBuilder:
         self.tree, self.lines, self.expat = tree, [], None
 
     def start(self, tag: str, attrs: dict[str, str]) -> Any:
+        """An element starts: note its line if it is an entry."""
         if tag.rpartition("}")[2] == "entry":
             self.lines.append(self.expat.CurrentLineNumber)
         return self.tree.start(tag, attrs)
 
     def end(self, tag: str) -> Any:
+        """An element ends."""
         return self.tree.end(tag)
 
     def data(self, text: str) -> None:
+        """Text inside an element."""
         self.tree.data(text)
 
     def close(self) -> Any:
+        """The document ends: its root element."""
         return self.tree.close()
 
 
@@ -126,25 +131,34 @@ def _entries_one_by_one(raw: bytes, name: str, problems: list[Problem], broken: 
     if b"xmlns:arxiv" not in declarations:
         declarations += f' xmlns:arxiv="{ARXIV}"'.encode()
     declared = _DECLARATION.match(raw.removeprefix(codecs.BOM_UTF8))  # keeps the document's encoding
-    head = declared.group(0) if declared else b""
+    head = declared.group(0) if declared and _known_encoding(declared.group(0)) else b""
     out: list[tuple[Any, int]] = []
-    spans = []
+    spans = []  # the lines of the entries that failed
     for start, nxt in zip(starts, [*starts[1:], len(raw)]):
         line = bisect.bisect_right(breaks, start) + 1
         chunk = raw[start:nxt]
-        ends = list(_ENTRY_END.finditer(chunk))
-        chunk = chunk[: ends[-1].end()] if ends else chunk
-        spans.append((line, bisect.bisect_right(breaks, start + len(chunk)) + 1))
+        end = _ENTRY_END.search(chunk)  # entries do not nest: what follows the first </entry> is not this entry's
+        chunk = chunk[: end.end()] if end else chunk
         try:  # one line: the wrapper shifts no line numbers
             root_el, _ = _parse(head + b"<feed" + declarations + b">" + chunk + b"</feed>")
         except errors as e:
-            what = "entry is not valid XML" if ends else "entry is never closed"
+            what = "entry is not valid XML" if end else "entry is never closed"
             problems.append(_problem(name, what, e, line - 1, line))
+            spans.append((line, bisect.bisect_right(breaks, start + len(chunk) - 1) + 1))
             continue
         out.extend((entry, line) for entry in _find_entries(root_el)[:1])
     if not any(first <= broken.line <= last for first, last in spans):
         problems.append(Problem(name, broken.line, f"{broken.message}; the entries were read one by one", False))
     return out
+
+
+def _known_encoding(declaration: bytes) -> bool:
+    """Whether an XML declaration names no encoding or one Python knows (else entries are read as UTF-8)."""
+    m = re.search(rb"""encoding\s*=\s*["']([^"']*)["']""", declaration)
+    try:
+        return not m or bool(codecs.lookup(m.group(1).decode("ascii")))
+    except (LookupError, UnicodeDecodeError):
+        return False
 
 
 def _problem(name: str, what: str, error: Exception, offset: int, line: int | None = None) -> Problem:
@@ -159,10 +173,12 @@ def _problem(name: str, what: str, error: Exception, offset: int, line: int | No
 
 
 def _find_entries(root: Any) -> list[Any]:
+    """Every <entry> element, in document order."""
     return [el for el in root.iter() if _local(el.tag) == "entry"]
 
 
 def _local(tag: Any) -> str:
+    """An element's name without its namespace ("" for comments and processing instructions)."""
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
@@ -182,6 +198,7 @@ def _text(el: Any) -> str:
 
 
 def _children(entry: Any) -> Iterator[tuple[str, Any]]:
+    """(local name, element) of each child."""
     for child in entry:
         yield _local(child.tag), child
 

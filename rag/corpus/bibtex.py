@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from rag.corpus.decode import MAX_LINE_CHARS
 from rag.corpus.fields import arxiv_id, clean, doi, parse_date
 from rag.corpus.parse import Capped
 from rag.corpus.records import Record
@@ -45,7 +46,7 @@ def read_bibtex(path: Path, problems: list[Problem]) -> list[Record]:
         logger.addHandler(logging.NullHandler())
     name = path.name
     try:
-        library = bibtexparser.parse_string("".join(lines), parse_stack=[])
+        library = bibtexparser.parse_string(_with_countable_breaks(lines), parse_stack=[])
     except Exception as e:  # noqa: BLE001  the splitter raises on states it takes for its own bugs
         problems.append(unreadable(name, "the BibTeX parser failed", Problem(name, 0, f"{type(e).__name__}: {e}")))
         return []
@@ -79,6 +80,17 @@ def read_bibtex(path: Path, problems: list[Problem]) -> list[Record]:
     return records
 
 
+def _with_countable_breaks(lines: list[str]) -> str:
+    """The text with every line break one that bibtexparser counts, so its line numbers are the file's: LF for CR
+    and CRLF, and a space between a line's trailing backslash (LaTeX's \\ line break) and its break, which
+    bibtexparser takes for an escaped character and does not count (the meaning in LaTeX is the same)."""
+    out = []
+    for line in lines:
+        body = line.rstrip("\r\n")
+        out.append(body + " \n" if body.endswith("\\") else body + "\n")
+    return "".join(out)
+
+
 def _failed(block: Any, name: str) -> Problem:
     """The problem of a block bibtexparser could not parse."""
     error = block.error
@@ -99,6 +111,7 @@ def _entry(entry: Any, macros: dict[str, str], name: str, records: list[Record],
         fields.setdefault(f.key.casefold(), str(f.value))
 
     def get(key: str) -> str:
+        """A field's value as text (empty when absent)."""
         raw = fields.get(key)
         return resolve(raw, macros) if raw else ""
 
@@ -164,6 +177,7 @@ def _concatenated(raw: str) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _decoder() -> Any:
+    """pylatexenc's LaTeX-to-text converter, made once."""
     from bibtexparser.middlewares import LatexDecodingMiddleware
 
     return LatexDecodingMiddleware()._decoder  # pylatexenc, set up as bibtexparser does (\url{x} -> x)
@@ -171,8 +185,8 @@ def _decoder() -> Any:
 
 def latex(text: str) -> str:
     """LaTeX -> Unicode text, whitespace collapsed ("{\\"u}ber {LoRA} -- 5%" -> "über LoRA – 5%")."""
-    if not _LATEX.search(text):
-        return clean(text)
+    if not _LATEX.search(text) or len(text) > 4 * MAX_LINE_CHARS:
+        return clean(text)  # nothing to decode, or junk too long for a paper (not worth pylatexenc's time)
     if not _NEEDS_DECODER.search(text):
         return clean(text.replace("{", "").replace("}", ""))
     try:
@@ -185,7 +199,10 @@ def names(text: str) -> list[str]:
     """Author names from a BibTeX author field, each "First von Last, Jr" ("and others" dropped)."""
     if not text.strip():
         return []
-    from bibtexparser.middlewares.names import parse_single_name_into_parts, split_multiple_persons_names
+    from bibtexparser.middlewares.names import (
+        parse_single_name_into_parts,
+        split_multiple_persons_names,
+    )
 
     out = []
     for raw in split_multiple_persons_names(text):

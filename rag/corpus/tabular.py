@@ -17,9 +17,9 @@ import io
 import itertools
 import json
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
 
 from rag.corpus.decode import MAX_LINE_CHARS, _decode
 from rag.corpus.fields import arxiv_id, author_list, clean, doi, parse_date
@@ -114,6 +114,7 @@ def unreadable(name: str, what: str, first: Problem) -> Problem:
 # --------------------------------------------------------------------------- one record from named values
 
 def _text(value: object) -> str:
+    """A value as clean text: a string, a number, or a list of strings (paragraphs); anything else is no text."""
     if isinstance(value, str):
         return clean(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -144,7 +145,8 @@ def _record(values: dict[str, object], name: str, line: int, problems: list[Prob
     arxiv_text = _text(values.get("arxiv_id"))
     rec.arxiv_id = (arxiv_id(arxiv_text) or arxiv_id(_text(ids.get("arxiv"))) or arxiv_id(_text(values.get("id")))
                     or arxiv_id(url))
-    rec.doi = doi(_text(values.get("doi"))) or doi(_text(ids.get("doi"))) or (doi(url) if url and "doi" in url else None)
+    rec.doi = (doi(_text(values.get("doi"))) or doi(_text(ids.get("doi")))
+               or (doi(url) if url and "doi" in url else None))
     if not rec.arxiv_id and rec.doi:
         rec.arxiv_id = arxiv_id(rec.doi)  # arXiv's own DOIs: 10.48550/arxiv.2401.01234
     rec.venue = _text(values.get("venue")) or None
@@ -184,7 +186,7 @@ def read_jsonl(path: Path, problems: list[Problem]) -> list[Record]:
             try:
                 value, pos = _DECODER.raw_decode(text, pos)
             except json.JSONDecodeError as e:
-                if not e.msg.startswith("Invalid control character"):
+                if not e.msg.startswith("Invalid control character") or text[e.pos] in "\r\n":
                     raise
                 # a tab or control byte inside a string: read it as a space (same length, so offsets hold)
                 plain = plain or _CONTROL.sub(" ", text)
@@ -193,8 +195,7 @@ def read_jsonl(path: Path, problems: list[Problem]) -> list[Record]:
         except (json.JSONDecodeError, RecursionError) as e:
             nxt = _resync(lines, line, pos - starts[line - 1])
             last = max(no for no in range(line, nxt) if lines[no - 1].strip())
-            why = (f"{e.msg.removesuffix(' at')} at line {e.lineno}, column {e.colno}"
-                   if isinstance(e, json.JSONDecodeError) else "nested too deeply")
+            why = _json_reason(e)
             span = "line skipped" if last == line else f"lines {line}-{last} skipped"
             errors.append(Problem(name, line, f"not valid JSON ({why}); {span}"))
             found.append(errors[-1])
@@ -222,6 +223,16 @@ def read_jsonl(path: Path, problems: list[Problem]) -> list[Record]:
         return []
     finish(found, problems)
     return records
+
+
+def _json_reason(e: Exception) -> str:
+    """What a JSON error means, where."""
+    if not isinstance(e, json.JSONDecodeError):
+        return "nested too deeply"
+    msg = e.msg.removesuffix(" at")
+    if msg == "Invalid control character" and e.doc[e.pos] in "\r\n":
+        msg = "Unterminated string"  # the line ends inside a string
+    return f"{msg} at line {e.lineno}, column {e.colno}"
 
 
 def _resync(lines: list[str], line: int, column: int) -> int:
@@ -256,7 +267,7 @@ def read_csv(path: Path, problems: list[Problem]) -> list[Record]:
                 row = plain  # a TSV line whose field starts with a quote that is not CSV quoting
             else:
                 span = f"line {start}" if end <= start else f"lines {start}-{end}"
-                why = _csv_reason(error)
+                why = _csv_reason(error, start, end)
                 errors.append(Problem(name, start, f"broken CSV row: {why} ({span}); row skipped"))
                 found.append(errors[-1])
                 continue
@@ -289,11 +300,13 @@ def read_csv(path: Path, problems: list[Problem]) -> list[Record]:
     return records
 
 
-def _csv_reason(error: str) -> str:
-    """What a csv module error means to someone looking at the file."""
+def _csv_reason(error: str, start: int, end: int) -> str:
+    """What a csv module error on the row of lines start-end means to someone looking at the file."""
     if error.startswith("unexpected end of data"):
         return "a quoted field is never closed"
     if "expected after '\"'" in error:
+        if end > start:
+            return f"a quoted field runs on to line {end} and breaks there (a quote never closed?)"
         return "text after a closing quote (a quote inside a field must be doubled)"
     return error
 
