@@ -484,6 +484,7 @@ def test_one_paper_from_jsonl_bibtex_and_atom_is_one_paper(tmp_path):
                    "  eprint = {2401.01234v3},\n  archiveprefix = {arXiv},\n}\n", encoding="utf-8")
     feed = tmp_path / "feed.xml"
     feed.write_text(FEED + "  <entry>\n    <id>http://arxiv.org/abs/2401.01234v2</id>\n"
+                    "    <published>2024-02-09T18:00:00Z</published>\n"
                     "    <title>Sparse attention: at scale!</title>\n    <summary>Feed abstract.</summary>\n"
                     "    <author><name>Jane Doe</name></author>\n    <arxiv:doi>10.9999/SPARSE</arxiv:doi>\n"
                     '    <link href="http://arxiv.org/abs/2401.01234v2" rel="alternate"/>\n  </entry>\n</feed>\n',
@@ -497,9 +498,10 @@ def test_one_paper_from_jsonl_bibtex_and_atom_is_one_paper(tmp_path):
     assert paper.sources == ["mine.jsonl:1", "refs.bib:3", "feed.xml:4"]
     assert paper.author_names == ["Jane Doe", "Rick Roe"] and paper.authors == 2
     assert (paper.venue, paper.doi, paper.url) == ("JMLR", "10.9999/sparse", "http://arxiv.org/abs/2401.01234v2")
-    assert paper.published == date(2024, 1, 1)
+    # the .bib says only "2024"; the feed's day of the same year is more precise, so it wins
+    assert (paper.published, paper.date_text) == (date(2024, 2, 9), "2024-02-09T18:00:00Z")
     assert paper.fields_from == {"title": "mine.jsonl", "abstract": "refs.bib", "arxiv_id": "mine.jsonl",
                                  "author_names": "refs.bib", "authors": "refs.bib", "venue": "refs.bib",
-                                 "published": "refs.bib", "url": "feed.xml", "doi": "feed.xml"}
+                                 "published": "feed.xml", "url": "feed.xml", "doi": "feed.xml"}
     other = next(p for p in corpus.papers if p is not paper)
     assert other.sources == ["mine.jsonl:2"] and other.fields_from == {}

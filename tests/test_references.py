@@ -120,7 +120,7 @@ def test_entry_types_and_fields():
     assert arxiv.entry_type == "misc" and arxiv.fields_dict["archivePrefix"].value == "arXiv"
     assert arxiv.fields_dict["month"].value == "jun"  # the month macro, unquoted
     assert "month = jun," in papers_bibtex([LORA])
-    assert seed.entry_type == "misc" and set(seed.fields_dict) == {"title", "year", "month", "abstract", "note"}
+    assert seed.entry_type == "misc" and set(seed.fields_dict) == {"title", "year", "month", "date", "abstract", "note"}
     assert decode(seed.fields_dict["note"].value) == \
         "Hugging Face Daily Papers; 4 authors, names not recorded; Alpine Institute"
 

@@ -15,6 +15,7 @@ import unicodedata
 from typing import Callable, Sequence
 
 from rag.errors import RagError
+from rag.text.dates import date_precision
 from rag.types import Answer, PaperRecord
 
 STYLES = ("bibtex", "markdown")
@@ -124,9 +125,13 @@ def _entry(record: PaperRecord, key: str) -> object:
         fields.append(Field("author", " and ".join(_bib_name(n) for n in record.author_names)))
     if year := _year(record):
         fields.append(Field("year", year))
+        # as precise as the paper's date was written: "2024" gives no month (not "jan"), a day gives biblatex's date
+        precision = date_precision(record.date_text) if record.date_text else "day"
         month = record.date[5:7] if record.date and len(record.date) >= 7 else ""
-        if month.isdigit() and 1 <= int(month) <= 12:
+        if month.isdigit() and 1 <= int(month) <= 12 and precision in ("month", "day"):
             fields.append(Field("month", MONTHS[int(month) - 1], enclosing="no-enclosing"))  # the BibTeX macro
+        if precision == "day" and record.date and len(record.date) == 10:
+            fields.append(Field("date", record.date))
     if record.venue:
         fields.append(Field("journal", latex(record.venue)))
     elif record.arxiv_id:

@@ -142,7 +142,7 @@ def _date(when: str, year: str, month: str) -> tuple[Any, str | None]:
     if not year:
         return None, None
     if month.isdigit() and 1 <= int(month) <= 12:
-        return parse_date(f"{year}-{int(month):02d}"), f"{month}/{year}"
+        return parse_date(f"{year}-{int(month):02d}"), f"{year}-{int(month):02d}"
     text = f"{month} {year}" if month else year
     return parse_date(text), text
 

@@ -74,7 +74,8 @@ def sniff(head: bytes) -> str:
     if lines and lines[0].lstrip().startswith("@"):
         return "bibtex"
     first = lines[0].casefold() if lines else ""
-    if ("," in first or "\t" in first) and "title" in first and ("abstract" in first or "summary" in first):
+    if any(sep in first for sep in ",\t;") and "title" in first and any(
+            name in first for name in ("abstract", "summary", "description")):
         return "csv"
     return "page dump"
 

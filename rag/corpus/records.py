@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
+from rag.text.dates import PRECISION, date_precision
 from rag.types import Paper
 
 PAGE_DUMP = "page dump"
@@ -126,7 +127,11 @@ def _merged(recs: list[Record], latest: dict[str, int]) -> Paper:
         if p.authors is None and count:
             p.authors = count
             origin["authors"] = r.file
-        if p.published is None:
+        if p.published is not None and r.published and r.published.year == p.published.year and \
+                _precision(r.date_text) > _precision(p.date_text):
+            p.published, p.date_text = r.published, r.date_text  # "2024-05-17" over "2024" for the same paper
+            origin["published"] = r.file
+        elif p.published is None:
             if r.published:
                 p.published, p.date_text = r.published, r.date_text or r.published.isoformat()
                 origin["published"] = r.file
@@ -141,6 +146,11 @@ def _merged(recs: list[Record], latest: dict[str, int]) -> Paper:
     if len({r.file for r in recs}) > 1 and any(r.kind != PAGE_DUMP for r in recs):
         p.fields_from = origin
     return p
+
+
+def _precision(date_text: str | None) -> int:
+    """How precise a date as written is: 3 day, 2 month, 1 year, 0 unknown."""
+    return PRECISION.get(date_precision(date_text) or "", 0)
 
 
 def _resolve_date(parts: tuple[int, int, int | None] | None, current_year: int | None) -> date | None:

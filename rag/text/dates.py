@@ -5,6 +5,7 @@ dates, and a metadata filter for Chroma."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from datetime import date, datetime
@@ -26,6 +27,26 @@ def parse_day(value: object, what: str = "date") -> date | None:
         return datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError:
         raise RagError(f"{what} {text!r} is not a date", "use YYYY-MM-DD, e.g. 2024-06-01") from None
+
+
+_TIME = re.compile(r"[T ]?\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?\s*(?:Z|[+-]\d{2}:?\d{2}|GMT|UTC)?", re.IGNORECASE)
+_ISO_PART = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
+_MONTH_NAMES = frozenset("jan feb mar apr may jun jul aug sep oct nov dec".split())
+PRECISION = {"year": 1, "month": 2, "day": 3}
+
+
+def date_precision(text: str | None) -> str | None:
+    """How much a date as written says: "day" ("2024-05-17", "Jun 11", "17 May 2024"), "month" ("2024-05",
+    "May 2024"), "year" ("2024"), or None (no date in it). A stored date of "2024-01-01" from "2024" is a year."""
+    if not text or not text.strip():
+        return None
+    t = _TIME.sub("", text).strip()
+    if m := _ISO_PART.match(t):
+        return "day" if m.group(3) else "month" if m.group(2) else "year"
+    words = re.findall(r"[A-Za-z]+|\d+", t)
+    if any(w[:3].lower() in _MONTH_NAMES for w in words if w.isalpha()):
+        return "day" if any(w.isdigit() and len(w) <= 2 for w in words) else "month"
+    return "year" if any(w.isdigit() and len(w) == 4 for w in words) else None
 
 
 def date_int(d: date | None) -> int:
