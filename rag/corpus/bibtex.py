@@ -39,6 +39,8 @@ def read_bibtex(path: Path, problems: list[Problem]) -> list[Record]:
         problems.extend(found)
         return []
     import bibtexparser
+    from bibtexparser.model import (DuplicateBlockKeyBlock, DuplicateFieldKeyBlock, Entry, ParsingFailedBlock,
+                                    String)
 
     # bibtexparser logs each failed block as a warning; we report it ourselves, with the file's name.
     logger = logging.getLogger("bibtexparser")
@@ -54,23 +56,22 @@ def read_bibtex(path: Path, problems: list[Problem]) -> list[Record]:
     macros = dict(MONTH_MACROS)
     entries, failed = 0, []
     for block in library.blocks:
-        kind = type(block).__name__
-        if kind == "String":
+        if isinstance(block, String):
             macros[block.key.casefold()] = resolve(str(block.value), macros)
-        elif kind in ("DuplicateBlockKeyBlock", "DuplicateFieldKeyBlock"):
+        elif isinstance(block, (DuplicateBlockKeyBlock, DuplicateFieldKeyBlock)):
             inner = block.ignore_error_block
-            if type(inner).__name__ == "String":
+            if isinstance(inner, String):
                 macros[inner.key.casefold()] = resolve(str(inner.value), macros)
-            elif type(inner).__name__ == "Entry":
+            elif isinstance(inner, Entry):
                 entries += 1
-                what = "key" if kind == "DuplicateBlockKeyBlock" else "field in entry"
+                what = "key" if isinstance(block, DuplicateBlockKeyBlock) else "field in entry"
                 found.append(Problem(name, block.start_line + 1, f"duplicate {what} {inner.key}; read as it is",
                                      False))
                 _entry(inner, macros, name, records, found)
-        elif kind == "Entry":
+        elif isinstance(block, Entry):
             entries += 1
             _entry(block, macros, name, records, found)
-        elif kind == "ParsingFailedBlock":
+        elif isinstance(block, ParsingFailedBlock):
             failed.append(_failed(block, name))
             found.append(failed[-1])
     if not entries and failed:
