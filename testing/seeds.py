@@ -99,3 +99,25 @@ def small_seeds(folder: Path) -> Path:
     write_seed(folder, "a.txt", COMPACT)
     write_seed(folder, "b.txt", SPACED, spaced=True)
     return folder
+
+
+# Two papers as a user's JSON Lines export holds them (the app's upload tests, handler and browser)
+TARDIGRADE = {
+    "title": "Tardigrade Cryptobiosis Survives Simulated Martian Regolith",
+    "abstract": "Tardigrades enter cryptobiosis, a reversible ametabolic state, when they dry out. We expose "
+                "desiccated tardigrades to simulated Martian regolith, low pressure and ultraviolet light for thirty "
+                "days. Ninety percent of the animals revive within an hour of rehydration, and trehalose-free "
+                "lineages survive as well as the others. Cryptobiosis, not trehalose, explains tardigrade survival "
+                "in Martian regolith.",
+    "authors": ["Ada Lovelace", "Grace Hopper", "Katherine Johnson", "Mary Jackson"],
+    "date": "2024-05-01", "doi": "10.5555/tardi.2024", "arxiv_id": "2405.01234",
+    "url": "https://example.org/papers/tardigrades", "venue": "Journal of Extremophile Biology",
+}
+HONEYBEE = {
+    "title": "Acoustic Monitoring of Honeybee Swarming with Edge Microphones",
+    "abstract": "Beekeepers lose colonies when honeybees swarm unnoticed. We place low-power edge microphones inside "
+                "forty hives and classify the piping sounds queens make before a swarm. The classifier warns "
+                "beekeepers two days before swarming with 94 percent precision, running on a microcontroller.",
+    "authors": ["Karl von Frisch", "Thomas Seeley"],
+    "date": "2023-08-15", "arxiv_id": "2308.04321",
+}

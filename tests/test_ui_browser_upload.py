@@ -17,29 +17,15 @@ from typing import Any
 import pytest
 
 from testing.browser import QUESTION, ask
-from testing.seeds import ROOT
+from testing.seeds import HONEYBEE as USER_HONEYBEE
+from testing.seeds import ROOT, TARDIGRADE
 
 SHOTS = ROOT / "artifacts" / "screenshots"
 VIEWPORT = {"width": 1400, "height": 950}
-TARDIGRADE = {
-    "title": "Tardigrade Cryptobiosis Survives Simulated Martian Regolith",
-    "abstract": "Tardigrades enter cryptobiosis, a reversible ametabolic state, when they dry out. We expose "
-                "desiccated tardigrades to simulated Martian regolith, low pressure and ultraviolet light for thirty "
-                "days. Ninety percent of the animals revive within an hour of rehydration, and trehalose-free "
-                "lineages survive as well as the others. Cryptobiosis, not trehalose, explains tardigrade survival "
-                "in Martian regolith.",
-    "authors": ["Ada Lovelace", "Grace Hopper", "Katherine Johnson", "Mary Jackson"],
-    "date": "2024-05-01", "doi": "10.5555/tardi.2024", "arxiv_id": "2405.01234",
-    "url": "https://example.org/papers/tardigrades", "venue": "Journal of Extremophile Biology",
-}
 # a hostile record: markup in the title and an author, a javascript: URL (must show as text, and be no link)
-HONEYBEE = {
+HONEYBEE = {k: v for k, v in USER_HONEYBEE.items() if k != "arxiv_id"} | {
     "title": "Acoustic Monitoring of Honeybee Swarming <img src=x onerror=alert(1)>",
-    "abstract": "Beekeepers lose colonies when honeybees swarm unnoticed. We place low-power edge microphones inside "
-                "forty hives and classify the piping sounds queens make before a swarm. The classifier warns "
-                "beekeepers two days before swarming with 94 percent precision, running on a microcontroller.",
-    "authors": ["Karl von Frisch", "<script>alert('x')</script>"],
-    "date": "2023-08-15", "url": "javascript:alert(document.domain)",
+    "authors": ["Karl von Frisch", "<script>alert('x')</script>"], "url": "javascript:alert(document.domain)",
 }
 TARDIGRADE_Q = "How do tardigrades survive simulated Martian regolith?"
 ARXIV = "https://arxiv.org/abs/2405.01234"

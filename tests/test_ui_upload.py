@@ -15,31 +15,12 @@ from typing import Any
 import pytest
 
 from rag import list_sources
-from testing.seeds import make_settings
+from testing.seeds import HONEYBEE, TARDIGRADE, make_settings
 from ui.backend import OFFLINE, Backend
 from ui.chat import make_chat_turn, make_references
 from ui.papers import HEADERS, PapersTab
 from ui.upload import UploadPanel
 
-TARDIGRADE = {
-    "title": "Tardigrade Cryptobiosis Survives Simulated Martian Regolith",
-    "abstract": "Tardigrades enter cryptobiosis, a reversible ametabolic state, when they dry out. We expose "
-                "desiccated tardigrades to simulated Martian regolith, low pressure and ultraviolet light for thirty "
-                "days. Ninety percent of the animals revive within an hour of rehydration, and trehalose-free "
-                "lineages survive as well as the others. Cryptobiosis, not trehalose, explains tardigrade survival "
-                "in Martian regolith.",
-    "authors": ["Ada Lovelace", "Grace Hopper", "Katherine Johnson", "Mary Jackson"],
-    "date": "2024-05-01", "doi": "10.5555/tardi.2024", "arxiv_id": "2405.01234",
-    "url": "https://example.org/papers/tardigrades", "venue": "Journal of Extremophile Biology",
-}
-HONEYBEE = {
-    "title": "Acoustic Monitoring of Honeybee Swarming with Edge Microphones",
-    "abstract": "Beekeepers lose colonies when honeybees swarm unnoticed. We place low-power edge microphones inside "
-                "forty hives and classify the piping sounds queens make before a swarm. The classifier warns "
-                "beekeepers two days before swarming with 94 percent precision, running on a microcontroller.",
-    "authors": ["Karl von Frisch", "Thomas Seeley"],
-    "date": "2023-08-15", "arxiv_id": "2308.04321",
-}
 TARDIGRADE_Q = "How do tardigrades survive simulated Martian regolith?"
 
 
