@@ -118,7 +118,7 @@ def sources(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", he
     if not found:
         typer.echo("no added sources (the index holds the seeds only); add files with `rag ingest FILE`")
     for s in found:
-        typer.echo(f"{s.name}  {s.format}, {s.records} records, added {s.added[:10]} from {s.origin}")
+        typer.echo(f"{s.name}  {s.format}, {_count(s.records, 'record')}, added {s.added[:10]} from {s.origin}")
 
 
 @sources_app.command("remove")
@@ -131,6 +131,11 @@ def sources_remove(
     from rag.ingestion.pipeline import remove_sources
 
     _run_ingest(lambda settings, **kw: remove_sources(settings, list(names), **kw), as_json, False, False)
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 record', '2 records'."""
+    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def _run_ingest(run_ingest: Callable[..., Any], as_json: bool, rebuild: bool, rebuild_on_mismatch: bool) -> None:
@@ -164,7 +169,7 @@ def _run_ingest(run_ingest: Callable[..., Any], as_json: bool, rebuild: bool, re
     for problem in summary.problems:
         err.print(f"[yellow]warning[/]: {problem}", highlight=False)
     for src in summary.sources:
-        typer.echo(f"{src['status']}: {src['name']} ({src['format']}, {src['records']} records)")
+        typer.echo(f"{src['status']}: {src['name']} ({src['format']}, {_count(src['records'], 'record')})")
     s = summary
     typer.echo(
         f"{s.papers} papers ({s.records} records read), {s.chunks} chunks: {s.added} added, "

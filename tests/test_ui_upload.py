@@ -130,7 +130,7 @@ def test_second_file_updates_a_paper_skips_a_bad_record_and_says_why(tab, backen
 def test_a_file_without_papers_is_refused_and_the_index_is_unchanged(tab, backend, tmp_path):
     before = [r[-1] for r in tab.papers.fill_table("")[0]]
     junk = write_jsonl(tmp_path / "up", "notes.jsonl", [{"name": "not a paper"}, {"title": "No abstract"}])
-    with pytest.warns(UserWarning, match="No paper could be read"):
+    with pytest.warns(UserWarning, match="Nothing could be added from notes.jsonl"):
         report, sources, table, count, _ = tab.add([str(junk)])
     assert report.startswith('<div class="upload-report error"><b>Nothing was added.</b>')
     assert "notes.jsonl" in report and str(tmp_path) not in report  # named as the person named it
@@ -158,7 +158,7 @@ def test_an_ingest_already_running_is_a_clear_message_and_loses_nothing(tab, bac
 def test_page_dump_upload_and_no_references_without_citations(tab, backend, tmp_path, seeds_writer):
     dump = seeds_writer(tmp_path / "up", "dump.txt", ["Quokka Population Dynamics on Rottnest Island"])
     report, *_ = tab.add([str(dump)])
-    assert "<b>1 added</b>" in report and "(page dump): 1 records, added" in report
+    assert "<b>1 added</b>" in report and "(page dump): 1 record, added" in report
     references = make_references(backend)
     assert references([])[0]["visible"] is False  # no answer yet: no buttons
     turn = make_chat_turn(backend)
@@ -187,7 +187,7 @@ def test_bibtex_upload_adds_the_entry_with_an_abstract_and_says_why_the_other_wa
 }
 """ % TARDIGRADE["abstract"], encoding="utf-8")
     report, _, table, _, _ = tab.add([str(bib)])
-    assert "<b>1 added</b> · 0 updated · 1 skipped" in report and "<b>library.bib</b> (bibtex): 1 records" in report
+    assert "<b>1 added</b> · 0 updated · 1 skipped" in report and "<b>library.bib</b> (bibtex): 1 record" in report
     assert "library.bib:" in report and "noabstract2020" in report  # the skipped entry, named by its key
     (row,) = table
     assert row[0] == TARDIGRADE["title"] and row[1] == "Ada Lovelace, Grace Hopper · Journal of Extremophile Biology"

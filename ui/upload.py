@@ -43,7 +43,8 @@ def report_html(summary: IngestSummary, uploaded: list[str]) -> str:
     """What an upload did: the counts, each file (format, records, added/updated/unchanged), then the reasons records
     of the uploaded files were skipped; reasons about other files (the seeds, earlier uploads) are only counted."""
     names = {s["name"] for s in summary.sources} | set(uploaded)
-    files = "".join(f'<li><b>{escape_text(s["name"])}</b> ({escape_text(s["format"])}): {s["records"]} records, '
+    files = "".join(f'<li><b>{escape_text(s["name"])}</b> ({escape_text(s["format"])}): '
+                    f'{s["records"]} record{"s" * (s["records"] != 1)}, '
                     f'{escape_text(STATUS.get(s["status"], s["status"]))}</li>' for s in summary.sources)
     mine = [p for p in summary.problems if _problem_file(p) in names]
     others = len(summary.problems) - len(mine)

@@ -82,7 +82,7 @@ def ingest(
             )
         if refused and not added:
             shown = "; ".join(str(p) for p in refused[:3])
-            raise CorpusError(f"no paper could be read from {', '.join(map(str, add))}" + (f" ({shown})" if shown else ""),
+            raise CorpusError(f"nothing could be added from {', '.join(map(str, add))}: {shown}",
                               "each record needs a title and an abstract (see docs/usage.md#your-own-papers); "
                               "nothing was added and the index was left unchanged")
         missing = [Problem(s.name, 0, "the kept copy of this added source is gone; its papers are kept "
@@ -118,8 +118,10 @@ def _add_sources(sources: Sources, add: list[Path], base: list[Path]) -> tuple[l
         problems: list[Problem] = []
         records = read_file(file, problems)
         if not records:
-            why = "; ".join(p.message for p in problems[:2]) or "no record with a title and an abstract"
-            refused.append(Problem(file.name, 0, f"no paper could be read ({why}); file not added"))
+            why = "; ".join(p.message.removesuffix("; file skipped") for p in problems[:2])
+            if "no paper could be read" not in why:
+                why = "no paper could be read" + (f" ({why})" if why else ": no record with a title and an abstract")
+            refused.append(Problem(file.name, 0, f"{why}; file not added"))
             continue
         staged = sources.add(file, len(records), taken)
         done.append({"name": staged.source.name, "origin": staged.source.origin, "format": staged.source.format,
