@@ -62,7 +62,7 @@ class Sources:
     """The sources of one data home."""
 
     def __init__(self, paths: Paths) -> None:
-        self.dir = paths.home / "sources"
+        self.dir = paths.sources_dir
         self.files_dir = self.dir / "files"
         self.manifest = self.dir / MANIFEST
 

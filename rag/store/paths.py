@@ -6,6 +6,7 @@
       embed-cache/<model>/vectors.sqlite
       locks/ingest-<side index name>.lock
       judge-cache/                     `rag eval --judge` answers, keyed by prompt
+      sources/                         a user's added files: sources.json and files/<name> (rag/ingestion/sources.py)
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ class Paths:
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", embedder_name).strip("_")[:80]
         tag = hashlib.sha1(embedder_name.encode()).hexdigest()[:8]
         return (Path(root) if root else self.home / "embed-cache") / f"{safe}-{tag}" / "vectors.sqlite"
+
+    @property
+    def sources_dir(self) -> Path:
+        """Folder of the user's added files and their manifest (one per data home: every collection reads them)."""
+        return self.home / "sources"
 
     @property
     def judge_cache(self) -> Path:
