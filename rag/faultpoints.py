@@ -22,6 +22,8 @@ PAUSE_FILE = "RAG_TEST_PAUSE_FILE"
 # Every point the code calls, in the order an ingest reaches them (the batch point repeats once a batch).
 POINTS = (
     "ingest:locked",  # the ingest lock is held and its pid written; nothing else done
+    "sources:copied",  # `rag ingest FILE`: the file's copy is under RAG_HOME/sources, the manifest does not name it yet
+    "sources:listed",  # the manifest names the new source; nothing indexed yet
     "store:rebuild-dropped",  # --rebuild: the old collection is deleted, the new one not yet created
     "ingest:marker-cleared",  # the collection's content marker is cleared, nothing written yet
     "ingest:batch-stored",  # a batch of chunks is upserted (the nth time: after the nth batch)

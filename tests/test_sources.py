@@ -164,3 +164,24 @@ def test_cli_add_list_survive_embedder_switch_and_remove(cli, home):
     unknown = cli("sources", "remove", "mine.txt", home=settings.home, env=other)
     assert unknown.returncode == 1 and "no added source named 'mine.txt'" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+@pytest.mark.parametrize("point", ["sources:copied", "sources:listed"])
+def test_an_add_killed_part_way_loses_nothing_and_the_next_run_finishes_it(cli, home, point):
+    settings, seeds, mine = home
+    env = {"RAG_SEEDS": str(seeds)}
+    assert cli("ingest", home=settings.home, env=env).returncode == 0
+    killed = cli("ingest", mine, home=settings.home, env={**env, "RAG_TEST_KILL_AT": point})
+    assert killed.returncode == -9, killed.stderr
+    listed = [s["name"] for s in json.loads(cli("sources", "--json", home=settings.home, env=env).stdout)]
+    assert _titles(settings) == set(COMPACT)  # the index is as it was
+    if point == "sources:copied":  # the copy is there, the manifest does not name it: not a source yet
+        assert listed == [] and (settings.home / "sources" / "files" / "mine.txt").exists()
+        rerun = cli("ingest", mine, "--json", home=settings.home, env=env)
+    else:  # listed, not yet indexed: a plain ingest finishes the work
+        assert listed == ["mine.txt"]
+        rerun = cli("ingest", "--json", home=settings.home, env=env)
+    assert rerun.returncode == 0, rerun.stderr
+    assert (json.loads(rerun.stdout)["papers"], json.loads(rerun.stdout)["added"]) == (5, 2)
+    assert [s["name"] for s in json.loads(cli("sources", "--json", home=settings.home, env=env).stdout)] == ["mine.txt"]
+    assert _titles(settings) == set(COMPACT) | {p["title"] for p in MINE}

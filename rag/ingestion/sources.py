@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag.corpus.readers import detect
 from rag.errors import CorpusError
+from rag.faultpoints import checkpoint
 from rag.store.paths import Paths
 
 if TYPE_CHECKING:
@@ -106,8 +107,10 @@ class Sources:
                             size=len(data))
         self.files_dir.mkdir(parents=True, exist_ok=True)
         _atomic_write(self.files_dir / name, data)
+        checkpoint("sources:copied")  # a crash here leaves a copy no manifest names: ignored, overwritten next time
         kept = [source if s is old else s for s in current] if old else [*current, source]
         self._save(kept)
+        checkpoint("sources:listed")  # a crash here: the next `rag ingest` reads the source and indexes its papers
         return Staged(source, "updated" if old else "added")
 
     def remove(self, names: list[str]) -> list[UserSource]:
