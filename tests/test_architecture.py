@@ -53,6 +53,8 @@ def project_copy(tmp_path: Path) -> Path:
     ("ui/render.py", "from rag.types import Answer", "ui.render -> rag.types"),
     # a stage that is not the composition root importing the UI
     ("rag/answer/answerer.py", "import ui.app", "rag.answer.answerer -> ui.app"),
+    # a command module other than rag.cli.serve, the one the contract lets import the UI and the eval
+    ("rag/cli/answer.py", "import ui.app", "rag.cli.answer -> ui.app"),
     # the product importing test support code
     ("eval/gate.py", "import testing.fakes", "eval.gate -> testing.fakes"),
 ])
