@@ -1,4 +1,4 @@
-"""The body of `rag eval` (kept out of rag/cli.py so the library does not grow an eval dependency)."""
+"""The body of `rag eval` (kept out of rag/cli/ so the library does not grow an eval dependency)."""
 
 from __future__ import annotations
 

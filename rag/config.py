@@ -2,7 +2,7 @@
 
 `Settings` is all sections in one flat object (so the variables stay RAG_TOP_K, not RAG_SEARCH__TOP_K);
 a stage's functions take only their own section's type (`SearchSettings`, `StoreSettings`, ...), so a
-stage reads nothing that is not its business. The composition root (cli.py) builds one Settings.
+stage reads nothing that is not its business. The composition root (rag/cli/) builds one Settings.
 """
 
 from __future__ import annotations
