@@ -64,10 +64,20 @@ def lower_is_better(metric: str, rules: list[dict[str, Any]]) -> bool:
     return "max_ratio" in rule or "max_rise" in rule
 
 
-def check(current: dict[str, float], baseline: dict[str, float], rules: list[dict[str, Any]]) -> list[Regression]:
-    """Every metric present in both runs that is worse than its tolerance allows."""
+def gated(metric: str, rules: list[dict[str, Any]]) -> bool:
+    """Whether a metric can fail the gate (latency cannot: it depends on how busy the machine is, not on the
+    change; it is reported, and bench/ measures speed)."""
+    return rule_for(metric, rules).get("gate", True)
+
+
+def check(current: dict[str, float], baseline: dict[str, float], rules: list[dict[str, Any]],
+          *, ungated: bool = False) -> list[Regression]:
+    """Every gated metric present in both runs that is worse than its tolerance allows (ungated=True: the same
+    for the metrics that are only reported)."""
     out = []
     for metric in sorted(baseline.keys() & current.keys()):
+        if gated(metric, rules) == ungated:
+            continue
         base, now = baseline[metric], current[metric]
         worst = allowed(metric, base, rules)
         worse = now > worst + 1e-9 if lower_is_better(metric, rules) else now < worst - 1e-9

@@ -110,6 +110,9 @@ def markdown(result: dict[str, Any]) -> str:
             out += [f"- {r}" for r in gate["regressions"]]
         else:
             out.append(f"passed: no metric worse than the baseline allows ({gate['checked']} checked)")
+        if gate.get("slower"):
+            out.append("reported, not gated (timing depends on how busy the machine is; `python -m bench.*` measures "
+                       "speed): " + "; ".join(str(r) for r in gate["slower"]))
         by_id = {r["id"]: r for r in rows}
         for label, key in (("newly failed", "newly_failed"), ("newly passed", "newly_passed")):
             ids = gate["changes"][key]

@@ -104,7 +104,9 @@ def apply_gate(result: dict[str, Any], baseline: dict[str, Any] | None) -> None:
         notes.append("settings differ from the baseline's: " + ", ".join(f"{k} {a} -> {b}" for k, (a, b) in diff.items()))
     rules = g.load_rules()
     regressions = g.check(result["flat"], baseline["metrics"], rules)
-    result["gate"] = {"regressions": regressions, "checked": len(baseline["metrics"].keys() & result["flat"].keys()),
+    shared = baseline["metrics"].keys() & result["flat"].keys()
+    result["gate"] = {"regressions": regressions, "checked": sum(g.gated(m, rules) for m in shared),
+                      "slower": g.check(result["flat"], baseline["metrics"], rules, ungated=True),
                       "changes": g.changes(result["rows"], baseline), "note": "; ".join(notes)}
 
 
