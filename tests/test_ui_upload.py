@@ -127,6 +127,16 @@ def test_second_file_updates_a_paper_skips_a_bad_record_and_says_why(tab, backen
     assert "<b>0 added</b> · 0 updated" in report and "already added, with the same content" in report
 
 
+def test_an_edited_file_uploaded_again_under_its_name_replaces_the_earlier_upload(tab, backend, tmp_path):
+    # each upload arrives under a new temporary path: its name, not its path, says which source it replaces
+    tab.add([str(write_jsonl(tmp_path / "one", "library.jsonl", [TARDIGRADE, HONEYBEE]))])
+    tab.add([str(write_jsonl(tmp_path / "two", "library.jsonl", [TARDIGRADE]))])
+    assert [(s.name, s.records, s.origin) for s in list_sources(backend.settings)] == [
+        ("library.jsonl", 1, "upload:library.jsonl")]
+    titles = {r[0] for r in tab.papers.fill_table("")[0]}
+    assert TARDIGRADE["title"] in titles and HONEYBEE["title"] not in titles  # the edit dropped it
+
+
 def test_a_file_without_papers_is_refused_and_the_index_is_unchanged(tab, backend, tmp_path):
     before = [r[-1] for r in tab.papers.fill_table("")[0]]
     junk = write_jsonl(tmp_path / "up", "notes.jsonl", [{"name": "not a paper"}, {"title": "No abstract"}])

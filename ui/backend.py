@@ -189,7 +189,7 @@ class Backend:
             raise RagError("another upload is being added to the index", "wait for it to finish, then upload again")
         try:
             settings = self.settings.model_copy(update={"ingest_lock_timeout": self.ingest_wait})
-            return ingest(settings, add=list(files), progress=progress)
+            return ingest(settings, add=list(files), uploaded=True, progress=progress)
         finally:
             self.reopen()  # even after a failure part-way: whatever was written is searched
             self._adding.release()

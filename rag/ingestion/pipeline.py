@@ -55,21 +55,22 @@ class IngestSummary:
 
 
 def ingest(
-    settings: Settings, paths: list[Path] | None = None, *, add: list[Path] | None = None, rebuild: bool = False,
-    progress: Progress | None = None, on_wait: Notify | None = None,
+    settings: Settings, paths: list[Path] | None = None, *, add: list[Path] | None = None, uploaded: bool = False,
+    rebuild: bool = False, progress: Progress | None = None, on_wait: Notify | None = None,
 ) -> IngestSummary:
     """Bring the store in line with the seeds (paths, else RAG_SEEDS) plus the user's sources; returns what changed.
 
     add: files or folders to keep as new sources first (a copy under RAG_HOME/sources; a file that yields no
-    paper is not kept, and says why). Holds the index's ingest lock throughout (on_wait is told once if another
-    ingest holds it).
+    paper is not kept, and says why); uploaded: they come from the app's upload, so a file of the same name
+    replaces the one uploaded before (their paths are temporary). Holds the index's ingest lock throughout
+    (on_wait is told once if another ingest holds it).
     """
     t0 = time.perf_counter()
     home = Paths.of(settings)
     with ingest_lock(home, settings.ingest_lock_timeout, on_wait):
         base = list(paths or [settings.seeds])
         sources = Sources(home)
-        added, refused = _add_sources(sources, add or [], base) if add else ([], [])
+        added, refused = _add_sources(sources, add or [], base, uploaded) if add else ([], [])
         kept = sources.paths()
         copies = [p for p in kept if p.is_file()]
         # read inside the lock: a waiting ingest sees the latest files
@@ -104,7 +105,8 @@ def remove_sources(settings: Settings, names: list[str], **kwargs: Any) -> Inges
     return ingest(settings, **kwargs)
 
 
-def _add_sources(sources: Sources, add: list[Path], base: list[Path]) -> tuple[list[dict[str, Any]], list[Problem]]:
+def _add_sources(sources: Sources, add: list[Path], base: list[Path],
+                 uploaded: bool = False) -> tuple[list[dict[str, Any]], list[Problem]]:
     """Keep each readable file of add as a source; (what was kept, the problems of files that were not).
 
     A file among the seeds (base) is read as a seed, not copied."""
@@ -123,7 +125,7 @@ def _add_sources(sources: Sources, add: list[Path], base: list[Path]) -> tuple[l
                 why = "no paper could be read" + (f" ({why})" if why else ": no record with a title and an abstract")
             refused.append(Problem(file.name, 0, f"{why}; file not added"))
             continue
-        staged = sources.add(file, len(records), taken)
+        staged = sources.add(file, len(records), taken, uploaded)
         done.append({"name": staged.source.name, "origin": staged.source.origin, "format": staged.source.format,
                      "records": staged.source.records, "status": staged.status})
     return done, refused

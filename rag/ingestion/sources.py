@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from rag.config import StoreSettings
 
 MANIFEST = "sources.json"
+UPLOAD = "upload:"  # the origin of a file uploaded through the app, before its name
 
 
 @dataclass
@@ -90,11 +91,14 @@ class Sources:
         """Sources whose copy is gone (someone deleted it by hand)."""
         return [s for s in self.list() if not self.path(s).is_file()]
 
-    def add(self, file: Path, records: int, taken: set[str]) -> Staged:
-        """Keep a copy of file as a source (taken: names a new source may not use, e.g. the seed files')."""
+    def add(self, file: Path, records: int, taken: set[str], uploaded: bool = False) -> Staged:
+        """Keep a copy of file as a source (taken: names a new source may not use, e.g. the seed files').
+
+        The origin says which earlier source a new version replaces: the file's absolute path, or for a file
+        uploaded through the app (whose path is a temporary one) "upload:<its name>"."""
         data = file.read_bytes()
         sha = hashlib.sha256(data).hexdigest()
-        origin = str(file.resolve())
+        origin = f"{UPLOAD}{file.name}" if uploaded else str(file.resolve())
         current = self.list()
         same = next((s for s in current if s.sha256 == sha), None)
         if same is not None:
