@@ -32,6 +32,12 @@ def write_jsonl(folder: Path, name: str, rows: list[Any]) -> Path:
     return path
 
 
+def cited_titles(backend: Backend) -> set[str]:
+    """The titles the chat's answer to the tardigrade question cites, offline."""
+    *_, answers = list(make_chat_turn(backend)(TARDIGRADE_Q, [], 5, "", "", OFFLINE))[-1]
+    return {c.title for c in answers[-1].citations}
+
+
 def skipped(output: Any) -> bool:
     """Whether a handler's output leaves its component as it was (gr.skip())."""
     return output == {"__type__": "update"} or type(output).__name__ == "SkipUpdate"
@@ -135,6 +141,25 @@ def test_an_edited_file_uploaded_again_under_its_name_replaces_the_earlier_uploa
         ("library.jsonl", 1, "upload:library.jsonl")]
     titles = {r[0] for r in tab.papers.fill_table("")[0]}
     assert TARDIGRADE["title"] in titles and HONEYBEE["title"] not in titles  # the edit dropped it
+
+
+def test_removing_an_added_file_from_the_papers_tab_drops_its_papers_and_the_chat_forgets_them(tab, backend,
+                                                                                                  tmp_path):
+    tab.add([str(write_jsonl(tmp_path / "a", "keep.jsonl", [HONEYBEE]))])
+    tab.add([str(write_jsonl(tmp_path / "b", "drop.jsonl", [TARDIGRADE]))])
+    assert tab.choices()["choices"] == ["keep.jsonl", "drop.jsonl"]
+    assert cited_titles(backend) == {TARDIGRADE["title"]}  # found before
+    report, sources, table, count, choices = tab.remove(["drop.jsonl"])
+    assert "<b>Removed drop.jsonl</b>: 1 paper left the index" in report and "616 papers indexed" in report
+    assert "drop.jsonl" not in sources and "keep.jsonl" in sources
+    titles = {r[0] for r in table}
+    assert HONEYBEE["title"] in titles and TARDIGRADE["title"] not in titles and count == "616 papers indexed"
+    assert choices["choices"] == ["keep.jsonl"] and choices["value"] == []
+    assert [s.name for s in list_sources(backend.settings)] == ["keep.jsonl"]
+    assert TARDIGRADE["title"] not in cited_titles(backend)  # the next question no longer sees it
+    with pytest.warns(UserWarning, match="No added source named"):
+        report, *_ = tab.remove(["nope.jsonl"])
+    assert "Nothing was removed" in report and [s.name for s in list_sources(backend.settings)] == ["keep.jsonl"]
 
 
 def test_a_file_without_papers_is_refused_and_the_index_is_unchanged(tab, backend, tmp_path):

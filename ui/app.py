@@ -123,6 +123,7 @@ def build(settings: Settings, backend: Backend | None = None) -> gr.Blocks:
         papers_tab.select(papers.fill_once, [papers.query, papers.count], [papers.table, papers.count],
                           api_visibility="private")
         papers_tab.select(upload.fill_sources, None, [upload.sources], api_visibility="private", queue=False)
+        papers_tab.select(upload.choices, None, [upload.chosen], api_visibility="private", queue=False)
         api.register(backend)
     return demo
 

@@ -194,6 +194,20 @@ class Backend:
             self.reopen()  # even after a failure part-way: whatever was written is searched
             self._adding.release()
 
+    def remove_files(self, names: list[str]) -> IngestSummary:
+        """Forget added sources (papers found only in them leave the index); the next question no longer sees them.
+        Raises RagError for an unknown name (nothing removed) or a busy index."""
+        from rag import remove_sources
+
+        if not self._adding.acquire(blocking=False):
+            raise RagError("an upload is being added to the index", "wait for it to finish, then remove the file")
+        try:
+            settings = self.settings.model_copy(update={"ingest_lock_timeout": self.ingest_wait})
+            return remove_sources(settings, names)
+        finally:
+            self.reopen()
+            self._adding.release()
+
     def sources(self) -> list[UserSource]:
         """The files added so far, in the order added."""
         from rag import list_sources

@@ -113,13 +113,22 @@ class UploadPanel:
                 with gr.Column(scale=3):
                     self.report = gr.HTML(f'<div class="empty">{FORMATS_NOTE}</div>', elem_id="upload-report")
                     self.sources = gr.HTML(elem_id="upload-sources")
+                    with gr.Row():
+                        self.chosen = gr.Dropdown([], label="Remove an added file", multiselect=True, scale=3,
+                                                  elem_id="remove-choice")
+                        self.remove_btn = gr.Button("Remove", variant="stop", scale=0, min_width=90,
+                                                    elem_id="remove-source")
 
     def wire(self, papers: PapersTab) -> None:
         """Register the upload's event: one upload at a time; it refreshes the report, the sources and the table."""
         self.papers = papers
         self.files.upload(self.add, [self.files], [self.report, self.sources, papers.table, papers.count, self.files],
                           api_visibility="private", concurrency_limit=1, concurrency_id="upload",
-                          show_progress_on=[self.files])  # the bar where the files were dropped, not on every output
+                          show_progress_on=[self.files],  # the bar where the files were dropped, not on every output
+                          ).then(self.choices, None, [self.chosen], api_visibility="private", queue=False)
+        self.remove_btn.click(self.remove, [self.chosen], [self.report, self.sources, papers.table, papers.count,
+                                                           self.chosen],
+                              api_visibility="private", concurrency_limit=1, concurrency_id="upload")
 
     def add(self, files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
         """Ingest the uploaded files; the report, the list of sources, the table showing the uploaded files' papers,
@@ -141,6 +150,33 @@ class UploadPanel:
             return error_html(e, paths), self.sources_now(), gr.skip(), gr.skip(), None
         table, count = self.uploaded_papers({s["name"] for s in summary.sources})
         return report_html(summary, [p.name for p in paths]), self.sources_now(), table, count, None
+
+    def remove(self, names: list[str] | None) -> tuple[Any, ...]:
+        """Remove the chosen sources: a report of what left, the sources, the whole table, the choices."""
+        if not names:
+            gr.Warning("Choose the files to remove first.", title="Nothing chosen")
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        try:
+            summary = self.backend.remove_files(list(names))
+        except RagError as e:
+            gr.Warning(escape(f"{render_sentence(e.message)} {render_sentence(e.hint)}", quote=False),
+                       title="Nothing was removed")
+            return (f'<div class="upload-report error"><b>Nothing was removed.</b> '
+                    f'{escape_text(render_sentence(e.message))}</div>', self.sources_now(), gr.skip(), gr.skip(),
+                    self.choices())
+        table, count = self.papers.fill_table("")
+        left = f"{summary.removed} paper{'s' * (summary.removed != 1)} left"
+        report = (f'<div class="upload-report"><b>Removed {escape_text(", ".join(names))}</b>: {left} the index '
+                  f"(papers also in the seeds or another file stay) · {summary.papers} papers indexed</div>")
+        return report, self.sources_now(), table, count, self.choices()
+
+    def choices(self) -> Any:
+        """The dropdown of added files, nothing chosen."""
+        try:
+            names = [s.name for s in self.backend.sources()]
+        except RagError:
+            names = []
+        return gr.update(choices=names, value=[])
 
     def uploaded_papers(self, names: set[str]) -> tuple[Any, str]:
         """The table showing the papers found in these sources, and the line above it."""
