@@ -297,6 +297,19 @@ def test_ask_cite_shows_names_links_and_exports_them(cli, named_home):
                          "Macrophages*. Journal of Regeneration & Repair. [example.org](https://example.org/axolotl)")
 
 
+def test_chat_cite_prints_each_answers_references(cli, named_home):
+    home, env = named_home
+    question = "What do axolotls need for limb regeneration?"
+    proc = cli("chat", "--offline", "--cite", "markdown", home=home, env=env,
+               input=f"{question}\nWhat about [1]?\n/quit\n")
+    assert proc.returncode == 0, proc.stderr
+    refs = [part.split("\n", 1)[0] for part in proc.stdout.split("\nReferences:\n")[1:]]
+    assert len(refs) == 2 and all(r.startswith("[1] María José García, John Smith, Wei Zhang et al. (2022).")
+                                  for r in refs)  # a line after each of the two answers
+    bad = cli("chat", "--cite", "apa", home=home, env=env, input="/quit\n")
+    assert bad.returncode == 1 and "unknown --cite style 'apa'" in bad.stderr
+
+
 def test_ask_cite_json_has_references_and_bibtex(cli, small_home):
     out = json.loads(ask(cli, small_home, TIDAL_Q, "--cite", "markdown", "--json").stdout)
     assert out["references"] == ("[1] 4 authors (2024). *Tidal Energy Harvesting with Flexible Membranes*. "

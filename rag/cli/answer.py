@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Callable, Optional
 
 import typer
 
@@ -19,6 +19,10 @@ from rag.errors import RagError
 # the date filter that search, ask and compare share
 Since = Annotated[Optional[str], typer.Option("--since", help="Only papers published on or after YYYY-MM-DD.")]
 Until = Annotated[Optional[str], typer.Option("--until", help="Only papers published on or before YYYY-MM-DD.")]
+Cite = Annotated[Optional[str], typer.Option(
+    "--cite", metavar="bibtex|markdown",
+    help="After each answer, the cited papers' references: BibTeX entries or a numbered Markdown list (`rag ask "
+         "--json` gives them as the keys 'references', in that style, and 'bibtex').")]
 
 
 def _parse_date(value: Optional[str], flag: str) -> Optional[date]:
@@ -124,17 +128,13 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="Print the whole answer as one JSON object."),
     offline: bool = typer.Option(False, "--offline", help="Answer from the abstracts' own sentences, no LLM."),
     llm: bool = typer.Option(False, "--llm", help="Use the LLM (OPENAI_API_KEY / OPENAI_BASE_URL)."),
-    cite: Optional[str] = typer.Option(
-        None, "--cite", metavar="bibtex|markdown",
-        help="Then the cited papers' references: BibTeX entries or a numbered Markdown list (with --json: the "
-             "keys 'references', in that style, and 'bibtex')."),
+    cite: Cite = None,
 ) -> None:
     """Answer a question with numbered citations to the papers (streams to the terminal)."""
     from rag.answer.answerer import Answerer
-    from rag.answer.references import STYLES, references, references_bibtex
+    from rag.answer.references import references, references_bibtex
 
-    if cite is not None and cite not in STYLES:
-        _fail(f"unknown --cite style {cite!r}", "use --cite bibtex or --cite markdown")
+    _check_cite(cite)
     lo, hi = _parse_date(since, "--since"), _parse_date(until, "--until")
     mode = _mode(offline, llm)
     answerer = Answerer(_settings())
@@ -147,6 +147,21 @@ def ask(
         typer.echo(json.dumps(out))
         return
     answer = _print_answer(answerer.stream(question, k=k, since=lo, until=hi, mode=mode), sys.stdout)
+    _print_references(answer, cite, lookup)
+
+
+def _check_cite(cite: Optional[str]) -> None:
+    """An unknown --cite style is an error before anything is answered."""
+    from rag.answer.references import STYLES
+
+    if cite is not None and cite not in STYLES:
+        _fail(f"unknown --cite style {cite!r}", "use --cite bibtex or --cite markdown")
+
+
+def _print_references(answer: Any, cite: Optional[str], lookup: Callable[[str], Any]) -> None:
+    """After an answer, its cited papers' references in the --cite style (nothing without --cite)."""
+    from rag.answer.references import references
+
     if cite:
         refs = references(answer, cite, lookup)
         typer.echo(f"\nReferences:\n{refs}" if refs else "\nNo references: the answer cites no paper.", nl=not refs)
@@ -195,10 +210,12 @@ def chat(
     k: int = typer.Option(None, "-k", min=1, max=20, help="Papers given as sources (default RAG_ANSWER_K=5)."),
     offline: bool = typer.Option(False, "--offline", help="Answer from the abstracts' own sentences, no LLM."),
     llm: bool = typer.Option(False, "--llm", help="Use the LLM (OPENAI_API_KEY / OPENAI_BASE_URL)."),
+    cite: Cite = None,
 ) -> None:
     """A conversation in the terminal: follow-up questions refer to earlier answers ("what about [2]?")."""
     from rag.answer.answerer import Answerer
 
+    _check_cite(cite)
     mode = _mode(offline, llm)
     answerer = Answerer(_settings())
     history: list[Any] = []
@@ -220,6 +237,7 @@ def chat(
             continue
         try:
             history.append(_print_answer(answerer.stream(question, history[-5:], k=k, mode=mode), sys.stdout))
+            _print_references(history[-1], cite, answerer.retriever.paper)
         except RagError as e:  # the conversation goes on after a failed turn
             typer.echo(f"error: {e.message}" + (f"\nhint: {e.hint}" if e.hint else ""), err=True)
 
