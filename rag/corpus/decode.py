@@ -78,20 +78,34 @@ def read_line(raw: bytes) -> tuple[str | None, str | None]:
     return text.strip(_EDGES), how
 
 
-def read_lines(path: Path, problems: list[Problem]) -> Lines | None:
-    """Non-blank (line number, clean text) pairs and a problem per damaged line; None if the file cannot be read."""
+def read_raw(path: Path, problems: list[Problem]) -> bytes | None:
+    """A file's bytes, as UTF-8 where it says otherwise: a UTF-8 byte-order mark dropped, UTF-16 text (with its
+    BOM) re-encoded and reported; None if the file cannot be read (reported). Every reader opens files so."""
     try:
         raw = path.read_bytes()
     except OSError as e:
         problems.append(Problem(path.name, 0, f"cannot read file: {e.strerror or e}; file skipped", whole_file=True))
         return None
-    out = Lines()
     if raw.startswith(codecs.BOM_UTF8):
-        raw = raw[len(codecs.BOM_UTF8) :]
-    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and raw[:8192].count(0) * 4 > len(raw[:8192]):
+        return raw[len(codecs.BOM_UTF8) :]
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         # UTF-16, as Windows editors save "Unicode": a BOM, and the English text in it is half NUL bytes
-        raw = raw.decode("utf-16", "replace").encode("utf-8")
-        problems.append(Problem(path.name, 1, "UTF-16 text, read as such (save the file as UTF-8)", False))
+        try:
+            text = raw.decode("utf-16")
+        except UnicodeDecodeError:
+            text = raw.decode("utf-16", "replace") if raw[:8192].count(0) * 4 > len(raw[:8192]) else None
+        if text is not None:
+            problems.append(Problem(path.name, 1, "UTF-16 text, read as such (save the file as UTF-8)", False))
+            return text.encode("utf-8")
+    return raw
+
+
+def read_lines(path: Path, problems: list[Problem]) -> Lines | None:
+    """Non-blank (line number, clean text) pairs and a problem per damaged line; None if the file cannot be read."""
+    raw = read_raw(path, problems)
+    if raw is None:
+        return None
+    out = Lines()
     if b"\x00" in raw:
         out.kinds.add("binary")
     for no, chunk in enumerate(raw.splitlines(), 1):

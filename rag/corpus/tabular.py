@@ -11,7 +11,6 @@ reported at the line it starts on.
 from __future__ import annotations
 
 import bisect
-import codecs
 import csv
 import io
 import itertools
@@ -21,7 +20,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
-from rag.corpus.decode import MAX_LINE_CHARS, _decode
+from rag.corpus.decode import MAX_LINE_CHARS, _decode, read_raw
 from rag.corpus.fields import arxiv_id, author_list, clean, doi, parse_date
 from rag.corpus.parse import Capped
 from rag.corpus.records import Record
@@ -57,21 +56,9 @@ def read_text(path: Path, problems: list[Problem]) -> list[str] | None:
 
     A UTF-8 or UTF-16 byte-order mark is honoured; a line that is not UTF-8 is read as cp1252 (or with U+FFFD for
     a few bad bytes) and reported, so one bad line costs nothing but a note."""
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        problems.append(Problem(path.name, 0, f"cannot read file: {e.strerror or e}; file skipped", whole_file=True))
+    raw = read_raw(path, problems)
+    if raw is None:
         return None
-    if raw.startswith(codecs.BOM_UTF8):
-        raw = raw[len(codecs.BOM_UTF8):]
-    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            text = raw.decode("utf-16")
-        except UnicodeDecodeError:
-            pass
-        else:
-            problems.append(Problem(path.name, 1, "UTF-16 text, read as such (save the file as UTF-8)", False))
-            return list(io.StringIO(text, newline=""))
     try:
         return list(io.StringIO(raw.decode("utf-8"), newline=""))  # newline="": split at CR, LF, CRLF only
     except UnicodeDecodeError:

@@ -71,10 +71,10 @@ def ingest(
         base = list(paths or [settings.seeds])
         sources = Sources(home)
         added, refused = _add_sources(sources, add or [], base, uploaded) if add else ([], [])
-        kept = sources.paths()
+        kept = {sources.path(s): s for s in sources.list()}  # each copy -> its source (the manifest read once)
         copies = [p for p in kept if p.is_file()]
         # read inside the lock: a waiting ingest sees the latest files
-        corpus = load_corpus(base + copies, names=kept)
+        corpus = load_corpus(base + copies, names={p: s.name for p, s in kept.items()})
         if not corpus.papers:
             shown = "; ".join(str(p) for p in (refused + corpus.problems)[:3])
             raise CorpusError(
@@ -88,7 +88,7 @@ def ingest(
                               "nothing was added and the index was left unchanged")
         missing = [Problem(s.name, 0, "the kept copy of this added source is gone; its papers are kept "
                            "(`rag sources remove` drops them, `rag ingest FILE` adds the file again)", False, True)
-                   for s in sources.missing()]
+                   for p, s in kept.items() if p not in copies]
         problems = refused + corpus.problems + missing
         summary = IngestSummary(records=corpus.records, skipped=sum(p.count for p in problems if p.skipped),
                                 problems=[str(p) for p in problems], sources=added)

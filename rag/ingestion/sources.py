@@ -83,14 +83,6 @@ class Sources:
         """Where a source's copy is kept."""
         return self.files_dir / source.name
 
-    def paths(self) -> dict[Path, str]:
-        """Each source's copy -> the name its papers cite."""
-        return {self.path(s): s.name for s in self.list()}
-
-    def missing(self) -> list[UserSource]:
-        """Sources whose copy is gone (someone deleted it by hand)."""
-        return [s for s in self.list() if not self.path(s).is_file()]
-
     def add(self, file: Path, records: int, taken: set[str], uploaded: bool = False) -> Staged:
         """Keep a copy of file as a source (taken: names a new source may not use, e.g. the seed files').
 
