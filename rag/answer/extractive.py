@@ -44,6 +44,9 @@ PER_PAPER_MANY = 2  # sentences from each paper when the question asks about sev
 _PAPERS = r"(?:papers|works|studies|articles|publications)"
 _KINDS = r"(?:approaches|methods|techniques|systems|efforts|frameworks|benchmarks|solutions|strategies)"
 _COUNT = r"(?:one|two|three|four|five|both|\d+)"
+_PART = (r"(?:layer|token|head|expert|step|agent|model|input|query|request|sample|task|node|gpu|device|user|turn|word|"
+         r"patch|frame|image|block|stage|iteration|round|question|document|position|dimension|channel|neuron|"
+         r"parameter|weight|component|module|branch|level|group|client|worker)s?")
 MANY = re.compile(rf"\b(?:which|what)\s+(?:[\w-]+,?\s+){{0,4}}?{_PAPERS}\b"
                   rf"|\b(?:which|what)\s+(?:(?!{_COUNT}\b)[\w-]+\s+){{0,2}}?{_KINDS}\s+(?:[\w-]+\s+)?(?!is\b|does\b|did\b)\w+"
                   rf"|\b(?:compare|contrast)\b(?!\s+(?:with|to|against)\b)|^\s*(?:list|name|survey)\b"
@@ -56,7 +59,18 @@ MANY = re.compile(rf"\b(?:which|what)\s+(?:[\w-]+,?\s+){{0,4}}?{_PAPERS}\b"
                   rf"\b(?:different|various|existing|several|multiple)\s+(?:[\w-]+\s+){{0,3}}?(?:{_KINDS}|{_PAPERS})\b"
                   rf"|\bwhat\s+(?:are|were)\s+(?:the\s+)?(?:main\s+|common\s+|different\s+)?(?:ways|{_KINDS})\b"
                   rf"|\bwhat\s+has\s+been\s+(?:tried|done|proposed)\b|\bwho\s+(?:has|have)\s+(?:worked|studied|proposed)\b"
-                  rf"|\b(?:overview|survey|summar(?:y|ize|ise))\s+(?:of\s+)?(?:the\s+)?(?:work|research|literature|papers)\b",
+                  rf"|\b(?:overview|survey|summar(?:y|ize|ise))\s+(?:of\s+)?(?:the\s+)?(?:work|research|literature|papers)\b"
+                  # "are there papers ...", "what options ...", "how do practitioners ...", "some approaches ...",
+                  # "in the literature", "what is known about"; "how does each" unless each is a part of one
+                  # model ("how does each layer / expert / token ...")
+                  rf"|\b(?:are\s+there|is\s+there\s+any|any)\s+(?:[\w-]+\s+){{0,2}}?(?:{_PAPERS}|{_KINDS}|work|research)\b"
+                  rf"|\bwhat\s+(?:options|alternatives|solutions|ideas|tricks|strategies)\b(?!\s+(?:does|did|is|was)\b)"
+                  rf"|\bhow\s+(?:do|have|did|can)\s+(?:people|teams|groups|labs|practitioners|others)\b"
+                  rf"|\b(?:how|what)\s+(?:does|did|do)\s+each(?=\s*[?,.;]|\s+(?:one|of|approach|method|paper|system|work|technique|study)\b"
+                  rf"|\s+(?!{_PART}\b)\w+\s*(?:[?,.;]|(?:the|their|its|a|an|this|that|these|it|them)\b))"
+                  rf"|\bsome\s+(?:recent\s+)?(?:{_PAPERS}|{_KINDS})\b"
+                  rf"|\b(?:in|across)\s+(?:recent|prior|published)\s+work\b|\b(?:the|recent)\s+literature\b"
+                  rf"|\bwhat\s+(?:is|has\s+been)\s+(?:known|reported|found|shown)\s+about\b",
                   re.IGNORECASE)
 
 
