@@ -81,6 +81,7 @@ def score(q: Question, answer: Any, ranked: list[str], retrieve_ms: float, answe
         "first_rank": m.first_rank(ranked, expected) if expected else None,
         "abstained": answer.abstained, "cited": cited, "cited_titles": [c.title for c in answer.citations],
         "citation_valid": valid, "flags": len(answer.flags), "evidence": answer.evidence,
+        "also_searched": answer.also_searched,
         "retrieve_ms": round(retrieve_ms, 2), "answer_ms": round(answer_ms, 2), "answer": answer.text,
     }
     if q.expected_facts:

@@ -125,6 +125,9 @@ class SearchSettings(BaseModel):
     )
     dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense (embedding) retriever.")
     bm25_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 retriever.")
+    term_mapping: bool = Field(
+        default=True, description="Also search the corpus's names for concepts a question describes in plain words "
+        "(\"the cache of attention keys\" -> KV cache), from rag/search/glossary.json; the answer says which.")
     pair_weight: float = Field(
         default=0.25, ge=0, description="Weight of BM25 over adjacent word pairs (phrases), added to the term BM25."
     )

@@ -304,6 +304,7 @@ class Answer:
     not_stated: str = ""  # the asked fact (how many, which hardware, ...) the top paper's abstract does not state
     missing_terms: list[str] = field(default_factory=list)  # names asked about that no paper mentions
     passing_terms: list[str] = field(default_factory=list)  # names papers only mention in passing (none is about them)
+    also_searched: list[str] = field(default_factory=list)  # the corpus's names for what the question described in plain words
 
     def as_turn(self) -> Turn:
         """This answer as history for a follow-up question."""

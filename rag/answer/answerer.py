@@ -127,7 +127,10 @@ class Answerer:
         timings = {"condense": plan.condense_ms, "retrieve": _ms(t1)}
         base = Answer(question=question, text="", mode=mode, search_query=plan.search_query, papers_searched=n_papers,
                       model=self.llm.model if mode == "llm" else None, usage=plan.usage, notices=list(asked.notices),
-                      missing_terms=list(cov.missing), passing_terms=cov.only_passing)
+                      missing_terms=list(cov.missing), passing_terms=cov.only_passing, also_searched=list(found.mapped))
+        if found.mapped:  # say what the search added to the question's words, so a reader can tell why a paper came up
+            base.notices.append(f"also searched for {', '.join(found.mapped)}: the corpus's words for what the question "
+                                "describes")
         q_terms = question_terms(plan.search_query)
         if cov.missing and not cov.subject_missing:  # the missing names are said; the rest of the question is weighed
             q_terms = (q_terms - content_terms(" ".join(cov.missing))) or q_terms

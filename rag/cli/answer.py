@@ -44,7 +44,11 @@ def search(
     from rag.search.retriever import Retriever
 
     lo, hi = _parse_date(since, "--since"), _parse_date(until, "--until")
-    hits = Retriever(_settings()).search(query, k=k, since=lo, until=hi)
+    found = Retriever(_settings()).find(query, k=k, since=lo, until=hi)
+    hits = found.hits
+    if found.mapped:
+        typer.echo(f"note: also searched for {', '.join(found.mapped)} (the corpus's words for what the query "
+                   "describes; RAG_TERM_MAPPING=false turns this off)", err=True)
     if as_json:
         keys = ("paper_id", "title", "score", "date", "snippet", "dense_rank", "bm25_rank")
         typer.echo(json.dumps([{key: h.to_dict()[key] for key in keys} for h in hits]))

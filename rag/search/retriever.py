@@ -20,6 +20,7 @@ from rag.embed.base import get_embedder
 from rag.errors import IndexMissingError, RagError
 from rag.search import catalogue
 from rag.search.fusion import fuse, paper_ranks, top_positions
+from rag.search.glossary import MAPPED_WEIGHT, mapped_terms
 from rag.store.chroma import Store, build_params, digest
 from rag.store.paths import Paths
 from rag.store.side_index import SideIndex, refresh_side_index
@@ -43,6 +44,7 @@ class SearchResult:
     query_vector: np.ndarray
     papers_searched: int
     index: SideIndex
+    mapped: tuple[str, ...] = ()  # the corpus's names for concepts the query described in plain words, also searched
 
     def idf(self, terms: frozenset[str]) -> dict[str, float]:
         """Inverse document frequency of stemmed terms in the index searched."""
@@ -129,7 +131,9 @@ class Retriever:
         dates = DateRange(since, until)
         s = self.settings
         self._follow_store()
-        qvec = self.embedder.embed([query])[0]
+        mapped = tuple(mapped_terms(query)) if s.term_mapping else ()
+        # the embedding reads the mapped names beside the question; BM25 weighs them below the question's own words
+        qvec = self.embedder.embed([f"{query} ({'; '.join(mapped)})" if mapped else query])[0]
         with self._store_users.reading():
             dense = self.store.query(qvec, s.candidates, dates.where())
             idx = self.index
@@ -140,11 +144,13 @@ class Retriever:
             idx = self._reload(content)
         dense_pos = [(idx.position[cid], sim) for cid, sim in dense if cid in idx.position]
         bm25 = idx.bm25_scores(tokenize([query])[0], s.pair_weight)
+        if mapped:
+            bm25 = bm25 + MAPPED_WEIGHT * idx.bm25_scores(tokenize(["; ".join(mapped)])[0], s.pair_weight)
         allowed = dates.mask(idx.date_ints) & (bm25 > 0)
         lex_pos = top_positions(np.where(allowed, bm25, -np.inf), s.candidates)
         scored = fuse(s, idx, qvec, dense_pos, lex_pos, bm25)
         hits = self._hits(idx, scored, dense_pos, lex_pos, bm25, k or s.top_k)
-        return SearchResult(hits, qvec, idx.paper_count(dates), idx)
+        return SearchResult(hits, qvec, idx.paper_count(dates), idx, mapped)
 
     def _follow_store(self) -> None:
         """At most once a second, check the ingest marker; if another ingest changed the collection, reload."""
