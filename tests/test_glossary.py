@@ -84,3 +84,29 @@ def test_the_answer_says_what_it_also_searched(full_settings, retriever):
     assert "KV cache" in answer.also_searched
     assert any(n.startswith("also searched for KV cache") for n in answer.notices)
     assert answer.to_dict()["also_searched"] == answer.also_searched
+
+
+def test_an_off_topic_question_is_judged_as_written_not_as_mapped(full_settings, retriever):
+    """Mapped names bring the search closer to the corpus; the abstain rule must still read the question as asked.
+    ("text and speech" maps to "multimodal"; the corpus has no paper on sign language. Judged on the expanded
+    query, the top paper's cosine was 0.46 and this was answered.)"""
+    from rag.answer.answerer import Answerer
+
+    question = "Which papers translate sign language videos into text and speech?"
+    found = retriever.find(question, k=5)
+    assert found.mapped and found.closest is not None
+    plain = retriever.embedder.embed([question])[0]
+    assert found.closest == pytest.approx(max(sim for _, sim in retriever.store.query(plain, 1)), abs=1e-6)
+    assert all(h.dense_score is None or h.dense_score <= found.closest + 1e-6 for h in found.hits)
+    answer = Answerer(make_settings(full_settings.home, llm="extractive"), retriever=retriever).ask(question)
+    assert answer.abstained and answer.also_searched
+    assert answer.evidence["dense"] == pytest.approx(found.closest, abs=1e-4)
+
+
+def test_a_question_that_names_its_paper_keeps_it_first(retriever):
+    """A name only a few papers mention points at them; the rest of the question is not mapped to a broad concept
+    that would push other papers above it (mapped, "GPUs used to train" put a distributed-training paper first)."""
+    assert retriever.find("How many GPUs were used to train the model?").mapped  # the same words do map
+    found = retriever.find("How many GPUs were used to train StructLM?")
+    assert found.mapped == ()
+    assert found.hits[0].title.startswith("StructLM")

@@ -46,8 +46,11 @@ class Evidence:
 
 
 def measure(q_terms: frozenset[str], hits: list[Hit], idf: Callable[[frozenset[str]], dict[str, float]],
-            known: Callable[[str], bool]) -> Evidence:
-    """Evidence features of hits for a question with content terms q_terms."""
+            known: Callable[[str], bool], closest: float | None = None) -> Evidence:
+    """Evidence features of hits for a question with content terms q_terms.
+    closest: given when the search also read names the glossary mapped from the question's words (so its top paper
+    is not ranked by the question as written): the best cosine of any chunk with the question as written, which
+    stands in for the top paper's."""
     weights = idf(q_terms)
     total = sum(weights.values()) or 1.0
     unknown = sum(w for t, w in weights.items() if not known(t)) / total
@@ -59,6 +62,8 @@ def measure(q_terms: frozenset[str], hits: list[Hit], idf: Callable[[frozenset[s
         coverage = max(coverage, sum(weights[t] for t in found) / total)
     # the top paper's cosine; when it came from BM25 alone (no cosine known), the best one of the next papers
     dense = hits[0].dense_score
+    if closest is not None:
+        dense = closest
     if dense is None:
         dense = max((h.dense_score for h in hits[:COVERAGE_PAPERS] if h.dense_score is not None), default=0.0)
     return Evidence(round(coverage, 4), round(unknown, 4), round(dense, 4), hits[0].score, len(q_terms))

@@ -134,7 +134,7 @@ class Answerer:
         q_terms = question_terms(plan.search_query)
         if cov.missing and not cov.subject_missing:  # the missing names are said; the rest of the question is weighed
             q_terms = (q_terms - content_terms(" ".join(cov.missing))) or q_terms
-        ev = measure(q_terms, hits, found.idf, found.knows)
+        ev = measure(q_terms, hits, found.idf, found.knows, found.closest)
         base.evidence = ev.to_dict()
         absent = self.settings.abstain and not plan.explicit and cov.subject_missing
         weak = self.settings.abstain and not plan.explicit and is_weak(ev, *self.abstain_thresholds)

@@ -17,7 +17,9 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Callable
 
+from rag.text.names import question_names
 from rag.text.terms import tokenize
 
 GLOSSARY = Path(__file__).with_name("glossary.json")
@@ -27,6 +29,9 @@ MIN_WORDS = 2  # a plain phrase of one content word is too loose to trust
 # hard, paraphrase, multi): at 0.5-1.0 the names pulled in every paper on the broad topic (all KV-cache papers
 # for a question about the few that keep evicted tokens) and citation precision fell; at 0.3 nothing got worse.
 MAPPED_WEIGHT = 0.3
+# A question that uses a name at most this many papers mention ("StructLM", "o1-style") asks about those papers:
+# mapping its other words ("GPUs used to train" -> distributed training) only pulls in papers it did not ask about.
+NAMED_PAPERS = 3
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,11 @@ def _near(words: tuple[str, ...], positions: dict[str, list[int]]) -> bool:
     span = len(words) + SLACK
     first = words[0]
     return any(all(any(abs(p - start) < span for p in positions[w]) for w in words[1:]) for start in positions[first])
+
+
+def names_few_papers(query: str, mentions: Callable[[str], dict[str, tuple[int, bool]]]) -> bool:
+    """Whether the query uses a name that 1 to NAMED_PAPERS papers mention (mentions: SideIndex.mentions)."""
+    return any(0 < len(mentions(name.key)) <= NAMED_PAPERS for name in question_names(query))
 
 
 def mapped_terms(query: str, path: Path = GLOSSARY) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -20,7 +20,7 @@ from rag.embed.base import get_embedder
 from rag.errors import IndexMissingError, RagError
 from rag.search import catalogue
 from rag.search.fusion import fuse, paper_ranks, top_positions
-from rag.search.glossary import MAPPED_WEIGHT, mapped_terms
+from rag.search.glossary import MAPPED_WEIGHT, mapped_terms, names_few_papers
 from rag.store.chroma import Store, build_params, digest
 from rag.store.paths import Paths
 from rag.store.side_index import SideIndex, refresh_side_index
@@ -45,6 +45,7 @@ class SearchResult:
     papers_searched: int
     index: SideIndex
     mapped: tuple[str, ...] = ()  # the corpus's names for concepts the query described in plain words, also searched
+    closest: float | None = None  # with mapped names: the best cosine of any chunk with the query as written
 
     def idf(self, terms: frozenset[str]) -> dict[str, float]:
         """Inverse document frequency of stemmed terms in the index searched."""
@@ -131,11 +132,15 @@ class Retriever:
         dates = DateRange(since, until)
         s = self.settings
         self._follow_store()
-        mapped = tuple(mapped_terms(query)) if s.term_mapping else ()
-        # the embedding reads the mapped names beside the question; BM25 weighs them below the question's own words
-        qvec = self.embedder.embed([f"{query} ({'; '.join(mapped)})" if mapped else query])[0]
+        # plain words also search the corpus's names, unless the question names the few papers it is about
+        mapped = (tuple(mapped_terms(query)) if s.term_mapping and not names_few_papers(query, self.index.mentions)
+                  else ())
+        # the ranking's embedding reads the mapped names beside the question; BM25 weighs them below the question's
+        # own words. What a hit is checked against (its cosine, the answer's sentences) stays the question as written.
+        vecs = self.embedder.embed([query, f"{query} ({'; '.join(mapped)})"] if mapped else [query])
+        qvec, search_vec = vecs[0], vecs[-1]
         with self._store_users.reading():
-            dense = self.store.query(qvec, s.candidates, dates.where())
+            dense = self.store.query(search_vec, s.candidates, dates.where())
             idx = self.index
             unknown = any(cid not in idx.position for cid, _ in dense)
             if unknown:  # Chroma holds chunks the side index does not know (a writer that left no marker)
@@ -148,9 +153,26 @@ class Retriever:
             bm25 = bm25 + MAPPED_WEIGHT * idx.bm25_scores(tokenize(["; ".join(mapped)])[0], s.pair_weight)
         allowed = dates.mask(idx.date_ints) & (bm25 > 0)
         lex_pos = top_positions(np.where(allowed, bm25, -np.inf), s.candidates)
-        scored = fuse(s, idx, qvec, dense_pos, lex_pos, bm25)
+        scored = fuse(s, idx, search_vec, dense_pos, lex_pos, bm25)
         hits = self._hits(idx, scored, dense_pos, lex_pos, bm25, k or s.top_k)
-        return SearchResult(hits, qvec, idx.paper_count(dates), idx, mapped)
+        closest = None
+        if mapped:
+            hits = self._question_cosines(idx, hits, dense_pos, qvec)
+            with self._store_users.reading():
+                closest = max((sim for _, sim in self.store.query(qvec, 1, dates.where())), default=None)
+        return SearchResult(hits, qvec, idx.paper_count(dates), idx, mapped, closest)
+
+    def _question_cosines(self, idx: SideIndex, hits: list[Hit], dense_pos: list[tuple[int, float]],
+                          qvec: np.ndarray) -> list[Hit]:
+        """hits with dense_score the cosine of the same chunk with the question as written, not with the question
+        plus its mapped names: the abstain rule judges what was asked (an off-topic question must not look closer
+        to the corpus because a name was added to its search)."""
+        best = paper_ranks(idx, [p for p, _ in dense_pos])
+        ids = [idx.ids[best[h.paper_id][1]] for h in hits if h.dense_score is not None]
+        with self._store_users.reading():
+            cos = dict(zip(ids, (self.store.vectors(ids) @ qvec).tolist()))
+        return [replace(h, dense_score=round(cos[idx.ids[best[h.paper_id][1]]], 6)) if h.dense_score is not None else h
+                for h in hits]
 
     def _follow_store(self) -> None:
         """At most once a second, check the ingest marker; if another ingest changed the collection, reload."""
