@@ -491,6 +491,17 @@ def test_a_question_about_several_papers_gets_each_of_them(offline):
         assert len(set(cited_numbers(para))) == 1  # one paper a paragraph
 
 
+def test_each_of_several_papers_says_what_it_proposes_then_what_it_reports(offline):
+    """Two sentences a paper: its contribution ("they present S-LoRA ..."), then its measures ("up to 4 times"),
+    not the abstract's opening that restates the question's topic ("Low-Rank Adaptation (LoRA), a ... method, is
+    often employed ..."), even when the question does not ask for numbers."""
+    a = offline.ask("Which papers tackle serving thousands of LoRA adapters that share one base model?")
+    s_lora = next(p for p in a.text.split("\n\n") if p.startswith("S-LoRA"))
+    first, second = split_sentences(s_lora.split(": ", 2)[-1])
+    assert "they present S-LoRA" in first and "4 times" in second
+    assert "often employed" not in s_lora
+
+
 def test_asked_what_several_papers_report_each_gives_its_numbers(offline):
     """A question about several papers that asks what they report: each paper's second sentence is the one with
     its measures (S-LoRA's "up to 4 times"), not only its best-matching one."""

@@ -74,11 +74,6 @@ MANY = re.compile(rf"\b(?:which|what)\s+(?:[\w-]+,?\s+){{0,4}}?{_PAPERS}\b"
                   re.IGNORECASE)
 
 
-# ... and asks what they report: numbers are then what each paper's second sentence should carry.
-ASKS_RESULTS = re.compile(r"\b(?:report\w*|results?|gains?|speed-?ups?|improv\w*|savings?|how (?:much|many|big|fast|large)|"
-                          r"accuracy|throughput|performance|rates?|numbers?|reduc\w*|faster|compare what)\b", re.IGNORECASE)
-
-
 def asks_many(question: str) -> bool:
     """Whether the question asks about several papers (which answer it, what each reports)."""
     return bool(MANY.search(question))
@@ -147,8 +142,7 @@ def pick_sentences(question: str, sources: list[Source], embedder: Embedder,
         scored.setdefault(n, []).append(Pick(n, i, sent, sum(weights[t] for t in hit) / total + DENSE_WEIGHT * cos, hit))
     rank = {src.n: i for i, src in enumerate(sources)}
     if many:
-        results = ASKS_RESULTS.search(question) is not None
-        chosen = [p for src in sources for p in _each(scored.get(src.n, []), weights, total, results)]
+        chosen = [p for src in sources for p in _each(scored.get(src.n, []))]
         return sorted(chosen, key=lambda p: (rank[p.n], p.order))
     top_n = sources[0].n
     chosen = _from_top(scored.get(top_n, []), weights, total)
@@ -160,23 +154,24 @@ def pick_sentences(question: str, sources: list[Source], embedder: Embedder,
     return sorted(chosen, key=lambda p: (rank[p.n], p.order))
 
 
-def _each(picks: list[Pick], weights: dict[str, float], total: float, results: bool) -> list[Pick]:
-    """One paper's sentences in an answer about several: its best one, then, when the question asks what the papers
-    report, the sentence that reports the most measures (numbers with units or metric names), else its
-    contribution sentence ("we propose ...") that best matches the question (a paper may state several), else its
-    next best sentence."""
+def _each(picks: list[Pick]) -> list[Pick]:
+    """One paper's two sentences in an answer about several: what it proposes, then what it reports. First its
+    contribution sentence ("we propose / introduce ...") that best matches the question (a paper may state
+    several), else its best sentence; then the sentence that reports the most measures (numbers with units or
+    metric names), else its best remaining contribution sentence, else its next best sentence. (Its best-matching
+    sentence first, as before, often restated the question's topic from the abstract's opening.)"""
     if not picks:
         return []
     from rag.answer.compare import MEASURE
 
-    best = max(picks, key=lambda p: (p.score, -p.order))
-    rest = [p for p in picks if p is not best]
-    measured = [p for p in rest if MEASURE.search(p.sentence)] if results else []
+    contributions = [p for p in picks if CONTRIBUTION.search(p.sentence)]
+    first = max(contributions or picks, key=lambda p: (p.score, -p.order))
+    rest = [p for p in picks if p is not first]
+    measured = [p for p in rest if MEASURE.search(p.sentence)]
     if measured:
-        return [best, max(measured, key=lambda p: (len(MEASURE.findall(p.sentence)), p.score))]
-    contributions = [p for p in rest if CONTRIBUTION.search(p.sentence)]
-    second = max(contributions or rest, key=lambda p: (p.score, -p.order), default=None)
-    return [best] + ([second] if second is not None else [])
+        return [first, max(measured, key=lambda p: (len(MEASURE.findall(p.sentence)), p.score))]
+    second = max([p for p in contributions if p is not first] or rest, key=lambda p: (p.score, -p.order), default=None)
+    return [first] + ([second] if second is not None else [])
 
 
 def _from_top(picks: list[Pick], weights: dict[str, float], total: float, limit: int = PER_PAPER) -> list[Pick]:
