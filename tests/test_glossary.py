@@ -45,6 +45,13 @@ def test_unrelated_or_loose_wording_maps_to_nothing(glossary, question):
     assert mapped_terms(question, glossary) == []
 
 
+def test_names_are_grouped_by_concept(glossary):
+    from rag.search.glossary import mapped_concepts
+
+    assert mapped_concepts("Can a draft model guess tokens ahead to shrink the attention cache?", glossary) == [
+        ("KV cache", "key-value cache"), ("speculative decoding",)]
+
+
 def test_names_the_question_already_uses_are_not_added_again(glossary):
     # "draft model" is named; the guessing described still adds the concept's other name
     assert mapped_terms("Can a draft model guess tokens ahead for a big one?", glossary) == ["speculative decoding"]
@@ -81,8 +88,9 @@ def test_the_answer_says_what_it_also_searched(full_settings, retriever):
     from rag.answer.answerer import Answerer
 
     answer = Answerer(make_settings(full_settings.home, llm="extractive"), retriever=retriever).ask(PLAIN_KV)
-    assert "KV cache" in answer.also_searched
-    assert any(n.startswith("also searched for KV cache") for n in answer.notices)
+    assert {"KV cache", "KVCache"} <= set(answer.also_searched)  # every name searched, in --json
+    notice = next(n for n in answer.notices if n.startswith("also searched for KV cache"))
+    assert "KVCache" not in notice  # shown: one name a concept
     assert answer.to_dict()["also_searched"] == answer.also_searched
 
 

@@ -129,7 +129,7 @@ class Answerer:
                       model=self.llm.model if mode == "llm" else None, usage=plan.usage, notices=list(asked.notices),
                       missing_terms=list(cov.missing), passing_terms=cov.only_passing, also_searched=list(found.mapped))
         if found.mapped:  # say what the search added to the question's words, so a reader can tell why a paper came up
-            base.notices.append(f"also searched for {', '.join(found.mapped)}: the corpus's words for what the question "
+            base.notices.append(f"also searched for {', '.join(found.concepts)}: the corpus's words for what the question "
                                 "describes")
         q_terms = question_terms(plan.search_query)
         if cov.missing and not cov.subject_missing:  # the missing names are said; the rest of the question is weighed

@@ -47,7 +47,7 @@ def search(
     found = Retriever(_settings()).find(query, k=k, since=lo, until=hi)
     hits = found.hits
     if found.mapped:
-        typer.echo(f"note: also searched for {', '.join(found.mapped)} (the corpus's words for what the query "
+        typer.echo(f"note: also searched for {', '.join(found.concepts)} (the corpus's words for what the query "
                    "describes; RAG_TERM_MAPPING=false turns this off)", err=True)
     if as_json:
         keys = ("paper_id", "title", "score", "date", "snippet", "dense_rank", "bm25_rank")

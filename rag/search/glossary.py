@@ -69,9 +69,10 @@ def names_few_papers(query: str, mentions: Callable[[str], dict[str, tuple[int, 
     return any(0 < len(mentions(name.key)) <= NAMED_PAPERS for name in question_names(query))
 
 
-def mapped_terms(query: str, path: Path = GLOSSARY) -> list[str]:
-    """The corpus's names for the concepts the query describes in plain words, less those it already names (a
-    question saying "draft model" still gets "speculative decoding" when it also describes the guessing)."""
+def mapped_concepts(query: str, path: Path = GLOSSARY) -> list[tuple[str, ...]]:
+    """For each concept the query describes in plain words, the corpus's names for it that the query does not use
+    already (a question saying "draft model" still gets "speculative decoding" when it also describes the
+    guessing)."""
     toks = tokenize([query])[0]
     if not toks:
         return []
@@ -79,8 +80,17 @@ def mapped_terms(query: str, path: Path = GLOSSARY) -> list[str]:
     for i, t in enumerate(toks):
         positions.setdefault(t, []).append(i)
     have = positions.keys()
-    out: list[str] = []
+    out: list[tuple[str, ...]] = []
+    seen: set[str] = set()
     for c in concepts(path):
         if any(set(p) <= have and _near(p, positions) for p in c.plain):
-            out.extend(t for t, ts in zip(c.terms, c.term_stems) if t not in out and not ts <= have)
+            names = tuple(t for t, ts in zip(c.terms, c.term_stems) if t not in seen and not ts <= have)
+            seen.update(names)
+            if names:
+                out.append(names)
     return out
+
+
+def mapped_terms(query: str, path: Path = GLOSSARY) -> list[str]:
+    """Every name mapped_concepts gives, in order."""
+    return [t for names in mapped_concepts(query, path) for t in names]

@@ -20,7 +20,7 @@ from rag.embed.base import get_embedder
 from rag.errors import IndexMissingError, RagError
 from rag.search import catalogue
 from rag.search.fusion import fuse, paper_ranks, top_positions
-from rag.search.glossary import MAPPED_WEIGHT, mapped_terms, names_few_papers
+from rag.search.glossary import MAPPED_WEIGHT, mapped_concepts, names_few_papers
 from rag.store.chroma import Store, build_params, digest
 from rag.store.paths import Paths
 from rag.store.side_index import SideIndex, refresh_side_index
@@ -46,6 +46,7 @@ class SearchResult:
     index: SideIndex
     mapped: tuple[str, ...] = ()  # the corpus's names for concepts the query described in plain words, also searched
     closest: float | None = None  # with mapped names: the best cosine of any chunk with the query as written
+    concepts: tuple[str, ...] = ()  # one name for each concept mapped (the first of its names in mapped), to show
 
     def idf(self, terms: frozenset[str]) -> dict[str, float]:
         """Inverse document frequency of stemmed terms in the index searched."""
@@ -133,8 +134,9 @@ class Retriever:
         s = self.settings
         self._follow_store()
         # plain words also search the corpus's names, unless the question names the few papers it is about
-        mapped = (tuple(mapped_terms(query)) if s.term_mapping and not names_few_papers(query, self.index.mentions)
-                  else ())
+        groups = (mapped_concepts(query) if s.term_mapping and not names_few_papers(query, self.index.mentions)
+                  else [])
+        mapped = tuple(t for names in groups for t in names)
         # the ranking's embedding reads the mapped names beside the question; BM25 weighs them below the question's
         # own words. What a hit is checked against (its cosine, the answer's sentences) stays the question as written.
         vecs = self.embedder.embed([query, f"{query} ({'; '.join(mapped)})"] if mapped else [query])
@@ -160,7 +162,7 @@ class Retriever:
             hits = self._question_cosines(idx, hits, dense_pos, qvec)
             with self._store_users.reading():
                 closest = max((sim for _, sim in self.store.query(qvec, 1, dates.where())), default=None)
-        return SearchResult(hits, qvec, idx.paper_count(dates), idx, mapped, closest)
+        return SearchResult(hits, qvec, idx.paper_count(dates), idx, mapped, closest, tuple(g[0] for g in groups))
 
     def _question_cosines(self, idx: SideIndex, hits: list[Hit], dense_pos: list[tuple[int, float]],
                           qvec: np.ndarray) -> list[Hit]:
