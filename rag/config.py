@@ -127,7 +127,8 @@ class SearchSettings(BaseModel):
     bm25_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 retriever.")
     term_mapping: bool = Field(
         default=True, description="Also search the corpus's names for concepts a question describes in plain words "
-        "(\"the cache of attention keys\" -> KV cache), from rag/search/glossary.json; the answer says which.")
+        "(\"the cache of attention keys\" -> KV cache), and read each chunk as also saying the plain words of the "
+        "concepts it names, from rag/search/glossary.json; the answer says what was added.")
     pair_weight: float = Field(
         default=0.25, ge=0, description="Weight of BM25 over adjacent word pairs (phrases), added to the term BM25."
     )

@@ -118,3 +118,67 @@ def test_a_question_that_names_its_paper_keeps_it_first(retriever):
     found = retriever.find("How many GPUs were used to train StructLM?")
     assert found.mapped == ()
     assert found.hits[0].title.startswith("StructLM")
+
+
+# --------------------------------------------------------------------------- the concept text (document expansion)
+
+DOCS = ["we compress the kv cache of long prompts", "the cache of a web server", "speculative decoding with a draft",
+        "kv values and a cache", "a draft model for speculative decoding of the kv cache", "protein folding"]
+
+
+def small_index():
+    import numpy as np
+
+    from rag.store.side_index import SideIndex
+
+    ids = [f"c{i}" for i in range(len(DOCS))]
+    vecs = np.eye(len(DOCS), 4, dtype=np.float32) + 0.1
+    return SideIndex.build(ids, DOCS, [{"paper_id": f"p{i}", "paper_hash": "h"} for i in range(len(DOCS))],
+                           vecs / np.linalg.norm(vecs, axis=1, keepdims=True), "t", 4)
+
+
+def test_chunks_containing_a_phrase_are_those_with_its_words_side_by_side():
+    from rag.text.terms import tokenize
+
+    idx = small_index()
+    for phrase in ("kv cache", "cache", "speculative decoding", "draft model", "folding protein", "unheard"):
+        want = [i for i, doc in enumerate(tokenize(DOCS)) if any(
+            doc[j:j + len(p)] == p for p in [tokenize([phrase])[0]] for j in range(len(doc)))]
+        assert idx.containing(tokenize([phrase])[0]).tolist() == want, phrase
+
+
+def test_the_concept_text_scores_as_bm25_over_each_chunks_expansion(glossary):
+    """ConceptIndex computes, without writing it, the BM25 (bm25s, lucene) of the text each chunk would have if
+    it were expanded with the plain phrases of every concept it names."""
+    import numpy as np
+
+    from rag.search.glossary import ConceptIndex, concepts
+    from rag.text.terms import load_bm25s, tokenize
+
+    idx = small_index()
+    index = ConceptIndex(idx.containing, len(DOCS), 1.2, 0.75, glossary)
+    named = [[c for c in concepts(glossary) if any(len(idx.containing(list(t))) and i in idx.containing(list(t))
+                                                  for t in c.term_tokens)] for i in range(len(DOCS))]
+    assert [len(n) for n in named] == [1, 0, 1, 0, 2, 0]  # "kv values and a cache" names no concept
+    expanded = [[w for c in n for p in c.plain for w in p] for n in named]
+    bm25 = load_bm25s().BM25(k1=1.2, b=0.75)
+    bm25.index(expanded, show_progress=False)
+    for question in ("how is the attention cache trimmed", "a cheap model guesses tokens ahead", "nothing here"):
+        tokens = tokenize([question])[0]
+        known = [t for t in tokens if t in bm25.vocab_dict]
+        want = bm25.get_scores(known) if known else np.zeros(len(DOCS))
+        np.testing.assert_allclose(index.scores(tokens), want, rtol=1e-5, atol=1e-6, err_msg=question)
+
+
+def test_plain_words_meet_the_jargon_even_when_no_phrase_matches_whole(retriever, full_settings):
+    from rag.search.retriever import Retriever
+
+    question = "Ways to let a cheap helper guess upcoming words that the big network then checks"
+    on = retriever.find(question, k=10)
+    off = Retriever(make_settings(full_settings.home, term_mapping=False)).find(question, k=10)
+    assert on.mapped == off.mapped == ()  # no plain phrase matched whole: the concept text did it
+
+    def drafting(found):
+        return [h.title for h in found.hits if "Speculative" in h.title or "Draft" in h.title]
+
+    assert drafting(on) and not drafting(off), (drafting(on), [h.title for h in off.hits])

@@ -20,7 +20,7 @@ from rag.embed.base import get_embedder
 from rag.errors import IndexMissingError, RagError
 from rag.search import catalogue
 from rag.search.fusion import fuse, paper_ranks, top_positions
-from rag.search.glossary import MAPPED_WEIGHT, mapped_concepts, names_few_papers
+from rag.search.glossary import CONCEPT_WEIGHT, MAPPED_WEIGHT, ConceptIndex, mapped_concepts, names_few_papers
 from rag.store.chroma import Store, build_params, digest
 from rag.store.paths import Paths
 from rag.store.side_index import SideIndex, refresh_side_index
@@ -115,6 +115,7 @@ class Retriever:
         self._checked = clock()
         self._reloading = threading.Lock()  # one rebuild at a time: the searches that find it stale share it
         self._store_users = Gate()  # a store is reopened only when no search is reading it
+        self._concepts: tuple[SideIndex, ConceptIndex] | None = None  # the index it was built for, and it
         if not self.index.ids:
             raise IndexMissingError(f"the index at {Paths.of(settings).where()} is empty", "run `rag ingest` first")
 
@@ -155,7 +156,8 @@ class Retriever:
             bm25 = bm25 + MAPPED_WEIGHT * idx.bm25_scores(tokenize(["; ".join(mapped)])[0], s.pair_weight)
         allowed = dates.mask(idx.date_ints) & (bm25 > 0)
         lex_pos = top_positions(np.where(allowed, bm25, -np.inf), s.candidates)
-        scored = fuse(s, idx, search_vec, dense_pos, lex_pos, bm25)
+        concept = self._concept_index(idx).scores(tokenize([query])[0]) if s.term_mapping else None
+        scored = fuse(s, idx, search_vec, dense_pos, lex_pos, bm25, concept, CONCEPT_WEIGHT)
         hits = self._hits(idx, scored, dense_pos, lex_pos, bm25, k or s.top_k)
         closest = None
         if mapped:
@@ -163,6 +165,14 @@ class Retriever:
             with self._store_users.reading():
                 closest = max((sim for _, sim in self.store.query(qvec, 1, dates.where())), default=None)
         return SearchResult(hits, qvec, idx.paper_count(dates), idx, mapped, closest, tuple(g[0] for g in groups))
+
+    def _concept_index(self, idx: SideIndex) -> ConceptIndex:
+        """The glossary's concept text over this index's chunks, built on first use and kept with the index."""
+        held = self._concepts
+        if held is None or held[0] is not idx:
+            held = (idx, ConceptIndex(idx.containing, len(idx.ids), self.settings.bm25_k1, self.settings.bm25_b))
+            self._concepts = held  # a race builds it twice, harmlessly
+        return held[1]
 
     def _question_cosines(self, idx: SideIndex, hits: list[Hit], dense_pos: list[tuple[int, float]],
                           qvec: np.ndarray) -> list[Hit]:

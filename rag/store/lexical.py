@@ -316,6 +316,22 @@ class Scorer:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         return np.concatenate(pos_parts), np.concatenate(tf_parts).astype(np.float64)
 
+    def containing(self, tokens: list[str]) -> np.ndarray:
+        """Positions of the live chunks that contain the tokens as a phrase: the term itself, or every adjacent
+        pair of a longer run (a run of three may match as two pairs apart; rare, and near enough here)."""
+        ids = [self.vocab.get(t) for t in tokens]
+        if not ids or any(i is None for i in ids):
+            return np.zeros(0, dtype=np.int64)
+        if len(ids) == 1:
+            return np.unique(self._postings(ids[0], False)[0])
+        found: np.ndarray | None = None
+        for a, b in zip(ids, ids[1:]):
+            pos = np.unique(self._postings((a << 32) | b, True)[0])  # as scores() keys pairs
+            found = pos if found is None else np.intersect1d(found, pos, assume_unique=True)
+            if not len(found):
+                break
+        return found if found is not None else np.zeros(0, dtype=np.int64)
+
     def idf(self, df: int) -> float:
         """bm25s's lucene idf."""
         return float(np.log1p((self.n - df + 0.5) / (df + 0.5)))

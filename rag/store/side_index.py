@@ -182,6 +182,10 @@ class SideIndex:
         """BM25 score of every chunk for the query tokens, plus pair_weight times the score of its term pairs."""
         return self.scorer.scores(tokens, pair_weight)
 
+    def containing(self, tokens: list[str]) -> np.ndarray:
+        """Positions of the chunks whose stemmed terms contain these as a phrase (tokens as `tokenize` gives)."""
+        return self.scorer.containing(tokens)
+
     def idf(self, terms: set[str] | frozenset[str]) -> dict[str, float]:
         """BM25 idf of each term over the chunks; a term the corpus never uses gets the highest idf."""
         return {t: self.scorer.idf(self.scorer.df(t)) for t in terms}
