@@ -8,7 +8,7 @@ exactly from the mean vector and covariance kept in the side index.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -45,10 +45,11 @@ def paper_ranks(idx: SideIndex, positions: list[int]) -> dict[str, tuple[int, in
 
 
 def fuse(settings: SearchSettings, idx: SideIndex, qvec: np.ndarray, dense_pos: list[tuple[int, float]],
-         lex_pos: list[int], bm25: np.ndarray, concept: np.ndarray | None = None, concept_weight: float = 0.0) -> Scored:
-    """paper_id -> (fused score, position of the chunk to show), by settings.fusion. concept: a third score of every
-    chunk (the glossary's concept text, rag/search/glossary.py), standardised like BM25 and added with its weight
-    (zscore fusion only)."""
+         lex_pos: list[int], bm25: np.ndarray, concept: Callable[[list[int]], np.ndarray] | None = None,
+         concept_weight: float = 0.0) -> Scored:
+    """paper_id -> (fused score, position of the chunk to show), by settings.fusion. concept: a third score, already
+    standardised, of the chunks at the given positions (the glossary's concept text, rag/search/glossary.py), added
+    with its weight (zscore fusion only)."""
     s = settings
     if s.fusion == "rrf":
         dr, br = paper_ranks(idx, [p for p, _ in dense_pos]), paper_ranks(idx, lex_pos)
@@ -66,8 +67,8 @@ def fuse(settings: SearchSettings, idx: SideIndex, qvec: np.ndarray, dense_pos: 
     scores = s.bm25_weight * (bm25[positions] - bm_mu) / bm_sd + s.dense_weight * np.array(
         [dz.get(p, floor) for p in positions], dtype=np.float64
     )
-    if concept is not None and concept_weight and concept.any():
-        scores += concept_weight * (concept[positions] - concept.mean()) / (float(concept.std()) or 1.0)
+    if concept is not None and concept_weight:
+        scores += concept_weight * concept(positions)
     paper_ids = idx.paper_ids
     best: Scored = {}
     for pos, score in zip(positions, scores.tolist()):

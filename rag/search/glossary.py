@@ -36,6 +36,7 @@ MAPPED_WEIGHT = 0.3
 # Weight of the concept text (ConceptIndex) in the fused score, next to dense and BM25 (1.0 each). Chosen on the dev
 # questions: 0.3-0.6 helped hard, paraphrase and compare alike; at 1.0 hit@5 fell on compare.
 CONCEPT_WEIGHT = 0.5
+SAMPLE = 4096  # chunks on which the concept scores' corpus mean and spread are estimated (all chunks below that)
 # A question that uses a name at most this many papers mention ("StructLM", "o1-style") asks about those papers:
 # mapping its other words ("GPUs used to train" -> distributed training) only pulls in papers it did not ask about.
 NAMED_PAPERS = 3
@@ -112,40 +113,73 @@ class ConceptIndex:
     phrase) is also read as that concept's plain phrases, and the question's words are scored against that text
     with BM25. A question in plain words then meets the papers that use the jargon even when none of its phrases
     matched a plain phrase whole ("the cache of keys gets trimmed" meets the KV-cache papers through "cache" and
-    "key"). Built once per index from its term and pair postings (containing: SideIndex.containing)."""
+    "key"). Built once per index from its term and pair postings (containing: SideIndex.containing).
+
+    A search needs the scores of its candidate chunks only, standardised by the corpus's mean and spread; those
+    are estimated on a fixed sample of SAMPLE chunks (exact below that size), so a question costs the same at
+    100k chunks as at 1k (bench/concepts.py: scoring every chunk took 10.6 ms a question at 100k)."""
 
     def __init__(self, containing: Callable[[list[str]], np.ndarray], n: int, k1: float, b: float,
                  path: Path = GLOSSARY) -> None:
+        from scipy import sparse
+
         self.n, self.k1, self.b = n, k1, b
-        self.postings: dict[str, list[tuple[np.ndarray, float]]] = {}  # plain word -> (chunk positions, tf) a concept
-        named, sizes = [], []
+        rows, cols, sizes, bags = [], [], [], []
         for c in concepts(path):
             found = [containing(list(t)) for t in c.term_tokens if t]
             pos = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
             if not len(pos):
                 continue
             bag = Counter(w for p in c.plain for w in p)
-            named.append(pos)
-            sizes.append(np.full(len(pos), float(sum(bag.values()))))
-            for word, tf in bag.items():
-                self.postings.setdefault(word, []).append((pos, float(tf)))
-        self.lengths = (np.bincount(np.concatenate(named), weights=np.concatenate(sizes), minlength=n) if named
-                        else np.zeros(n))
+            rows.append(pos)
+            cols.append(np.full(len(pos), len(bags)))
+            sizes.append(float(sum(bag.values())))
+            bags.append(bag)
+        self.word_ids = {w: i for i, w in enumerate(sorted({w for bag in bags for w in bag}))}
+        # chunk x concept: the chunk names the concept; concept x word: the word's count in the concept's phrases
+        self.names = sparse.csr_matrix((np.ones(sum(len(r) for r in rows)), (np.concatenate(rows) if rows else [],
+                                        np.concatenate(cols) if cols else [])), shape=(n, len(bags)))
+        entries = [(ci, self.word_ids[w], tf) for ci, bag in enumerate(bags) for w, tf in bag.items()]
+        self.counts = sparse.csc_matrix(([e[2] for e in entries], ([e[0] for e in entries], [e[1] for e in entries])),
+                                        shape=(len(bags), len(self.word_ids)), dtype=np.float64)
+        self.lengths = self.names @ np.asarray(sizes, dtype=np.float64) if bags else np.zeros(n)
         self.avg = float(self.lengths.mean()) if n else 0.0
+        self._df: dict[int, int] = {}  # word id -> chunks whose concept text has it, counted on first use
+        self.sample = (np.arange(n) if n <= SAMPLE else
+                       np.sort(np.random.default_rng(0).choice(n, SAMPLE, replace=False)))
 
-    def scores(self, tokens: list[str]) -> np.ndarray:
-        """BM25 (bm25s's lucene idf, as the side index) of every chunk's concept text for the query tokens."""
-        out = np.zeros(self.n)
-        if self.avg <= 0:
+    def _doc_freq(self, word: int) -> int:
+        got = self._df.get(word)
+        if got is None:
+            got = self._df[word] = int(np.count_nonzero(self.names @ self.counts[:, [word]].toarray().ravel()))
+        return got
+
+    def scores(self, tokens: list[str], positions: np.ndarray | None = None) -> np.ndarray:
+        """BM25 (bm25s's lucene idf, as the side index) of the chunks' concept text for the query tokens: of the
+        chunks at positions, or of every chunk."""
+        rows = self.names if positions is None else self.names[np.asarray(positions, dtype=np.int64)]
+        out = np.zeros(rows.shape[0])
+        known = Counter(self.word_ids[t] for t in tokens if t in self.word_ids)
+        if self.avg <= 0 or not known or not rows.shape[0]:
             return out
-        for word, times in Counter(tokens).items():
-            tf = np.zeros(self.n)
-            for pos, f in self.postings.get(word, ()):
-                tf[pos] += f
-            hit = np.flatnonzero(tf)
-            if not len(hit):
-                continue
-            idf = float(np.log1p((self.n - len(hit) + 0.5) / (len(hit) + 0.5)))
-            norm = self.k1 * ((1 - self.b) + self.b * self.lengths[hit] / self.avg)
-            out[hit] += times * idf * tf[hit] / (norm + tf[hit])
+        words = list(known)
+        tf = (rows @ self.counts[:, words]).toarray()  # chunks x query words
+        lengths = self.lengths if positions is None else self.lengths[np.asarray(positions, dtype=np.int64)]
+        norm = self.k1 * ((1 - self.b) + self.b * lengths / self.avg)
+        for j, word in enumerate(words):
+            df = self._doc_freq(word)
+            idf = float(np.log1p((self.n - df + 0.5) / (df + 0.5)))
+            out += known[word] * idf * tf[:, j] / (norm + tf[:, j])
         return out
+
+    def standardised(self, tokens: list[str], positions: list[int]) -> np.ndarray:
+        """The scores of the chunks at positions less the corpus mean, over the corpus spread (both from the sample;
+        zeros when no chunk's concept text has a query word)."""
+        pos = np.asarray(positions, dtype=np.int64)
+        both = np.union1d(pos, self.sample)
+        scores = self.scores(tokens, both)
+        sample = scores[np.searchsorted(both, self.sample)]
+        sd = float(sample.std())
+        if not sd:
+            return np.zeros(len(pos))
+        return (scores[np.searchsorted(both, pos)] - float(sample.mean())) / sd

@@ -151,13 +151,15 @@ class Retriever:
         if unknown:  # trust a full read
             idx = self._reload(content)
         dense_pos = [(idx.position[cid], sim) for cid, sim in dense if cid in idx.position]
-        bm25 = idx.bm25_scores(tokenize([query])[0], s.pair_weight)
+        words = tokenize([query])[0]
+        bm25 = idx.bm25_scores(words, s.pair_weight)
         if mapped:
             bm25 = bm25 + MAPPED_WEIGHT * idx.bm25_scores(tokenize(["; ".join(mapped)])[0], s.pair_weight)
         allowed = dates.mask(idx.date_ints) & (bm25 > 0)
         lex_pos = top_positions(np.where(allowed, bm25, -np.inf), s.candidates)
-        concept = self._concept_index(idx).scores(tokenize([query])[0]) if s.term_mapping else None
-        scored = fuse(s, idx, search_vec, dense_pos, lex_pos, bm25, concept, CONCEPT_WEIGHT)
+        concepts = self._concept_index(idx) if s.term_mapping else None
+        scored = fuse(s, idx, search_vec, dense_pos, lex_pos, bm25,
+                      (lambda positions: concepts.standardised(words, positions)) if concepts else None, CONCEPT_WEIGHT)
         hits = self._hits(idx, scored, dense_pos, lex_pos, bm25, k or s.top_k)
         closest = None
         if mapped:
