@@ -182,3 +182,20 @@ def test_plain_words_meet_the_jargon_even_when_no_phrase_matches_whole(retriever
         return [h.title for h in found.hits if "Speculative" in h.title or "Draft" in h.title]
 
     assert drafting(on) and not drafting(off), (drafting(on), [h.title for h in off.hits])
+
+
+def test_a_search_standardises_its_candidates_by_the_sample(glossary, monkeypatch):
+    """Below SAMPLE chunks the mean and spread are the corpus's own; above, a fixed sample's."""
+    import numpy as np
+
+    from rag.search import glossary as g
+    from rag.text.terms import tokenize
+
+    tokens = tokenize(["a cheap model guesses tokens ahead to trim the attention cache"])[0]
+    for sample in (100, 3):
+        monkeypatch.setattr(g, "SAMPLE", sample)
+        index = g.ConceptIndex(small_index().containing, len(DOCS), 1.2, 0.75, glossary)
+        every = index.scores(tokens)
+        ref = every[index.sample]
+        assert len(index.sample) == min(sample, len(DOCS))
+        np.testing.assert_allclose(index.standardised(tokens, [0, 4]), (every[[0, 4]] - ref.mean()) / ref.std())
