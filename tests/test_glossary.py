@@ -8,12 +8,17 @@ import re
 import pytest
 
 from testing.seeds import make_settings
-from rag.search.glossary import GLOSSARY, MIN_WORDS, concepts, mapped_terms
+from rag.search.glossary import GLOSSARY, MIN_WORDS, concepts, mapped_concepts
 
 KV = {"terms": ["KV cache", "key-value cache"], "plain": ["attention cache", "cached keys and values", "cache"]}
 SPEC = {"terms": ["speculative decoding", "draft model"], "plain": ["guess tokens ahead"]}
 # a question in plain words (no "KV", no "key-value") about what the corpus calls the KV cache
 PLAIN_KV = "How can serving systems shrink the attention cache that grows with every generated token?"
+
+
+def mapped_terms(question, path):
+    """Every name the search adds for the question, in order (what the retriever searches)."""
+    return [t for names in mapped_concepts(question, path) for t in names]
 
 
 @pytest.fixture
@@ -46,8 +51,6 @@ def test_unrelated_or_loose_wording_maps_to_nothing(glossary, question):
 
 
 def test_names_are_grouped_by_concept(glossary):
-    from rag.search.glossary import mapped_concepts
-
     assert mapped_concepts("Can a draft model guess tokens ahead to shrink the attention cache?", glossary) == [
         ("KV cache", "key-value cache"), ("speculative decoding",)]
 

@@ -103,11 +103,6 @@ def mapped_concepts(query: str, path: Path = GLOSSARY) -> list[tuple[str, ...]]:
     return out
 
 
-def mapped_terms(query: str, path: Path = GLOSSARY) -> list[str]:
-    """Every name mapped_concepts gives, in order."""
-    return [t for names in mapped_concepts(query, path) for t in names]
-
-
 class ConceptIndex:
     """The glossary read the other way (document expansion): a chunk that names a concept (one of its terms, as a
     phrase) is also read as that concept's plain phrases, and the question's words are scored against that text
