@@ -160,3 +160,15 @@ def test_names_typed_in_lower_case_are_the_corpus_names_they_spell():
 def test_a_lower_case_name_the_corpus_only_mentions_is_said(offline):
     a = offline.ask("how does ring attention handle million-token sequences?")
     assert a.passing_terms == ["ring attention"] and not a.abstained
+
+
+def test_the_surface_index_finds_a_name_however_it_is_split_into_tokens():
+    from rag.text.names import SurfaceIndex
+
+    idx = SurfaceIndex(["The KV cache, a KV-cache and KVCache.", "Europe ropes in RoPE", "ends with kv", "cache starts"])
+    assert idx.find("kvcache") == {0: 3}
+    assert idx.find("rope") == {1: 2}  # "ropes" (plural) and "RoPE", never inside "Europe"
+    assert idx.find("kvcachestarts") == {}  # a name does not run from one text into the next
+    assert idx.find("europe") == {1: 1} and idx.find("nowhere") == {} and idx.find("") == {}
+    letters = SurfaceIndex([" ".join("abcdefghijklmnopqrstuvwxyz" * 3)])  # every split of a key into one letter
+    assert letters.find("abcdefghijklmnopqrstuvwxyz") == {0: 3}

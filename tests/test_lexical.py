@@ -50,6 +50,9 @@ def assert_same(index: SideIndex, full: SideIndex) -> None:
         assert [index.knows(t) for t in tokens] == [full.knows(t) for t in tokens]
     np.testing.assert_allclose(index.mean, full.mean, atol=1e-9)
     np.testing.assert_allclose(index.cov, full.cov, atol=1e-9)
+    # names are found through each segment's own surface index, deleted chunks left out
+    for key in ("mixture", "mixtureexperts", "attentioncache", "protein", "tokenslayer", "unheard"):
+        assert index.mentions(key) == full.mentions(key), key
 
 
 def test_scores_equal_bm25s():
@@ -137,3 +140,20 @@ def test_an_added_chunk_must_replace_a_removed_one():
         base.updater().add(["c1"], ["new text"], [{"paper_id": "p1"}], np.ones((1, DIM))).finish()
     with pytest.raises(ValueError):
         base.updater().remove(["nope"], np.ones((1, DIM)))
+
+
+def test_names_are_found_in_a_saved_segment_with_or_without_its_surface_files(tmp_path):
+    """A saved segment carries where its names occur (read back, not rebuilt); one saved before it did (no
+    surface_* files) is indexed from its texts on first use, with the same answers."""
+    pool = corpus(50)
+    full = rebuild(pool)
+    full.save(tmp_path)
+    seg = next(p for p in tmp_path.iterdir() if p.name.startswith("seg-"))
+    assert (seg / "surface_vocab.json").exists() and (seg / "surface_tokens.npy").exists()
+    loaded = SideIndex.load(tmp_path, full.fingerprint)
+    assert loaded.mentions("mixtureexperts") == full.mentions("mixtureexperts") != {}
+    for f in seg.glob("surface_*"):
+        f.unlink()
+    side_index._LOADED.clear()  # read the segment again from disk
+    older = SideIndex.load(tmp_path, full.fingerprint)
+    assert older.mentions("mixtureexperts") == full.mentions("mixtureexperts")

@@ -17,11 +17,13 @@ import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
+from rag.text.names import SurfaceIndex
 from rag.text.terms import tokenize
 
 PAIR_SHIFT = np.int64(32)
@@ -140,6 +142,7 @@ class Segment:
         self.name = name
         self.ids, self.metas = ids, metas
         self._docs = docs  # the texts, or the saved file they are read from on first use
+        self._folder = docs.parent if isinstance(docs, Path) else None  # where it was saved
         self._reading = threading.Lock()
         self.lengths = lengths  # terms per chunk (the pair index's length is one less)
         self.terms, self.pairs = terms, pairs
@@ -160,6 +163,14 @@ class Segment:
                     self._docs = docs
         return self._docs  # type: ignore[return-value]
 
+    @cached_property
+    def surface(self) -> SurfaceIndex:
+        """Where names occur in this segment's texts (rag/text/names.py): saved with the segment (built when it is
+        written, by the ingest), read back on first use, so a search never builds one for the whole corpus (at 100k
+        abstracts that took 7.5 s). A segment saved before it was is indexed from its texts on first use."""
+        saved = SurfaceIndex.load(self._folder) if self._folder is not None else None
+        return saved if saved is not None else SurfaceIndex(self.docs)
+
     def save(self, folder: Path) -> None:
         """Write into folder/<name> (the caller renames a temporary folder into place). The JSON is written as
         it is encoded, never held whole in memory."""
@@ -169,6 +180,7 @@ class Segment:
             json.dump({"ids": self.ids, "metas": self.metas}, f)
         with open(folder / "docs.json", "w") as f:
             json.dump(self.docs, f)
+        self.surface.save(folder)
 
     @classmethod
     def load(cls, folder: Path) -> Segment:

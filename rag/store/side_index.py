@@ -119,18 +119,34 @@ class SideIndex:
         return out
 
     @cached_property
-    def _surface(self) -> tuple[SurfaceIndex, SurfaceIndex]:
-        """Surface forms of the chunk texts and of the titles (built on first use: ~30 ms for the seeds)."""
-        return SurfaceIndex(self.docs), SurfaceIndex([m.get("title", "") for m in self.metas])
+    def _titles(self) -> SurfaceIndex:
+        """Where names occur in the titles (built on first use)."""
+        return SurfaceIndex([m.get("title", "") for m in self.metas])
+
+    def _chunk_mentions(self, key: str) -> dict[int, int]:
+        """position -> occurrences of a name's surface key in that chunk, through each segment's own surface index
+        (Segment.surface; deleted chunks left out)."""
+        out: dict[int, int] = {}
+        offset = 0
+        for seg, keep in zip(self.segments, self.live):
+            live = np.flatnonzero(keep)
+            found = seg.surface.find(key)
+            if found:
+                local = np.fromiter(found, dtype=np.int64, count=len(found))
+                rank = np.minimum(np.searchsorted(live, local), max(len(live) - 1, 0))
+                for i, r, ok in zip(local.tolist(), rank.tolist(), (live[rank] == local).tolist() if len(live) else []):
+                    if ok:
+                        out[offset + r] = found[i]
+            offset += len(live)
+        return out
 
     def mentions(self, key: str) -> dict[str, tuple[int, bool]]:
         """paper id -> (occurrences of a name's surface key in its chunks, whether its title has it)."""
-        texts, titles = self._surface
         out: dict[str, tuple[int, bool]] = {}
-        for pos, n in texts.find(key).items():
+        for pos, n in self._chunk_mentions(key).items():
             pid = self.paper_ids[pos]
             out[pid] = (out.get(pid, (0, False))[0] + n, False)
-        for pos in titles.find(key):
+        for pos in self._titles.find(key):
             pid = self.paper_ids[pos]
             out[pid] = (out.get(pid, (0, False))[0], True)
         return out
@@ -149,10 +165,9 @@ class SideIndex:
         key = "".join(w.lower() for w in words)
         if key not in self._name_keys:  # the corpus never writes it as a name: no need to read how it writes it
             return []
-        texts, _ = self._surface
         pattern = re.compile(r"\b" + r"[\s-]?".join(map(re.escape, words)) + r"s?\b", re.IGNORECASE)
         out: list[str] = []
-        for pos in texts.find(key):
+        for pos in sorted(self._chunk_mentions(key)):
             out += [m.group() for m in pattern.finditer(self.docs[pos])]
             if len(out) >= limit:
                 break
