@@ -1,6 +1,8 @@
 """The answerability questions keep their claims: an `absent` question's names occur in no title or abstract,
 a `mentioned` one's occur only in passing (in some abstracts, in no title, at most twice in any abstract), a
-`twin`'s occur in its gold paper; and the question names them in a form the system can find.
+`twin`'s occur in its gold paper; and the question names them in a form the system can find. A `described`
+question describes a well-known method in other words: its names occur in no title or abstract, nor in the
+question itself.
 
     python -m eval.coverage_check [--questions eval/questions.jsonl]      (from the project root)
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-KINDS = ("absent", "mentioned", "twin")
+KINDS = ("absent", "mentioned", "twin", "described")
 
 
 def problems(questions: list, papers: dict[str, str]) -> list[str]:
@@ -37,6 +39,14 @@ def problems(questions: list, papers: dict[str, str]) -> list[str]:
             continue
         if not q.names:
             out.append(f"{q.id}: no `names` listed")
+            continue
+        if q.type == "described":
+            in_question = SurfaceIndex([q.question])
+            for name in q.names:
+                if mentions(surface_key(name)):
+                    out.append(f"{q.id}: {name!r} is absent by claim but occurs in {sorted(mentions(surface_key(name)))[:3]}")
+                if in_question.find(surface_key(name)):
+                    out.append(f"{q.id}: the question names {name!r}, which it should describe in other words")
             continue
         cov = name_coverage(q.question, mentions)
         found = {n.text: n for n in cov.names}

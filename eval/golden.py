@@ -17,7 +17,7 @@ from rag import RagError, parse_day
 
 QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
 TYPES = ("single", "title", "paraphrase", "hard", "multi", "compare", "dated", "followup", "fact", "twin", "mentioned",
-         "absent", "unanswerable")
+         "absent", "described", "unanswerable")
 
 
 @dataclass
@@ -34,7 +34,8 @@ class Question:
     until: date | None = None
     near_title: str | None = None  # near miss: a corpus paper that is close but does not state the fact
     split: str = ""  # "holdout": never looked at one by one nor tuned on (only its totals are read)
-    names: list[str] = field(default_factory=list)  # absent/mentioned/twin: the names the question asks about
+    # absent/mentioned/twin: the names the question asks about; described: the names it describes without using them
+    names: list[str] = field(default_factory=list)
     expected_facts: dict[str, list[str]] = field(default_factory=dict)  # compare: gold title -> facts its abstract states
 
     @property

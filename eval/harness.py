@@ -81,7 +81,7 @@ def score(q: Question, answer: Any, ranked: list[str], retrieve_ms: float, answe
         "first_rank": m.first_rank(ranked, expected) if expected else None,
         "abstained": answer.abstained, "cited": cited, "cited_titles": [c.title for c in answer.citations],
         "citation_valid": valid, "flags": len(answer.flags), "evidence": answer.evidence,
-        "also_searched": answer.also_searched,
+        "also_searched": answer.also_searched, "weak_match": answer.weak_match,
         "retrieve_ms": round(retrieve_ms, 2), "answer_ms": round(answer_ms, 2), "answer": answer.text,
     }
     if q.expected_facts:
@@ -249,10 +249,15 @@ def _group_metrics(rows: list[dict[str, Any]]) -> dict[str, float | None]:
             for key in ("table_row_recall", "table_row_precision", "table_cell_recall", "table_cell_precision"):
                 out[key] = m.mean(r.get(key) for r in with_facts)
         out["not_stated"] = m.mean(float(r.get("said_not_stated", False)) for r in answerable)
+        # answered with the caveat that no paper matches closely (right for a paraphrase the search cannot find)
+        out["weak_match"] = m.mean(float(r.get("weak_match", False)) for r in answerable)
     if unanswerable:
         out["abstention"] = m.mean(float(r["abstained"]) for r in unanswerable)
         # abstained, or answered saying the abstract does not state the asked fact (what a near miss asks for)
         out["declined"] = m.mean(float(r["abstained"] or r.get("said_not_stated", False)) for r in unanswerable)
+        # declined, or answered with the caveat that no paper matches closely and the corpus may not cover it
+        out["flagged"] = m.mean(float(r["abstained"] or r.get("said_not_stated", False) or r.get("weak_match", False))
+                                for r in unanswerable)
     if any("coverage_ok" in r for r in rows):
         out["coverage_ok"] = m.mean(float(r["coverage_ok"]) for r in rows if "coverage_ok" in r)
     out["citation_validity"] = m.mean(float(r["citation_valid"]) for r in rows)

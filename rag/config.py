@@ -129,6 +129,10 @@ class SearchSettings(BaseModel):
         default=True, description="Also search the corpus's names for concepts a question describes in plain words "
         "(\"the cache of attention keys\" -> KV cache), and read each chunk as also saying the plain words of the "
         "concepts it names, from rag/search/glossary.json; the answer says what was added.")
+    meaning_fallback: bool = Field(
+        default=True, description="When the fused ranking is unsure of its top paper (a low score, barely above the "
+        "next, and few of the question's words in the top papers: a question worded unlike every abstract), rank "
+        "again by meaning alone (the embedding and the concept text, without BM25); zscore fusion only.")
     pair_weight: float = Field(
         default=0.25, ge=0, description="Weight of BM25 over adjacent word pairs (phrases), added to the term BM25."
     )

@@ -305,6 +305,9 @@ class Answer:
     missing_terms: list[str] = field(default_factory=list)  # names asked about that no paper mentions
     passing_terms: list[str] = field(default_factory=list)  # names papers only mention in passing (none is about them)
     also_searched: list[str] = field(default_factory=list)  # the corpus's names for what the question described in plain words
+    # no paper matched the question closely (the search was unsure: rag/search/retriever.py is_unsure), so the sources
+    # are the nearest by meaning: the corpus may not cover what the question describes (said in caveats)
+    weak_match: bool = False
 
     def as_turn(self) -> Turn:
         """This answer as history for a follow-up question."""

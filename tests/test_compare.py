@@ -32,7 +32,7 @@ def test_each_role_gets_its_own_sentence():
 def test_the_question_picks_among_sentences_of_one_role():
     """An abstract that proposes, measures and evaluates two things: the question's words say which sentence of
     each role its row shows; without a question, the first contribution and the most measured sentence."""
-    from rag.answer.extractive import question_terms
+    from rag.text.terms import question_terms
 
     abstract = ("We observe that serving presents opportunities. We present Bolt, a scheduler for LoRA adapters. "
                 "Bolt reaches 91.07fps on video. Bolt cuts chat latency by 30%. "

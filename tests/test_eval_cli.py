@@ -21,11 +21,14 @@ from eval.judge import FAITHFUL
 
 @pytest.fixture(scope="module")
 def subset(tmp_path_factory) -> Path:
-    """A small golden file: two questions per type, and three off-topic unanswerable ones."""
+    """A small golden file: two questions per type, and three off-topic unanswerable ones; no `described` ones (most
+    are answered, with a caveat: the planted regression below is an abstention switched off)."""
     lines = [json.loads(x) for x in golden.QUESTIONS.read_text().splitlines() if x.strip()]
     picked, per_type = [], {}
     for q in lines:
         off_topic = q["type"] == "unanswerable" and not q.get("near_title")
+        if q["type"] == "described":
+            continue
         if per_type.get(q["type"], 0) < (3 if off_topic else 2) and (off_topic or q["type"] != "unanswerable"):
             picked.append(q)
             per_type[q["type"]] = per_type.get(q["type"], 0) + 1

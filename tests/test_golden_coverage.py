@@ -16,6 +16,7 @@ def test_the_named_thing_questions_keep_their_claims():
     questions = golden.load()
     counts = Counter(q.type for q in questions if q.type in KINDS)
     assert counts["absent"] >= 30 and counts["twin"] >= 30 and counts["mentioned"] >= 15, counts
+    assert counts["described"] >= 40, counts
     assert {q.split for q in questions if q.type in KINDS} == {"dev", "holdout"}
     assert problems(questions, corpus_papers(SEEDS)) == []
 
@@ -30,8 +31,17 @@ def test_the_check_catches_a_false_claim():
                            "expected_titles": ["MambaMixer: Dual Selection"], "names": ["MambaMixer"]}, "x"),
              golden.parse({"id": "x4", "type": "mentioned", "question": "How does Mamba work?",  # kept: passing
                            "expected_titles": ["MambaMixer: Dual Selection"], "names": ["Mamba"]}, "x")]
+    wrong += [golden.parse({"id": "x5", "type": "described", "question": "Which model mixes selection with Mamba?",
+                            "expected_titles": [], "names": ["MambaMixer"]}, "x"),  # in the corpus
+              golden.parse({"id": "x6", "type": "described", "question": "How does the Adafactor optimizer save memory?",
+                            "expected_titles": [], "names": ["Adafactor"]}, "x"),  # named, not described
+              golden.parse({"id": "x7", "type": "described", "question": "Which optimizer factors its second moments?",
+                            "expected_titles": [], "names": ["Adafactor"]}, "x")]  # kept
     found = problems(wrong, papers)
     assert any(p.startswith("x1:") and "occurs in" in p for p in found)
     assert any(p.startswith("x2:") and "gold paper" in p for p in found)
     assert any(p.startswith("x3:") and "about it" in p for p in found)  # in the title: a paper is about it
+    assert any(p.startswith("x5:") and "occurs in" in p for p in found)
+    assert any(p.startswith("x6:") and "should describe" in p for p in found)
+    assert not any(p.startswith("x7:") for p in found)
     assert not any(p.startswith("x4:") for p in found)  # "Mamba" only in passing ("MambaMixer" is another word)

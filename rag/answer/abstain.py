@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from rag.text.terms import content_terms
+from rag.text.terms import covered_share
 from rag.types import Hit
 
 MAX_UNKNOWN = 0.2  # share of the question's idf weight on words no indexed chunk contains
@@ -56,10 +56,7 @@ def measure(q_terms: frozenset[str], hits: list[Hit], idf: Callable[[frozenset[s
     unknown = sum(w for t, w in weights.items() if not known(t)) / total
     if not hits:
         return Evidence(0.0, round(unknown, 4), 0.0, float("-inf"), len(q_terms))
-    coverage = 0.0
-    for h in hits[:COVERAGE_PAPERS]:
-        found = q_terms & content_terms(f"{h.title}\n{h.text}")
-        coverage = max(coverage, sum(weights[t] for t in found) / total)
+    coverage = covered_share(q_terms, weights, [f"{h.title}\n{h.text}" for h in hits[:COVERAGE_PAPERS]])
     # the top paper's cosine; when it came from BM25 alone (no cosine known), the best one of the next papers
     dense = hits[0].dense_score
     if closest is not None:

@@ -17,11 +17,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from rag.answer.extractive import CONTRIBUTION, question_terms, third_person
+from rag.answer.extractive import CONTRIBUTION, third_person
 from rag.errors import RagError
 from rag.text.cites import strip_citation_marks
 from rag.text.sentences import split_sentences
-from rag.text.terms import terms_of
+from rag.text.terms import question_terms, terms_of
 
 if TYPE_CHECKING:
     from rag.answer.answerer import Answerer

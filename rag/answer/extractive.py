@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING, Callable
 
 from rag.text.cites import strip_citation_marks
 from rag.text.sentences import split_sentences
-from rag.text.terms import content_terms, terms_of
+from rag.text.terms import question_terms, terms_of
 from rag.types import Source
 
 if TYPE_CHECKING:
@@ -23,12 +22,6 @@ if TYPE_CHECKING:
 
     from rag.embed.base import Embedder
 
-# Words that say what kind of answer is wanted, not what it is about; they do not count as evidence.
-QUESTION_WORDS = (
-    "paper papers work works study studies propose proposes proposed introduce introduced present presented "
-    "method methods approach approaches technique model models describe described explain tell show shows "
-    "find found use used using way ways new recent author authors research researchers someone"
-)
 CONTRIBUTION = re.compile(r"\b(?:we|this (?:paper|work|study)|the authors)\b[^.]{0,80}?\b(?:propos|introduc|present|develop|"
                           r"design|build|release|creat|offer)\w*", re.IGNORECASE)
 # Measured with bench/answers.py on the golden set: 5 sentences of the top paper (of ~9) carry the
@@ -37,46 +30,7 @@ MAX_SENTENCES = 8  # the whole answer
 PER_PAPER = 5  # sentences from the top paper; others give their best one
 DENSE_WEIGHT = 0.5  # weight of the sentence's embedding similarity to the question, next to its idf-weighted word overlap
 OTHER_PAPER_RATIO = 0.8  # another paper's best sentence must score this share of the top paper's best
-PER_PAPER_MANY = 2  # sentences from each paper when the question asks about several
-# A question about several papers: "which papers/works/methods ...", "compare ...", "what do recent papers
-# report", "how do researchers ...". Deliberately narrow: "each", "compare with", "which model" and "which two
-# techniques" (of one paper) also occur in questions about one paper.
-_PAPERS = r"(?:papers|works|studies|articles|publications)"
-_KINDS = r"(?:approaches|methods|techniques|systems|efforts|frameworks|benchmarks|solutions|strategies)"
-_COUNT = r"(?:one|two|three|four|five|both|\d+)"
-_PART = (r"(?:layer|token|head|expert|step|agent|model|input|query|request|sample|task|node|gpu|device|user|turn|word|"
-         r"patch|frame|image|block|stage|iteration|round|question|document|position|dimension|channel|neuron|"
-         r"parameter|weight|component|module|branch|level|group|client|worker)s?")
-MANY = re.compile(rf"\b(?:which|what)\s+(?:[\w-]+,?\s+){{0,4}}?{_PAPERS}\b"
-                  rf"|\b(?:which|what)\s+(?:(?!{_COUNT}\b)[\w-]+\s+){{0,2}}?{_KINDS}\s+(?:[\w-]+\s+)?(?!is\b|does\b|did\b)\w+"
-                  rf"|\b(?:compare|contrast)\b(?!\s+(?:with|to|against)\b)|^\s*(?:list|name|survey)\b"
-                  rf"|\b{_PAPERS}\s+(?:that|which|on|about|in)\b|\b(?:recent|several|various|different|other)\s+{_PAPERS}\b"
-                  rf"|\b(?:do|have|did)\s+researchers\b"
-                  # "different systems", "existing methods", "the various KV cache quantization methods"; not the
-                  # baselines of one paper ("compare with existing methods", "improve over ...")
-                  rf"|(?<!with )(?<!over )(?<!than )(?<!to )(?<!against )(?<!beyond )(?<!beat )(?<!beats )"
-                  rf"(?<!outperform )(?<!outperforms )"
-                  rf"\b(?:different|various|existing|several|multiple)\s+(?:[\w-]+\s+){{0,3}}?(?:{_KINDS}|{_PAPERS})\b"
-                  rf"|\bwhat\s+(?:are|were)\s+(?:the\s+)?(?:main\s+|common\s+|different\s+)?(?:ways|{_KINDS})\b"
-                  rf"|\bwhat\s+has\s+been\s+(?:tried|done|proposed)\b|\bwho\s+(?:has|have)\s+(?:worked|studied|proposed)\b"
-                  rf"|\b(?:overview|survey|summar(?:y|ize|ise))\s+(?:of\s+)?(?:the\s+)?(?:work|research|literature|papers)\b"
-                  # "are there papers ...", "what options ...", "how do practitioners ...", "some approaches ...",
-                  # "in the literature", "what is known about"; "how does each" unless each is a part of one
-                  # model ("how does each layer / expert / token ...")
-                  rf"|\b(?:are\s+there|is\s+there\s+any|any)\s+(?:[\w-]+\s+){{0,2}}?(?:{_PAPERS}|{_KINDS}|work|research)\b"
-                  rf"|\bwhat\s+(?:options|alternatives|solutions|ideas|tricks|strategies)\b(?!\s+(?:does|did|is|was)\b)"
-                  rf"|\bhow\s+(?:do|have|did|can)\s+(?:people|teams|groups|labs|practitioners|others)\b"
-                  rf"|\b(?:how|what)\s+(?:does|did|do)\s+each(?=\s*[?,.;]|\s+(?:one|of|approach|method|paper|system|work|technique|study)\b"
-                  rf"|\s+(?!{_PART}\b)\w+\s*(?:[?,.;]|(?:the|their|its|a|an|this|that|these|it|them)\b))"
-                  rf"|\bsome\s+(?:recent\s+)?(?:{_PAPERS}|{_KINDS})\b"
-                  rf"|\b(?:in|across)\s+(?:recent|prior|published)\s+work\b|\b(?:the|recent)\s+literature\b"
-                  rf"|\bwhat\s+(?:is|has\s+been)\s+(?:known|reported|found|shown)\s+about\b",
-                  re.IGNORECASE)
-
-
-def asks_many(question: str) -> bool:
-    """Whether the question asks about several papers (which answer it, what each reports)."""
-    return bool(MANY.search(question))
+PER_PAPER_MANY = 2  # sentences from each paper when the question asks about several (rag/answer/many.py)
 
 
 @dataclass
@@ -88,18 +42,6 @@ class Pick:
     sentence: str
     score: float
     terms: frozenset[str] = frozenset()  # the question terms it contains
-
-
-@cache
-def _question_words_terms() -> frozenset[str]:
-    """QUESTION_WORDS as terms; made on first use, not at import, because stemming loads bm25s and the stemmer."""
-    return frozenset(content_terms(QUESTION_WORDS))
-
-
-def question_terms(question: str) -> frozenset[str]:
-    """The question's content terms that carry evidence (without words like 'paper' or 'propose')."""
-    terms = content_terms(question)
-    return (terms - _question_words_terms()) or terms
 
 
 def third_person(sentence: str) -> str:

@@ -25,13 +25,17 @@ from rag.store.chroma import Store, build_params, digest
 from rag.store.paths import Paths
 from rag.store.side_index import SideIndex, refresh_side_index
 from rag.text.dates import DateRange
-from rag.text.terms import tokenize
+from rag.text.terms import covered_share, question_terms, tokenize
 from rag.types import Hit, PaperRecord
 
 if TYPE_CHECKING:
     from rag.config import Settings
 
 MAX_QUERY_CHARS = 4000
+# is_unsure: a fused top score below UNSURE_SCORE (standard deviations, summed over the retrievers), less than
+# UNSURE_GAP above the second, and under UNSURE_COVERAGE of the question's weighted terms in the top UNSURE_PAPERS.
+# Chosen on the dev questions (hard, paraphrase, compare; the held-out halves unread).
+UNSURE_SCORE, UNSURE_GAP, UNSURE_COVERAGE, UNSURE_PAPERS = 12.0, 3.0, 0.3, 3
 FRESHNESS_SECONDS = 1.0  # how often a long-lived Retriever checks whether another ingest changed the store
 
 
@@ -47,6 +51,7 @@ class SearchResult:
     mapped: tuple[str, ...] = ()  # the corpus's names for concepts the query described in plain words, also searched
     closest: float | None = None  # with mapped names: the best cosine of any chunk with the query as written
     concepts: tuple[str, ...] = ()  # one name for each concept mapped (the first of its names in mapped), to show
+    unsure: bool = False  # the fused ranking was unsure (is_unsure): these hits are ranked by meaning alone
 
     def idf(self, terms: frozenset[str]) -> dict[str, float]:
         """Inverse document frequency of stemmed terms in the index searched."""
@@ -63,6 +68,18 @@ class SearchResult:
     def spellings(self, words: list[str]) -> list[str]:
         """How the index searched writes a run of words (for names typed in lower case)."""
         return self.index.spellings(words)
+
+
+def is_unsure(idx: SideIndex, scored: dict[str, tuple[float, int]], terms: frozenset[str]) -> bool:
+    """Whether a fused ranking is unsure of its top paper: it scores below UNSURE_SCORE, less than UNSURE_GAP above
+    the next one, and none of the top UNSURE_PAPERS holds UNSURE_COVERAGE of the question's idf-weighted terms. Such
+    a question is worded unlike every abstract (a paraphrase, or a method the corpus does not have), BM25 matched
+    it on common words, and its top papers are mostly wrong: on the dev questions, the first paper was right for
+    41% of them, ranked by meaning alone for 59% (hit@5 53% -> 88%); no other question changes."""
+    top = sorted(scored, key=lambda p: (-scored[p][0], p))[:UNSURE_PAPERS]
+    if len(top) < 2 or scored[top[0]][0] >= UNSURE_SCORE or scored[top[0]][0] - scored[top[1]][0] >= UNSURE_GAP:
+        return False
+    return covered_share(terms, idx.idf(terms), [idx.docs[scored[p][1]] for p in top]) < UNSURE_COVERAGE
 
 
 class Gate:
@@ -124,8 +141,9 @@ class Retriever:
         return self.find(query, k, since, until).hits
 
     def find(self, query: str, k: int | None = None, since: date | None = None,
-             until: date | None = None) -> SearchResult:
-        """search(), with the query vector, the number of papers searched and the index it used."""
+             until: date | None = None, several: bool = False) -> SearchResult:
+        """search(), with the query vector, the number of papers searched and the index it used. several: the query
+        asks about several papers, so close scores at the top are expected, not a sign of an unsure ranking."""
         query = " ".join(query.split())
         if not query:
             raise RagError("the query is empty", "type a few words describing what you are looking for")
@@ -135,8 +153,8 @@ class Retriever:
         s = self.settings
         self._follow_store()
         # plain words also search the corpus's names, unless the question names the few papers it is about
-        groups = (mapped_concepts(query) if s.term_mapping and not names_few_papers(query, self.index.mentions)
-                  else [])
+        named = names_few_papers(query, self.index.mentions)
+        groups = mapped_concepts(query) if s.term_mapping and not named else []
         mapped = tuple(t for names in groups for t in names)
         # the ranking's embedding reads the mapped names beside the question; BM25 weighs them below the question's
         # own words. What a hit is checked against (its cosine, the answer's sentences) stays the question as written.
@@ -158,15 +176,21 @@ class Retriever:
         allowed = dates.mask(idx.date_ints) & (bm25 > 0)
         lex_pos = top_positions(np.where(allowed, bm25, -np.inf), s.candidates)
         concepts = self._concept_index(idx) if s.term_mapping else None
-        scored = fuse(s, idx, search_vec, dense_pos, lex_pos, bm25,
-                      (lambda positions: concepts.standardised(words, positions)) if concepts else None, CONCEPT_WEIGHT)
+        concept = (lambda positions: concepts.standardised(words, positions)) if concepts else None
+        scored = fuse(s, idx, search_vec, dense_pos, lex_pos, bm25, concept, CONCEPT_WEIGHT)
+        # a question naming what only a few papers mention is about those papers: BM25 finds them by that name
+        unsure = (s.meaning_fallback and s.fusion == "zscore" and not several and not named
+                  and is_unsure(idx, scored, question_terms(query)))
+        if unsure:  # BM25 matched only common words: rank by meaning (the embedding and the concept text) alone
+            scored = fuse(s.model_copy(update={"bm25_weight": 0.0}), idx, search_vec, dense_pos, lex_pos, bm25,
+                          concept, CONCEPT_WEIGHT)
         hits = self._hits(idx, scored, dense_pos, lex_pos, bm25, k or s.top_k)
         closest = None
         if mapped:
             hits = self._question_cosines(idx, hits, dense_pos, qvec)
             with self._store_users.reading():
                 closest = max((sim for _, sim in self.store.query(qvec, 1, dates.where())), default=None)
-        return SearchResult(hits, qvec, idx.paper_count(dates), idx, mapped, closest, tuple(g[0] for g in groups))
+        return SearchResult(hits, qvec, idx.paper_count(dates), idx, mapped, closest, tuple(g[0] for g in groups), unsure)
 
     def _concept_index(self, idx: SideIndex) -> ConceptIndex:
         """The glossary's concept text over this index's chunks, built on first use and kept with the index."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from rag.text.cites import CITE_MARK
@@ -72,3 +72,29 @@ def terms_of(texts: list[str]) -> list[frozenset[str]]:
 def content_terms(text: str) -> frozenset[str]:
     """Stemmed, stop-word-free terms of one text."""
     return terms_of([text])[0]
+
+
+# Words that say what kind of answer is wanted, not what it is about; they do not count as evidence.
+QUESTION_WORDS = (
+    "paper papers work works study studies propose proposes proposed introduce introduced present presented "
+    "method methods approach approaches technique model models describe described explain tell show shows "
+    "find found use used using way ways new recent author authors research researchers someone"
+)
+
+
+@cache
+def _question_words_terms() -> frozenset[str]:
+    """QUESTION_WORDS as terms; made on first use, not at import, because stemming loads bm25s and the stemmer."""
+    return frozenset(content_terms(QUESTION_WORDS))
+
+
+def question_terms(question: str) -> frozenset[str]:
+    """The question's content terms that carry evidence (without words like 'paper' or 'propose')."""
+    terms = content_terms(question)
+    return (terms - _question_words_terms()) or terms
+
+
+def covered_share(terms: frozenset[str], weights: dict[str, float], texts: list[str]) -> float:
+    """The largest weighted share of terms that one of the texts contains (weights: term -> weight, e.g. idf)."""
+    total = sum(weights.values()) or 1.0
+    return max((sum(weights[t] for t in terms & content_terms(text)) / total for text in texts), default=0.0)
