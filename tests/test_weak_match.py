@@ -40,3 +40,11 @@ def test_the_answer_says_no_paper_matches_closely(retriever, full_settings):
     assert weak.citations and weak.to_dict()["weak_match"] is True
     clear = answerer.ask(f"What does {TITLE} propose?")
     assert not clear.weak_match and WEAK_MATCH not in clear.caveats
+
+
+def test_rag_search_says_it_ranked_by_meaning(cli, full_settings):
+    unsure = cli("search", UNSURE, "-k", "3", home=full_settings.home)
+    assert unsure.returncode == 0, unsure.stderr
+    assert "no paper matches closely" in unsure.stderr and "RAG_MEANING_FALLBACK=false" in unsure.stderr
+    clear = cli("search", TITLE, "-k", "3", home=full_settings.home)
+    assert clear.returncode == 0 and "no paper matches closely" not in clear.stderr

@@ -49,6 +49,9 @@ def search(
     if found.mapped:
         typer.echo(f"note: also searched for {', '.join(found.concepts)} (the corpus's words for what the query "
                    "describes; RAG_TERM_MAPPING=false turns this off)", err=True)
+    if found.unsure:
+        typer.echo("note: no paper matches closely (few of the query's words, no paper standing out): ranked by "
+                   "meaning alone; RAG_MEANING_FALLBACK=false turns this off", err=True)
     if as_json:
         keys = ("paper_id", "title", "score", "date", "snippet", "dense_rank", "bm25_rank")
         typer.echo(json.dumps([{key: h.to_dict()[key] for key in keys} for h in hits]))
