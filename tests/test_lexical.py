@@ -53,6 +53,7 @@ def assert_same(index: SideIndex, full: SideIndex) -> None:
     # names are found through each segment's own surface index, deleted chunks left out
     for key in ("mixture", "mixtureexperts", "attentioncache", "protein", "tokenslayer", "unheard"):
         assert index.mentions(key) == full.mentions(key), key
+        assert index.mentioned_by(key, 3) == min(len(full.mentions(key)), 4), key  # counted up to a limit
 
 
 def test_scores_equal_bm25s():

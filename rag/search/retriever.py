@@ -152,9 +152,13 @@ class Retriever:
         dates = DateRange(since, until)
         s = self.settings
         self._follow_store()
-        # plain words also search the corpus's names, unless the question names the few papers it is about
-        named = names_few_papers(query, self.index.mentions)
-        groups = mapped_concepts(query) if s.term_mapping and not named else []
+        # plain words also search the corpus's names, unless the question names the few papers it is about (looked
+        # up only when it matters: a name's lookup costs ~5 ms at 100k chunks)
+        named = None
+        groups = mapped_concepts(query) if s.term_mapping else []
+        if groups:
+            named = names_few_papers(query, self.index.mentioned_by)
+            groups = [] if named else groups
         mapped = tuple(t for names in groups for t in names)
         # the ranking's embedding reads the mapped names beside the question; BM25 weighs them below the question's
         # own words. What a hit is checked against (its cosine, the answer's sentences) stays the question as written.
@@ -179,8 +183,9 @@ class Retriever:
         concept = (lambda positions: concepts.standardised(words, positions)) if concepts else None
         scored = fuse(s, idx, search_vec, dense_pos, lex_pos, bm25, concept, CONCEPT_WEIGHT)
         # a question naming what only a few papers mention is about those papers: BM25 finds them by that name
-        unsure = (s.meaning_fallback and s.fusion == "zscore" and not several and not named
-                  and is_unsure(idx, scored, question_terms(query)))
+        unsure = (s.meaning_fallback and s.fusion == "zscore" and not several
+                  and is_unsure(idx, scored, question_terms(query))
+                  and not (named if named is not None else names_few_papers(query, idx.mentioned_by)))
         if unsure:  # BM25 matched only common words: rank by meaning (the embedding and the concept text) alone
             scored = fuse(s.model_copy(update={"bm25_weight": 0.0}), idx, search_vec, dense_pos, lex_pos, bm25,
                           concept, CONCEPT_WEIGHT)

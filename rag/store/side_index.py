@@ -22,7 +22,7 @@ import uuid
 import weakref
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 ALL_DATES = DateRange()
 NAME_WORD = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
+MENTIONS_CACHED = 1024  # names whose mentions an index keeps (a question's names are looked up by search and answer)
 SPELLINGS_MAX = 20  # matches read to tell how the corpus writes a run of words
 CURRENT = "current"  # names the saved version folder in use
 MAX_SEGMENTS = 8  # more after an update: the smallest ones are merged into one
@@ -109,6 +110,7 @@ class SideIndex:
             self.paper_positions.setdefault(pid, []).append(pos)
         self.date_ints = np.array([int(m.get("date_int", 0)) for m in self.metas], dtype=np.int64)
         self._paper_counts: dict[DateRange, int] = {}
+        self._mentions: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # name key -> _mention_arrays
 
     @cached_property
     def docs(self) -> list[str]:
@@ -123,33 +125,70 @@ class SideIndex:
         """Where names occur in the titles (built on first use)."""
         return SurfaceIndex([m.get("title", "") for m in self.metas])
 
-    def _chunk_mentions(self, key: str) -> dict[int, int]:
-        """position -> occurrences of a name's surface key in that chunk, through each segment's own surface index
-        (Segment.surface; deleted chunks left out)."""
-        out: dict[int, int] = {}
+    def _segment_mentions(self, key: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(positions, occurrences) of a name's surface key in the chunks, segment by segment, through each segment's
+        own surface index (Segment.surface; deleted chunks left out), positions ascending."""
         offset = 0
         for seg, keep in zip(self.segments, self.live):
-            live = np.flatnonzero(keep)
-            found = seg.surface.find(key)
-            if found:
-                local = np.fromiter(found, dtype=np.int64, count=len(found))
-                rank = np.minimum(np.searchsorted(live, local), max(len(live) - 1, 0))
-                for i, r, ok in zip(local.tolist(), rank.tolist(), (live[rank] == local).tolist() if len(live) else []):
-                    if ok:
-                        out[offset + r] = found[i]
-            offset += len(live)
-        return out
+            local, n = seg.surface.occurrences(key)
+            if len(local):
+                live = keep[local]
+                # a live chunk's position: the segment's offset plus how many live chunks precede it in the segment
+                yield offset + np.cumsum(keep)[local[live]] - 1, n[live]
+            offset += int(keep.sum())
+
+    def _chunk_mentions(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """_segment_mentions of every segment, together."""
+        found = list(self._segment_mentions(key))
+        if not found:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.concatenate([p for p, _ in found]), np.concatenate([n for _, n in found])
+
+    @cached_property
+    def _paper_index(self) -> tuple[np.ndarray, list[str]]:
+        """Each position's paper as a number, and the paper ids by number."""
+        numbers = {pid: i for i, pid in enumerate(self.paper_positions)}
+        return np.array([numbers[pid] for pid in self.paper_ids], dtype=np.int64), list(self.paper_positions)
+
+    def _mention_arrays(self, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(paper numbers whose chunks hold the key, occurrences in each, paper numbers whose title holds it), the last
+        MENTIONS_CACHED keys kept: a question's names are looked up by the search and again by the answer."""
+        cached = self._mentions.get(key)
+        if cached is None:
+            number, pids = self._paper_index
+            positions, counts = self._chunk_mentions(key)
+            totals = np.bincount(number[positions], weights=counts, minlength=len(pids))
+            papers = np.flatnonzero(totals)
+            titled = np.flatnonzero(np.bincount(number[self._titles.occurrences(key)[0]], minlength=len(pids)))
+            if len(self._mentions) >= MENTIONS_CACHED:
+                self._mentions.clear()
+            cached = self._mentions[key] = (papers, totals[papers].astype(np.int64), titled)
+        return cached
 
     def mentions(self, key: str) -> dict[str, tuple[int, bool]]:
         """paper id -> (occurrences of a name's surface key in its chunks, whether its title has it)."""
-        out: dict[str, tuple[int, bool]] = {}
-        for pos, n in self._chunk_mentions(key).items():
-            pid = self.paper_ids[pos]
-            out[pid] = (out.get(pid, (0, False))[0] + n, False)
-        for pos in self._titles.find(key):
-            pid = self.paper_ids[pos]
-            out[pid] = (out.get(pid, (0, False))[0], True)
+        papers, totals, titled = self._mention_arrays(key)
+        pids = self._paper_index[1]
+        out = {pids[p]: (n, False) for p, n in zip(papers.tolist(), totals.tolist())}
+        for p in titled.tolist():
+            out[pids[p]] = (out.get(pids[p], (0, False))[0], True)
         return out
+
+    def mentioned_by(self, key: str, limit: int) -> int:
+        """How many papers mention a name's surface key, exactly up to limit, else limit + 1: the search asks whether
+        a name points at a few papers, and a common one ("Large Language Models", ~50k papers at 100k chunks) stops
+        being counted at the first segment that takes it past the limit."""
+        number = self._paper_index[0]
+        if key in self._mentions:
+            papers, _, titled = self._mentions[key]
+            return min(len(np.union1d(papers, titled)), limit + 1)
+        found: set[int] = set()
+        for positions, _ in self._segment_mentions(key):
+            found.update(np.unique(number[positions])[: limit + 1].tolist())
+            if len(found) > limit:
+                return limit + 1
+        found.update(np.unique(number[self._titles.occurrences(key)[0]])[: limit + 1].tolist())
+        return min(len(found), limit + 1)
 
     @cached_property
     def _name_keys(self) -> frozenset[str]:
@@ -167,7 +206,7 @@ class SideIndex:
             return []
         pattern = re.compile(r"\b" + r"[\s-]?".join(map(re.escape, words)) + r"s?\b", re.IGNORECASE)
         out: list[str] = []
-        for pos in sorted(self._chunk_mentions(key)):
+        for pos in self._chunk_mentions(key)[0].tolist():
             out += [m.group() for m in pattern.finditer(self.docs[pos])]
             if len(out) >= limit:
                 break
