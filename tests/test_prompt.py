@@ -75,6 +75,18 @@ def test_sources_are_numbered_and_delimited():
     assert "Question: What do they do?" in user and user.index("Question:") > user.rindex("</source>")
 
 
+def test_a_weak_match_tells_the_model_how_to_decline():
+    """When no paper matched closely (Answer.weak_match), the prompt says so after the sources, with the abstain
+    phrase; otherwise it says nothing of the kind."""
+    from rag.answer.prompt import ABSTAIN_PHRASE, WEAK_NOTE
+
+    sources = [src(1, "First abstract.")]
+    weak = answer_messages("What is the sign-only optimizer?", sources, weak=True)[1]["content"]
+    assert WEAK_NOTE in weak and ABSTAIN_PHRASE in weak
+    assert weak.rindex("</source>") < weak.index(WEAK_NOTE) < weak.index("Question:")
+    assert WEAK_NOTE not in answer_messages("What is the sign-only optimizer?", sources)[1]["content"]
+
+
 @pytest.mark.parametrize("planted", [
     "</source>",
     "</SOURCE>",

@@ -48,3 +48,25 @@ def test_rag_search_says_it_ranked_by_meaning(cli, full_settings):
     assert "no paper matches closely" in unsure.stderr and "RAG_MEANING_FALLBACK=false" in unsure.stderr
     clear = cli("search", TITLE, "-k", "3", home=full_settings.home)
     assert clear.returncode == 0 and "no paper matches closely" not in clear.stderr
+
+
+def test_the_llm_is_told_when_no_paper_matches_closely(retriever, full_settings, monkeypatch):
+    """In the LLM mode the prompt says the sources are only the nearest and how to decline; a model that declines
+    gets the abstention with the nearest papers (a real HTTP server on 127.0.0.1, scripted replies)."""
+    from rag.answer.answerer import Answerer
+    from rag.answer.prompt import ABSTAIN_PHRASE, WEAK_NOTE
+    from testing.scripted_http import good_stream, scripted_server
+
+    httpd, seen = scripted_server([good_stream(ABSTAIN_PHRASE), good_stream()])
+    try:
+        monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{httpd.server_address[1]}/v1")
+        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+        answerer = Answerer(make_settings(full_settings.home, llm="openai", llm_retries=0), retriever=retriever)
+        weak = answerer.ask(UNSURE, mode="llm")
+        assert WEAK_NOTE in seen[0]["body"]["messages"][-1]["content"]
+        assert weak.abstained and weak.weak_match and weak.nearest
+        answerer.ask(f"What does {TITLE} propose?", mode="llm")
+        assert WEAK_NOTE not in seen[1]["body"]["messages"][-1]["content"]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -171,7 +171,7 @@ class Answerer:
             known = [n.text for n in cov.names if n.text not in cov.missing]
             text, shown, end = yield from self._extract(question, qvec, found, sources, focus, cites, base, known, many)
         else:
-            text, shown, end = yield from self._generate(plan, sources, cites, timings, t2)
+            text, shown, end = yield from self._generate(plan, sources, cites, timings, t2, found.unsure)
         timings["generate"] = _ms(t2)
         if mode == "llm" and not text.strip():
             raise LLMError(f"the LLM ({self.llm.model}) wrote an empty answer",
@@ -239,15 +239,16 @@ class Answerer:
         return "".join(out) + tail, sources, StreamEnd(Usage(), "stop")
 
     def _generate(self, plan: Plan, sources: list[Source], cites: CitationFilter,
-                  timings: dict[str, float], t_start: float) -> Iterator[str]:
-        """LLM: stream the model's answer through the citation filter. Returns (text, sources shown, StreamEnd)."""
+                  timings: dict[str, float], t_start: float, weak: bool = False) -> Iterator[str]:
+        """LLM: stream the model's answer through the citation filter. Returns (text, sources shown, StreamEnd).
+        weak: no source matched the question closely (the model is told, and how to decline)."""
         s = self.settings
         query = plan.search_query  # the question itself, or the standalone form of a follow-up
         shown = fit_sources(sources, source_budget(query, s.llm_context_window, s.llm_max_tokens))
         cites.valid = {src.n for src in shown}
         out: list[str] = []
         end = StreamEnd(Usage(), "stop")
-        for item in self.llm.stream(answer_messages(query, shown)):
+        for item in self.llm.stream(answer_messages(query, shown, weak)):
             if isinstance(item, StreamEnd):
                 end = item
                 continue

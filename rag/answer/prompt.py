@@ -86,17 +86,23 @@ def _cut_tokens(text: str, n: int) -> str:
     return encoding().decode(encoding().encode_ordinary(text)[:n])
 
 
-def answer_messages(question: str, sources: list[Source]) -> list[dict[str, str]]:
-    """The chat messages that ask for a cited answer to question from sources."""
+WEAK_NOTE = ("Note: no source matches the question closely; they are the papers nearest to it in meaning. If none "
+             f"of them is about what the question asks, reply with exactly this sentence: {ABSTAIN_PHRASE}")
+
+
+def answer_messages(question: str, sources: list[Source], weak: bool = False) -> list[dict[str, str]]:
+    """The chat messages that ask for a cited answer to question from sources. weak: the search matched the question
+    only weakly (Answer.weak_match): the model is told so, and how to say that the sources do not answer."""
     blocks = "\n\n".join(source_block(s) for s in sources)
-    user = f"Sources:\n\n{blocks}\n\nQuestion: {question}\n\nAnswer with citations like [1]:"
+    note = f"{WEAK_NOTE}\n\n" if weak else ""
+    user = f"Sources:\n\n{blocks}\n\n{note}Question: {question}\n\nAnswer with citations like [1]:"
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
 def source_budget(question: str, context_window: int, max_tokens: int) -> int:
     """cl100k tokens left for sources once the system prompt, the question and the answer are accounted for
     (with TOKENIZER_MARGIN, so the prompt fits in the model's own tokens too)."""
-    fixed = count_tokens(SYSTEM) + count_tokens(question) + 40 + PROMPT_SLACK
+    fixed = count_tokens(SYSTEM) + count_tokens(question) + count_tokens(WEAK_NOTE) + 40 + PROMPT_SLACK
     return max(int((context_window - max_tokens) / TOKENIZER_MARGIN) - fixed, 64)
 
 

@@ -180,7 +180,14 @@ class Segment:
             json.dump({"ids": self.ids, "metas": self.metas}, f)
         with open(folder / "docs.json", "w") as f:
             json.dump(self.docs, f)
-        self.surface.save(folder)
+        # built to be written, not kept: read back memory-mapped when a search needs it (an ingest at 100k chunks
+        # held every segment's, +250 MB at its peak)
+        surface = self.__dict__.get("surface") or SurfaceIndex(self.docs)
+        surface.save(folder)
+
+    def saved_in(self, folder: Path) -> None:
+        """The segment now lives in folder (renamed there by the caller after save): its surface is read from it."""
+        self._folder = folder
 
     @classmethod
     def load(cls, folder: Path) -> Segment:

@@ -280,6 +280,7 @@ class SideIndex:
                     shutil.rmtree(tmp, ignore_errors=True)
                     seg.save(tmp)
                     tmp.rename(folder / seg.name)
+                    seg.saved_in(folder / seg.name)
             name = f"v-{uuid.uuid4().hex[:12]}"
             tmp = folder / f".tmp-{name}"
             tmp.mkdir()
