@@ -497,6 +497,8 @@ def test_supporting_sentences_are_text_of_the_abstract(offline):
     ("Give me an overview of how S-LoRA pages adapter weights.", False),
     ("What options does the vLLM scheduler expose?", False),
     ("How does StreamingLLM compare to prior work on sliding windows?", False),  # one paper and its baseline
+    ("In papers from May to June 2024, which planner cuts token use with a tree of actions?", False),  # a date
+    ("How do the Marlin kernels keep 4-bit inference fast at large batch sizes?", False),  # one system's kernels
 ])
 def test_a_question_about_several_papers_is_told_apart(question, many):
     from rag.answer.many import asks_many

@@ -66,7 +66,9 @@ PATTERNS = (
     # plural subjects: "how do sparse attention methods cut memory", "what accuracy do 4-bit schemes keep"
     rf"\b(?:how|what|which)\s+(?:[\w-]+\s+){{0,2}}?(?:do|did|have)\s+(?:the\s+)?(?:[\w-]+\s+){{0,3}}?{_KINDS}\s+(?!is\b)\w+",
     rf"\bsome\s+(?:recent\s+)?(?:{_PAPERS}|{_KINDS})\b",
-    rf"{_NOT_BASELINE}\b(?:in|across|per)\s+(?:recent\s+|prior\s+|published\s+)?(?:work|research|{_PAPERS}|literature)\b",
+    # "across papers", "per recent work", "in recent research"; not "in papers from May 2024, which ..." (a date)
+    rf"{_NOT_BASELINE}\b(?:across|per)\s+(?:recent\s+|prior\s+|published\s+)?(?:work|research|{_PAPERS}|literature)\b",
+    rf"{_NOT_BASELINE}\bin\s+(?:recent|prior|published)\s+(?:work|research|{_PAPERS}|literature)\b",
     rf"{_NOT_BASELINE}\b(?:recent|published)\s+(?:work|research)\b|\b(?:the|recent)\s+literature\b",
     r"\bwhat\s+(?:is|has\s+been)\s+(?:known|reported|found|shown)\s+about\b",
 )
