@@ -151,10 +151,12 @@ def test_names_are_found_in_a_saved_segment_with_or_without_its_surface_files(tm
     full.save(tmp_path)
     seg = next(p for p in tmp_path.iterdir() if p.name.startswith("seg-"))
     assert (seg / "surface_vocab.json").exists() and (seg / "surface_tokens.npy").exists()
+    assert (seg / "name_keys.json").exists()
     loaded = SideIndex.load(tmp_path, full.fingerprint)
     assert loaded.mentions("mixtureexperts") == full.mentions("mixtureexperts") != {}
-    for f in seg.glob("surface_*"):
+    for f in [*seg.glob("surface_*"), seg / "name_keys.json"]:
         f.unlink()
     side_index._LOADED.clear()  # read the segment again from disk
     older = SideIndex.load(tmp_path, full.fingerprint)
     assert older.mentions("mixtureexperts") == full.mentions("mixtureexperts")
+    assert older._name_keys == loaded._name_keys == full._name_keys

@@ -244,7 +244,7 @@ class Answerer:
         weak: no source matched the question closely (the model is told, and how to decline)."""
         s = self.settings
         query = plan.search_query  # the question itself, or the standalone form of a follow-up
-        shown = fit_sources(sources, source_budget(query, s.llm_context_window, s.llm_max_tokens))
+        shown = fit_sources(sources, source_budget(query, s.llm_context_window, s.llm_max_tokens, weak))
         cites.valid = {src.n for src in shown}
         out: list[str] = []
         end = StreamEnd(Usage(), "stop")

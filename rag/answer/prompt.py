@@ -99,10 +99,10 @@ def answer_messages(question: str, sources: list[Source], weak: bool = False) ->
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def source_budget(question: str, context_window: int, max_tokens: int) -> int:
-    """cl100k tokens left for sources once the system prompt, the question and the answer are accounted for
-    (with TOKENIZER_MARGIN, so the prompt fits in the model's own tokens too)."""
-    fixed = count_tokens(SYSTEM) + count_tokens(question) + count_tokens(WEAK_NOTE) + 40 + PROMPT_SLACK
+def source_budget(question: str, context_window: int, max_tokens: int, weak: bool = False) -> int:
+    """cl100k tokens left for sources once the system prompt, the question (with WEAK_NOTE when weak) and the answer
+    are accounted for (with TOKENIZER_MARGIN, so the prompt fits in the model's own tokens too)."""
+    fixed = count_tokens(SYSTEM) + count_tokens(question) + (count_tokens(WEAK_NOTE) if weak else 0) + 40 + PROMPT_SLACK
     return max(int((context_window - max_tokens) / TOKENIZER_MARGIN) - fixed, 64)
 
 

@@ -23,7 +23,7 @@ from typing import Iterable
 
 import numpy as np
 
-from rag.text.names import SurfaceIndex
+from rag.text.names import SurfaceIndex, name_keys
 from rag.text.terms import tokenize
 
 PAIR_SHIFT = np.int64(32)
@@ -171,6 +171,17 @@ class Segment:
         saved = SurfaceIndex.load(self._folder) if self._folder is not None else None
         return saved if saved is not None else SurfaceIndex(self.docs)
 
+    @cached_property
+    def name_keys(self) -> frozenset[str]:
+        """Surface keys of the name-shaped words of this segment's texts (rag/text/names.py name_keys), saved with it
+        like its surface."""
+        try:
+            if self._folder is not None:
+                return frozenset(json.loads((self._folder / "name_keys.json").read_text()))
+        except (OSError, ValueError):
+            pass
+        return frozenset(name_keys(self.docs))
+
     def save(self, folder: Path) -> None:
         """Write into folder/<name> (the caller renames a temporary folder into place). The JSON is written as
         it is encoded, never held whole in memory."""
@@ -184,6 +195,8 @@ class Segment:
         # held every segment's, +250 MB at its peak)
         surface = self.__dict__.get("surface") or SurfaceIndex(self.docs)
         surface.save(folder)
+        with open(folder / "name_keys.json", "w") as f:
+            json.dump(sorted(self.__dict__.get("name_keys") or name_keys(self.docs)), f)
 
     def saved_in(self, folder: Path) -> None:
         """The segment now lives in folder (renamed there by the caller after save): its surface is read from it."""

@@ -32,13 +32,12 @@ from rag.store import lexical
 from rag.store.lexical import Scorer, Segment, SegmentBuilder, Vocab, merge
 from rag.store.paths import Paths
 from rag.text.dates import DateRange
-from rag.text.names import SurfaceIndex, is_name_token
+from rag.text.names import SurfaceIndex
 
 if TYPE_CHECKING:
     from rag.store.chroma import Store
 
 ALL_DATES = DateRange()
-NAME_WORD = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
 MENTIONS_CACHED = 1024  # names whose mentions an index keeps (a question's names are looked up by search and answer)
 SPELLINGS_MAX = 20  # matches read to tell how the corpus writes a run of words
 CURRENT = "current"  # names the saved version folder in use
@@ -192,10 +191,9 @@ class SideIndex:
 
     @cached_property
     def _name_keys(self) -> frozenset[str]:
-        """Surface keys of every name-shaped word of the chunks ("RingAttention", "LLaMA-Adapter", "GPTQ"), built on
-        first use."""
-        words = NAME_WORD.findall("\n".join(self.docs))
-        return frozenset(w.replace("-", "").lower() for w in set(words) if is_name_token(w.replace("-", "")))
+        """Surface keys of every name-shaped word of the chunks ("RingAttention", "LLaMA-Adapter", "GPTQ"): each
+        segment's, saved with it (deleted chunks' words too: the keys only spare spellings() a search)."""
+        return frozenset().union(*(seg.name_keys for seg in self.segments))
 
     def spellings(self, words: list[str], limit: int = SPELLINGS_MAX) -> list[str]:
         """How the abstracts write a run of words ("ring attention" -> ["RingAttention", ...]): the matches in the
