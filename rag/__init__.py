@@ -81,7 +81,7 @@ _EXPORTS = {
     "name_coverage": "rag.answer.coverage",
     "GENERIC_WORDS": "rag.text.names",
     "surface_key": "rag.text.names",
-    "SurfaceIndex": "rag.text.names",
+    "SurfaceIndex": "rag.store.surface",
     "parse_day": "rag.text.dates",
     "DateRange": "rag.text.dates",
 }
@@ -138,7 +138,8 @@ if TYPE_CHECKING:  # for type checkers and editors; never executed
     from rag.text.cites import CITE_MARK
     from rag.text.dates import DateRange, parse_day
     from rag.text.names import GENERIC as GENERIC_WORDS
-    from rag.text.names import SurfaceIndex, is_name_token, question_names, surface_key
+    from rag.store.surface import SurfaceIndex
+    from rag.text.names import is_name_token, question_names, surface_key
     from rag.text.sentences import split_sentences
     from rag.text.terms import content_terms
     from rag.text.terms import tokenize as bm25_tokenize

@@ -8,7 +8,8 @@ import pytest
 
 from rag import Answerer, ingest
 from rag.llm.client import LLM
-from rag.text.names import SurfaceIndex, question_names, surface_key
+from rag.store.surface import SurfaceIndex
+from rag.text.names import question_names, surface_key
 from testing.fakes import ScriptedClient
 from testing.seeds import abstract_for, make_settings, small_seeds, write_seed
 
@@ -163,7 +164,7 @@ def test_a_lower_case_name_the_corpus_only_mentions_is_said(offline):
 
 
 def test_the_surface_index_finds_a_name_however_it_is_split_into_tokens():
-    from rag.text.names import SurfaceIndex
+    from rag.store.surface import SurfaceIndex
 
     idx = SurfaceIndex(["The KV cache, a KV-cache and KVCache.", "Europe ropes in RoPE", "ends with kv", "cache starts"])
     assert idx.find("kvcache") == {0: 3}

@@ -23,7 +23,8 @@ from typing import Iterable
 
 import numpy as np
 
-from rag.text.names import SurfaceIndex, name_keys
+from rag.store.surface import SurfaceIndex
+from rag.text.names import name_keys
 from rag.text.terms import tokenize
 
 PAIR_SHIFT = np.int64(32)
@@ -165,7 +166,7 @@ class Segment:
 
     @cached_property
     def surface(self) -> SurfaceIndex:
-        """Where names occur in this segment's texts (rag/text/names.py): saved with the segment (built when it is
+        """Where names occur in this segment's texts (rag/store/surface.py): saved with the segment (built when it is
         written, by the ingest), read back on first use, so a search never builds one for the whole corpus (at 100k
         abstracts that took 7.5 s). A segment saved before it was is indexed from its texts on first use."""
         saved = SurfaceIndex.load(self._folder) if self._folder is not None else None

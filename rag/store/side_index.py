@@ -32,7 +32,7 @@ from rag.store import lexical
 from rag.store.lexical import Scorer, Segment, SegmentBuilder, Vocab, merge
 from rag.store.paths import Paths
 from rag.text.dates import DateRange
-from rag.text.names import SurfaceIndex
+from rag.store.surface import SurfaceIndex
 
 if TYPE_CHECKING:
     from rag.store.chroma import Store
