@@ -50,6 +50,10 @@ def assert_same(index: SideIndex, full: SideIndex) -> None:
         assert [index.knows(t) for t in tokens] == [full.knows(t) for t in tokens]
     np.testing.assert_allclose(index.mean, full.mean, atol=1e-9)
     np.testing.assert_allclose(index.cov, full.cov, atol=1e-9)
+    # which query terms a chunk holds, read from the postings, is what its text says
+    asked = frozenset(tokenize([" ".join(QUERIES)])[0])
+    for pos in range(0, len(index.ids), 7):
+        assert index.terms_at(pos, asked) == asked & frozenset(tokenize([index.docs[pos]])[0]), pos
     # names are found through each segment's own surface index, deleted chunks left out
     for key in ("mixture", "mixtureexperts", "attentioncache", "protein", "tokenslayer", "unheard"):
         assert index.mentions(key) == full.mentions(key), key

@@ -12,6 +12,7 @@ term pairs are int64 keys (first id << 32 | second id), so the word-pair index n
 
 from __future__ import annotations
 
+import bisect
 import json
 import threading
 import uuid
@@ -320,11 +321,13 @@ class Scorer:
     def __init__(self, segments: list[Segment], live: list[np.ndarray], vocab: Vocab, k1: float, b: float) -> None:
         self.segments, self.vocab, self.k1, self.b = segments, vocab, k1, b
         self.positions = []  # per segment: chunk index -> position, -1 when deleted
+        self.starts: list[int] = []  # per segment: the position of its first live chunk
         start = 0
         for seg, keep in zip(segments, live):
             pos = np.full(len(seg), -1, dtype=np.int64)
             pos[keep] = np.arange(start, start + int(keep.sum()))
             self.positions.append(pos)
+            self.starts.append(start)
             start += int(keep.sum())
         self.n = start
         self.lengths = (np.concatenate([s.lengths[k] for s, k in zip(segments, live)]).astype(np.float64)
@@ -364,6 +367,22 @@ class Scorer:
             if not len(found):
                 break
         return found if found is not None else np.zeros(0, dtype=np.int64)
+
+    def terms_at(self, position: int, terms: Iterable[str]) -> set[str]:
+        """Which of the terms the live chunk at position contains, from the postings (the chunk is not read)."""
+        i = bisect.bisect_right(self.starts, position) - 1
+        if not 0 <= position < self.n or i < 0:
+            return set()
+        seg, at, out = self.segments[i], int(np.flatnonzero(self.positions[i] >= 0)[position - self.starts[i]]), set()
+        for t in terms:
+            tid = self.vocab.get(t)
+            rows = seg.terms.rows(tid) if tid is not None else None
+            if rows is not None:
+                docs = seg.terms.docs[rows]
+                i = int(np.searchsorted(docs, at))
+                if i < len(docs) and docs[i] == at:
+                    out.add(t)
+        return out
 
     def idf(self, df: int) -> float:
         """bm25s's lucene idf."""

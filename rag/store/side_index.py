@@ -238,6 +238,10 @@ class SideIndex:
         """Positions of the chunks whose stemmed terms contain these as a phrase (tokens as `tokenize` gives)."""
         return self.scorer.containing(tokens)
 
+    def terms_at(self, position: int, terms: frozenset[str]) -> set[str]:
+        """Which of the stemmed terms the chunk at position contains (read from the postings, not the text)."""
+        return self.scorer.terms_at(position, terms)
+
     def idf(self, terms: set[str] | frozenset[str]) -> dict[str, float]:
         """BM25 idf of each term over the chunks; a term the corpus never uses gets the highest idf."""
         return {t: self.scorer.idf(self.scorer.df(t)) for t in terms}
