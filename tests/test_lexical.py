@@ -163,4 +163,4 @@ def test_names_are_found_in_a_saved_segment_with_or_without_its_surface_files(tm
     side_index._LOADED.clear()  # read the segment again from disk
     older = SideIndex.load(tmp_path, full.fingerprint)
     assert older.mentions("mixtureexperts") == full.mentions("mixtureexperts")
-    assert older._name_keys == loaded._name_keys == full._name_keys
+    assert older.names.keys == loaded.names.keys == full.names.keys

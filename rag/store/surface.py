@@ -1,15 +1,25 @@
 """Where names occur in a set of texts, by surface form (rag/text/names.py: case-folded, hyphens, spaces and dots
-ignored): the name index each side-index segment keeps (rag/store/lexical.py), and what eval's checks use."""
+ignored): the name index each side-index segment keeps (rag/store/lexical.py), what eval's checks use, and
+NameIndex, the lookups over a whole side index."""
 
 from __future__ import annotations
 
 import json
+import re
 from array import array
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
 from rag.text.names import TOKEN
+
+if TYPE_CHECKING:
+    from rag.store.side_index import SideIndex
+
+MENTIONS_CACHED = 1024  # names whose mentions an index keeps (a question's names are looked up by search and answer)
+SPELLINGS_MAX = 20  # matches read to tell how the corpus writes a run of words
 
 
 class SurfaceIndex:
@@ -124,3 +134,105 @@ class SurfaceIndex:
 
         extend(0, None, 0)
         return [p.astype(np.int64) for p in found]
+
+
+class NameIndex:
+    """Where names occur in a side index (rag/store/side_index.py): its chunks through each segment's own
+    SurfaceIndex (Segment.surface, saved with the segment; deleted chunks left out), its titles through one built on
+    first use. What the coverage check, the search's named-papers guard and the lower-case name finder ask."""
+
+    def __init__(self, index: SideIndex) -> None:
+        self.index = index
+        self._arrays: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # name key -> _mention_arrays
+
+    @cached_property
+    def titles(self) -> SurfaceIndex:
+        """Where names occur in the titles (built on first use)."""
+        return SurfaceIndex([m.get("title", "") for m in self.index.metas])
+
+    def _segment_mentions(self, key: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(positions, occurrences) of a name's surface key in the chunks, segment by segment, through each segment's
+        own surface index (Segment.surface; deleted chunks left out), positions ascending."""
+        offset = 0
+        for seg, keep in zip(self.index.segments, self.index.live):
+            local, n = seg.surface.occurrences(key)
+            if len(local):
+                live = keep[local]
+                # a live chunk's position: the segment's offset plus how many live chunks precede it in the segment
+                yield offset + np.cumsum(keep)[local[live]] - 1, n[live]
+            offset += int(keep.sum())
+
+    def _chunk_mentions(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """_segment_mentions of every segment, together."""
+        found = list(self._segment_mentions(key))
+        if not found:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.concatenate([p for p, _ in found]), np.concatenate([n for _, n in found])
+
+    @cached_property
+    def _paper_index(self) -> tuple[np.ndarray, list[str]]:
+        """Each position's paper as a number, and the paper ids by number."""
+        numbers = {pid: i for i, pid in enumerate(self.index.paper_positions)}
+        number = np.array([numbers[pid] for pid in self.index.paper_ids], dtype=np.int64)
+        return number, list(self.index.paper_positions)
+
+    def _mention_arrays(self, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(paper numbers whose chunks hold the key, occurrences in each, paper numbers whose title holds it), the last
+        MENTIONS_CACHED keys kept: a question's names are looked up by the search and again by the answer."""
+        cached = self._arrays.get(key)
+        if cached is None:
+            number, pids = self._paper_index
+            positions, counts = self._chunk_mentions(key)
+            totals = np.bincount(number[positions], weights=counts, minlength=len(pids))
+            papers = np.flatnonzero(totals)
+            titled = np.flatnonzero(np.bincount(number[self.titles.occurrences(key)[0]], minlength=len(pids)))
+            if len(self._arrays) >= MENTIONS_CACHED:
+                self._arrays.clear()
+            cached = self._arrays[key] = (papers, totals[papers].astype(np.int64), titled)
+        return cached
+
+    def mentions(self, key: str) -> dict[str, tuple[int, bool]]:
+        """paper id -> (occurrences of a name's surface key in its chunks, whether its title has it)."""
+        papers, totals, titled = self._mention_arrays(key)
+        pids = self._paper_index[1]
+        out = {pids[p]: (n, False) for p, n in zip(papers.tolist(), totals.tolist())}
+        for p in titled.tolist():
+            out[pids[p]] = (out.get(pids[p], (0, False))[0], True)
+        return out
+
+    def mentioned_by(self, key: str, limit: int) -> int:
+        """How many papers mention a name's surface key, exactly up to limit, else limit + 1: the search asks whether
+        a name points at a few papers, and a common one ("Large Language Models", ~50k papers at 100k chunks) stops
+        being counted at the first segment that takes it past the limit."""
+        number = self._paper_index[0]
+        if key in self._arrays:
+            papers, _, titled = self._arrays[key]
+            return min(len(np.union1d(papers, titled)), limit + 1)
+        found: set[int] = set()
+        for positions, _ in self._segment_mentions(key):
+            found.update(np.unique(number[positions])[: limit + 1].tolist())
+            if len(found) > limit:
+                return limit + 1
+        found.update(np.unique(number[self.titles.occurrences(key)[0]])[: limit + 1].tolist())
+        return min(len(found), limit + 1)
+
+    @cached_property
+    def keys(self) -> frozenset[str]:
+        """Surface keys of every name-shaped word of the chunks ("RingAttention", "LLaMA-Adapter", "GPTQ"): each
+        segment's, saved with it (deleted chunks' words too: the keys only spare spellings() a search)."""
+        return frozenset().union(*(seg.name_keys for seg in self.index.segments))
+
+    def spellings(self, words: list[str], limit: int = SPELLINGS_MAX) -> list[str]:
+        """How the abstracts write a run of words ("ring attention" -> ["RingAttention", ...]): the matches in the
+        chunks that contain its surface key, with nothing, a space or a hyphen between the words, at most limit.
+        Titles are left out: title case capitalises every word."""
+        key = "".join(w.lower() for w in words)
+        if key not in self.keys:  # the corpus never writes it as a name: no need to read how it writes it
+            return []
+        pattern = re.compile(r"\b" + r"[\s-]?".join(map(re.escape, words)) + r"s?\b", re.IGNORECASE)
+        out: list[str] = []
+        for pos in self._chunk_mentions(key)[0].tolist():
+            out += [m.group() for m in pattern.finditer(self.index.docs[pos])]
+            if len(out) >= limit:
+                break
+        return out[:limit]
