@@ -173,3 +173,66 @@ def test_the_surface_index_finds_a_name_however_it_is_split_into_tokens():
     assert idx.find("europe") == {1: 1} and idx.find("nowhere") == {} and idx.find("") == {}
     letters = SurfaceIndex([" ".join("abcdefghijklmnopqrstuvwxyz" * 3)])  # every split of a key into one letter
     assert letters.find("abcdefghijklmnopqrstuvwxyz") == {0: 3}
+
+
+# ----------------------------------------------------------------- a question about a famous method itself
+
+
+@pytest.mark.parametrize("question, asked", [
+    ("What is DPO and how does it align language models?", "DPO"),
+    ("How does the Adam optimizer adapt its step sizes?", "Adam"),
+    ("What is the architecture of BERT?", "BERT"),
+    ("In simple terms, what problem does FlashAttention solve?", "FlashAttention"),
+    ("Who came up with RLHF?", "RLHF"),
+    ("PPO's clipped objective, how does it work?", "PPO"),
+    # a name that only sets the scene is not what is asked about
+    ("What batch size could ResNet-50 reach on ImageNet?", None),
+    ("How much faster is serving with Microsoft's system?", None),
+    ("Which JAX toolkits train encoder-decoder models?", None),
+])
+def test_what_a_question_asks_about_itself(question, asked):
+    from rag.answer.coverage import asks_itself
+
+    said = [n.text for n in question_names(question) if asks_itself(question, n)]
+    assert said == ([asked] if asked else [])
+
+
+@pytest.mark.parametrize("title, abstract, name, yes", [
+    ("S-LoRA: Serving Thousands of Concurrent LoRA Adapters", "We present S-LoRA, a system.", "S-LoRA", True),
+    ("S-LoRA: Serving Thousands of Concurrent LoRA Adapters", "We present S-LoRA, a system.", "LoRA", False),
+    ("Mixtral of Experts", "A sparse model.", "Mixtral", True),  # the title's first words
+    ("Large Batch Optimization for Deep Learning: Training BERT in 76 minutes",
+     "We develop a new layerwise adaptive large batch optimization technique called LAMB.", "LAMB", True),
+    ("Large Batch Optimization for Deep Learning: Training BERT in 76 minutes",
+     "We develop a new layerwise adaptive large batch optimization technique called LAMB.", "BERT", False),
+    ("ReMax", "We propose to replace PPO with REINFORCE.", "PPO", False),  # "propose to", not "propose PPO"
+    ("LoRA-SP", "We propose LoRA-SP (Streamlined Partial Parameter Adaptation).", "LoRA", False),  # a longer name
+    ("Some Study", "In this work we introduce a new benchmark, CodeHog, of 500 tasks.", "CodeHog", True),
+])
+def test_a_paper_introduces_a_name_when_its_title_or_abstract_presents_it(title, abstract, name, yes):
+    from rag.answer.coverage import introduces
+
+    assert introduces(title, abstract, surface_key(name)) is yes
+
+
+def test_a_method_used_by_papers_that_do_not_introduce_it_is_said_and_only_they_are_cited(offline):
+    # the corpus has papers that use BERT, and one names it in its title ("Training BERT in 76 minutes"), but none
+    # introduces it: the answer says so and cites only papers that mention it
+    a = offline.ask("What is the architecture of BERT?")
+    assert not a.abstained and a.passing_terms == ["BERT"] and a.citations
+    assert any("No paper in the corpus is about BERT itself" in n for n in a.caveats)
+    mentioning = offline.retriever.find("BERT", k=1).mentions(surface_key("BERT"))
+    assert all(c.paper_id in mentioning for c in a.citations)
+
+
+def test_a_method_a_paper_introduces_is_answered_from_it(offline):
+    a = offline.ask("What is S-LoRA?")
+    assert not a.passing_terms and a.citations[0].title.startswith("S-LoRA")
+
+
+def test_a_question_about_a_method_no_paper_is_about_cites_the_papers_that_mention_it(offline):
+    # Ring Attention: one paper mentions it; the nearest paper by words (sequence parallelism) does not
+    a = offline.ask("How does Ring Attention pass key-value blocks between devices to handle very long sequences?")
+    mentioning = offline.retriever.find("Ring Attention", k=1).mentions(surface_key("Ring Attention"))
+    assert a.passing_terms == ["Ring Attention"] and a.citations
+    assert all(c.paper_id in mentioning for c in a.citations)

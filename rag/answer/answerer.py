@@ -122,10 +122,12 @@ class Answerer:
         hits, n_papers = found.hits, found.papers_searched
         # what the corpus holds of the names asked about; a name the corpus has but no returned paper mentions
         # is searched again with the name required: its papers come first
-        cov = (coverage.check(question, found.mentions, {h.paper_id for h in hits}, found.spellings)
+        cov = (coverage.check(question, found.mentions, {h.paper_id for h in hits}, found.spellings, found.paper_text)
                if self.settings.coverage_check else coverage.Coverage())
         first, last = cov.required_papers()
         hits = self._with_required(hits, first, last, since, until)
+        if cov.subject in cov.only_passing:  # asked about a method no paper is about: cite papers that mention it
+            hits = [h for h in hits if h.paper_id in cov.mentioning[cov.subject]] or hits
         if many and hits:  # the papers that answer, however many: those close to the top paper
             hits = [h for h in hits if h.score >= MANY_FLOOR * hits[0].score] + [
                 h for h in hits[1:] if h.score < MANY_FLOOR * hits[0].score]

@@ -5,14 +5,22 @@ paper is about it), and a name some paper is about.
 Users ask about the famous methods they know; most are not among the papers. Retrieval always returns the
 nearest papers, and an answer from them would look checked while being about something else, so a question
 whose names are all absent is not answered. A name with papers about it is evidence enough to answer.
+
+A question about a method itself ("What is DPO?", "How does PPO's clipped objective work?", "Explain the
+architecture of BERT") needs more: a paper that introduces it (its title's head names it, or its abstract presents it: "we present
+S-LoRA", "an optimizer called LAMB"). Famous methods are used by many papers and introduced by none of them
+("Training BERT in 76 minutes" names BERT in its title and is about an optimizer): such a subject is said to be
+only mentioned, and the answer cites only papers that mention it. A name in any other place of a question
+("... with Microsoft's system", "Which JAX toolkits ...") is not held to that: the paper asked for may not name it.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from rag.text.names import Name, lowercase_names, question_names
+from rag.text.names import TOKEN, Name, lowercase_names, question_names
 
 # Products, platforms and languages a question names as its setting ("actions on an iPhone", "Java functions"),
 # not as what it asks about: when they are the only names and the corpus lacks them, the question is answered
@@ -23,7 +31,26 @@ CONTEXT_NAMES = frozenset(
     "reddit twitter youtube tiktok instagram facebook netflix spotify uber airbnb ebay walmart alexa siri".split())
 ABOUT_COUNT = 3  # a paper whose chunks name something this often (or whose title does) is about it
 MAX_PAPERS = 5
-SUBJECT_WORDS = 4  # a name this early in a question ("How does the Lion optimizer ...") is what it asks about  # papers kept per name
+SUBJECT_WORDS = 4  # a name this early in a question ("How does the Lion optimizer ...") is what it asks about
+# what stands before a name in a question about the named thing itself: "What is", "How does the", "Explain",
+# "the idea behind", "Who introduced" ("the", "a", "an" and commas dropped)
+ITSELF = re.compile(
+    r"(?:^|\s)(?:what(?:'s| is| are| was| were)|whats|who(?:'s| is| was)|how (?:does|do|did|is|was|are|were|can|would)|"
+    r"explain(?: how| what| why)?|describe(?: how)?|tell me about|summari[sz]e|"
+    r"(?:idea|intuition|architecture|objective|loss|mechanism|design|math|trick|point|motivation) (?:behind|of)|"
+    r"what (?:problem|problems) (?:does|do|did)|what (?:does|did|do)|"
+    r"who (?:proposed|introduced|invented|created|developed|came up with|wrote|made))$")
+# "we present S-LoRA", "we introduce a new benchmark, X", "a technique called LAMB": a verb that presents a name,
+# then only words that can stand between it and the name
+PRESENTS = frozenset("propose proposes present presents introduce introduces develop develops release releases "
+                     "design designs build builds unveil unveils open-source".split())
+CALLS = frozenset("called named dubbed termed coined".split())
+BETWEEN = frozenset("a an the new novel simple our this their its family suite series method methods framework "
+                    "model models system algorithm approach technique benchmark dataset library tool architecture "
+                    "optimizer called named dubbed termed coined".split())
+BETWEEN_MAX = 6
+MAX_NAME_WORDS = 4
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass
@@ -35,6 +62,8 @@ class Coverage:
     missing: list[str] = field(default_factory=list)  # names no paper mentions
     passing: dict[str, list[str]] = field(default_factory=dict)  # name -> paper ids that mention it in passing
     about: dict[str, list[str]] = field(default_factory=dict)  # name -> paper ids about it
+    mentioning: dict[str, frozenset[str]] = field(default_factory=dict)  # name -> every paper id mentioning it
+    subject: str | None = None  # the name the question asks about itself ("How does PPO work?"), if any
     unretrieved: list[str] = field(default_factory=list)  # names the corpus has but no retrieved paper mentions
 
     @property
@@ -50,8 +79,7 @@ class Coverage:
         if len(self.missing) == len(self.names):
             return True
         first = self.names[0]
-        return (first in missing and not self.about
-                and len(self.question[: max(self.question.find(first.text), 0)].split()) < SUBJECT_WORDS)
+        return first in missing and not self.about and _is_subject(self.question, first)
 
     def say_absent(self) -> str:
         """Why the question is not answered: the names no paper mentions, and those only mentioned in passing."""
@@ -69,14 +97,18 @@ class Coverage:
 
     def required_papers(self) -> tuple[list[str], list[str]]:
         """(papers to put first, papers to add last), each once: for a name the corpus has but no retrieved paper
-        mentions, the search again with it required (papers about it first, papers that only mention it last).
+        mentions, the search again with it required (papers about it first, papers that only mention it last);
+        for a name no paper is about, its papers that mention it most (last).
 
         Papers that only mention a name are never put first: a question naming hardware, a company or a benchmark
         in passing ("on A100s", "Microsoft's") would lose its paper to them (tried: single-paper hit@1 0.95 ->
         0.80)."""
         first: list[str] = []
         last: list[str] = []
-        for name in self.unretrieved:
+        # and the papers that mention most the method the question asks about when none is about it (the answer
+        # cites only papers that mention it)
+        asked = [self.subject] if self.subject in self.only_passing and self.subject not in self.unretrieved else []
+        for name in self.unretrieved + asked:
             if name in self.about:
                 first += [p for p in self.about[name] if p not in first]
             else:
@@ -86,27 +118,92 @@ class Coverage:
 
 def check(question: str, mentions: Callable[[str], dict[str, tuple[int, bool]]],
           retrieved: set[str] | frozenset[str] = frozenset(),
-          spellings: Callable[[list[str]], list[str]] | None = None) -> Coverage:
+          spellings: Callable[[list[str]], list[str]] | None = None,
+          paper_text: Callable[[str], tuple[str, str] | None] | None = None) -> Coverage:
     """The coverage of a question's names; mentions(key) -> paper id -> (occurrences, in title); retrieved: the
-    ids of the papers the search returned."""
+    ids of the papers the search returned; paper_text(id) -> (title, abstract): with it, the question's subject
+    counts as covered only when a paper introduces it."""
     names = question_names(question)
     if spellings is not None:  # and names typed in lower case that the corpus writes as names
         names += lowercase_names(question, spellings, {n.key for n in names})
     cov = Coverage(sorted(names, key=lambda n: _at(question, n.text)), question)
+    cov.subject = next((n.text for n in cov.names if asks_itself(question, n)), None)
     for name in cov.names:
         found = mentions(name.key)
         if not found:
             cov.missing.append(name.text)
             continue
+        cov.mentioning[name.text] = frozenset(found)
         if not set(found) & set(retrieved):
             cov.unretrieved.append(name.text)
         ranked = sorted(found, key=lambda p: (-found[p][1], -found[p][0], p))
         about = [p for p in ranked if found[p][1] or found[p][0] >= ABOUT_COUNT]
+        if about and name.text == cov.subject and paper_text is not None and not any(
+                introduces(*text, name.key) for p in about[:MAX_PAPERS] if (text := paper_text(p)) is not None):
+            about = []  # used, improved on or compared with by papers that do not introduce it
         if about:
             cov.about[name.text] = about[:MAX_PAPERS]
         else:
             cov.passing[name.text] = ranked[:MAX_PAPERS]
     return cov
+
+
+def _is_subject(question: str, name: Name) -> bool:
+    """A name this early in the question is what it asks about ("How does YaRN extend RoPE?")."""
+    return name.key not in CONTEXT_NAMES and len(question[: max(question.find(name.text), 0)].split()) < SUBJECT_WORDS
+
+
+def asks_itself(question: str, name: Name) -> bool:
+    """Whether the question asks about the named thing itself: what it is, how it works, who made it ("What is
+    DPO?", "how does lora work", "Explain the architecture of BERT", "PPO's clipped objective?")."""
+    at = question.find(name.text)
+    if at < 0 or name.key in CONTEXT_NAMES:
+        return False
+    before = re.sub(r"\b(?:the|a|an|original|famous|popular|so-called|called)\b|[,:;]", " ", question[:at].lower())
+    before = " ".join(before.split())
+    return not before or ITSELF.search(before) is not None
+
+
+def introduces(title: str, abstract: str, key: str) -> bool:
+    """Whether a paper introduces the name with this surface key: its title's head (before a colon, or its first
+    words) is the name ("S-LoRA: Serving ...", "Mixtral of Experts"), or its abstract presents it ("we present
+    S-LoRA", "we introduce a new benchmark, X", "a technique called LAMB"). Using, extending ("Tied-LoRA") or
+    comparing with it is not introducing it. A plural is the name ("MambaMixers")."""
+    keys = {key, key[:-1] if key.endswith("s") else key + "s"}
+    words = list(TOKEN.finditer(title.split(":")[0]))
+    if ":" in title and "".join(m.group().lower() for m in words) in keys:
+        return True
+    if ":" not in title and any(end < len(words) for end in _named_at(title, 0, keys, words)):
+        return True  # the title's first words, and more after them
+    for sentence in SENTENCE_END.split(abstract):
+        spans = list(TOKEN.finditer(sentence))
+        lower = [m.group().lower() for m in spans]
+        for i in range(len(spans)):
+            if not _named_at(sentence, i, keys, spans):
+                continue
+            j = i - 1  # back over the words that may stand between a verb and the name
+            while j >= max(0, i - BETWEEN_MAX) and lower[j] in BETWEEN and lower[j] not in CALLS:
+                j -= 1
+            if j >= 0 and (lower[j] in PRESENTS or lower[j] in CALLS):
+                return True
+    return False
+
+
+def _named_at(text: str, i: int, keys: set[str], spans: list[re.Match[str]]) -> list[int]:
+    """Where each run of words from the i-th ends (the index after it) that spells one of the keys and is not part
+    of a longer hyphenated name ("LoRA" in "LoRA-SP")."""
+    out = []
+    for n in range(1, min(MAX_NAME_WORDS, len(spans) - i) + 1):
+        run = spans[i: i + n]
+        if "".join(m.group().lower() for m in run) in keys and not _joined(text, run[0].start(), run[-1].end()):
+            out.append(i + n)
+    return out
+
+
+def _joined(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is part of a longer hyphenated name ("LoRA" in "LoRA-SP", "S-LoRA")."""
+    return (end + 1 < len(text) and text[end] == "-" and text[end + 1].isalnum()) or (
+        start >= 2 and text[start - 1] == "-" and text[start - 2].isalnum())
 
 
 def _at(question: str, text: str) -> int:
@@ -120,9 +217,9 @@ def say_missing(names: list[str]) -> str:
 
 
 def say_passing(names: list[str]) -> str:
-    """'No paper in the corpus is about X; the papers below only mention it.'"""
+    """'No paper in the corpus is about X itself; the papers cited below only mention or use it.'"""
     it = "it" if len(names) == 1 else "them"
-    return f"No paper in the corpus is about {_join(names)}; the papers cited below only mention {it}."
+    return f"No paper in the corpus is about {_join(names)} itself; the papers cited below only mention or use {it}."
 
 
 def _join(names: list[str]) -> str:

@@ -69,6 +69,11 @@ class SearchResult:
         """How the index searched writes a run of words (for names typed in lower case)."""
         return self.index.spellings(words)
 
+    def paper_text(self, paper_id: str) -> tuple[str, str] | None:
+        """(title, whole abstract) of a paper of the index searched, or None."""
+        record = catalogue.paper_record(self.index, paper_id)
+        return None if record is None else (record.title, record.abstract)
+
 
 def is_unsure(idx: SideIndex, scored: dict[str, tuple[float, int]], terms: frozenset[str]) -> bool:
     """Whether a fused ranking is unsure of its top paper: it scores below UNSURE_SCORE, less than UNSURE_GAP above

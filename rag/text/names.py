@@ -147,8 +147,9 @@ def lowercase_names(question: str, spellings: Callable[[list[str]], list[str]], 
                     longest: int = 3) -> list[Name]:
     """Names typed in lower case that the corpus writes as names ("ring attention" for RingAttention, "gptq" for
     GPTQ): runs of up to `longest` lower-case words whose every spelling in the corpus (spellings(words)) is
-    name-shaped as one token (inner capitals, digits or an acronym). A word the corpus also writes in lower case
-    ("clip" beside CLIP), or only capitalises ("Adam", "Bayesian"), is left alone. taken: keys already found."""
+    mostly name-shaped as one token (inner capitals, digits or an acronym: "LoRA", and once "Lora"). A word the
+    corpus also writes in lower case ("clip" beside CLIP), or only capitalises ("Adam", "Bayesian"), is left
+    alone. taken: keys already found."""
     words = [m.group() for m in re.finditer(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*", question)]
     out: list[Name] = []
     i = 0
@@ -165,7 +166,9 @@ def lowercase_names(question: str, spellings: Callable[[list[str]], list[str]], 
             seen = spellings(parts)
             # a short acronym is often an English word too ("cap" for CAP): three letters are not enough
             short_acronym = len(parts) == 1 and len(key) < 4 and all(s.isupper() for s in seen)
-            if seen and all(_written_as_name(s) for s in seen) and not short_acronym:
+            # mostly written as a name, never in lower case: "LoRA" (and one "Lora") yes, "CLIP" beside "clips" no
+            named = sum(_written_as_name(s) for s in seen)
+            if seen and 2 * named > len(seen) and not any(s.islower() for s in seen) and not short_acronym:
                 out.append(Name(" ".join(run), key))
                 taken = taken | {key}
                 i += n - 1
