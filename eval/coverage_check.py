@@ -2,7 +2,9 @@
 a `mentioned` one's occur only in passing (in some abstracts, in no title, at most twice in any abstract), a
 `twin`'s occur in its gold paper; and the question names them in a form the system can find. A `described`
 question describes a well-known method in other words: its names occur in no title or abstract, nor in the
-question itself.
+question itself. A `famous` question asks about a well-known method by its name (or a spelling of it) that papers
+mention (its expected papers are exactly those) and none introduces (a reader's judgement, not checked here); an
+`introduced` one about a method its gold paper introduces, and names it.
 
     python -m eval.coverage_check [--questions eval/questions.jsonl]      (from the project root)
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-KINDS = ("absent", "mentioned", "twin", "described")
+KINDS = ("absent", "mentioned", "twin", "described", "famous", "introduced")
 
 
 def problems(questions: list, papers: dict[str, str]) -> list[str]:
@@ -48,6 +50,9 @@ def problems(questions: list, papers: dict[str, str]) -> list[str]:
                 if in_question.find(surface_key(name)):
                     out.append(f"{q.id}: the question names {name!r}, which it should describe in other words")
             continue
+        if q.type in ("famous", "introduced"):
+            out += _named_by_papers(q, mentions, SurfaceIndex([q.question]))
+            continue
         cov = name_coverage(q.question, mentions)
         found = {n.text: n for n in cov.names}
         for name in q.names:
@@ -66,6 +71,26 @@ def problems(questions: list, papers: dict[str, str]) -> list[str]:
                               else "occurs in no abstract"))
             if q.type == "twin" and not any(t in papers_with for t in q.expected_titles):
                 out.append(f"{q.id}: {name!r} does not occur in its gold paper")
+    return out
+
+
+def _named_by_papers(q, mentions, in_question) -> list[str]:
+    """A famous/introduced question names its method (some spelling of it), papers mention it, and its expected
+    papers are exactly those that do (famous) or its gold paper does (introduced)."""
+    from rag import surface_key
+
+    out = []
+    if not any(in_question.find(surface_key(n)) for n in q.names):
+        out.append(f"{q.id}: the question names none of {q.names}")
+    with_name = {t for n in q.names for t in mentions(surface_key(n))}
+    if q.type == "famous":
+        if len(with_name) < 2:
+            out.append(f"{q.id}: {q.names[0]!r} is mentioned by {len(with_name)} paper(s), famous asks for 2 or more")
+        stray = [t for t in q.expected_titles if t not in with_name]
+        if stray:
+            out.append(f"{q.id}: expected papers that do not mention {q.names[0]!r}: {stray[:3]}")
+    elif not set(q.expected_titles) <= with_name:
+        out.append(f"{q.id}: its gold paper does not name {q.names[0]!r}")
     return out
 
 

@@ -17,7 +17,7 @@ from rag import RagError, parse_day
 
 QUESTIONS = Path(__file__).resolve().parent / "questions.jsonl"
 TYPES = ("single", "title", "paraphrase", "hard", "multi", "compare", "dated", "followup", "fact", "twin", "mentioned",
-         "absent", "described", "unanswerable")
+         "absent", "described", "famous", "introduced", "unanswerable")
 
 
 @dataclass
@@ -34,7 +34,9 @@ class Question:
     until: date | None = None
     near_title: str | None = None  # near miss: a corpus paper that is close but does not state the fact
     split: str = ""  # "holdout": never looked at one by one nor tuned on (only its totals are read)
-    # absent/mentioned/twin: the names the question asks about; described: the names it describes without using them
+    # absent/mentioned/twin/famous/introduced: the names the question asks about (famous: a well-known method the
+    # corpus mentions and no paper introduces; introduced: one a paper introduces); described: the names it
+    # describes without using them
     names: list[str] = field(default_factory=list)
     expected_facts: dict[str, list[str]] = field(default_factory=dict)  # compare: gold title -> facts its abstract states
 

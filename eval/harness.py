@@ -97,13 +97,14 @@ def score(q: Question, answer: Any, ranked: list[str], retrieve_ms: float, answe
             "keyword_recall": m.keyword_recall(answer.text, q.expected_keywords) if not answer.abstained else None,
             "missing_keywords": [k for k in q.expected_keywords if k.casefold() not in answer.text.casefold()],
         })
-    if q.type in ("absent", "mentioned", "twin"):
+    if q.type in ("absent", "mentioned", "twin", "famous", "introduced"):
         row["said_missing"] = bool(answer.missing_terms)
         row["said_passing"] = bool(answer.passing_terms)
         # the behaviour each kind asks for: absent -> abstain naming the missing term; mentioned -> answer and
-        # say no paper is about it; twin -> answer, with no such note
+        # say no paper is about it; famous -> say so, answering or not; twin, introduced -> answer, with no such note
         row["coverage_ok"] = (answer.abstained and row["said_missing"] if q.type == "absent" else
                               not answer.abstained and row["said_passing"] if q.type == "mentioned" else
+                              answer.abstained or row["said_passing"] if q.type == "famous" else
                               not answer.abstained and not row["said_missing"] and not row["said_passing"])
     if q.expected_facts and not answer.abstained:
         row.update(own_facts(q, answer))
@@ -111,8 +112,8 @@ def score(q: Question, answer: Any, ranked: list[str], retrieve_ms: float, answe
     row["said_not_stated"] = bool(answer.not_stated)
     row["passed"], row["reason"] = verdict(row)
     if row["passed"] and row.get("coverage_ok") is False:
-        row["passed"], row["reason"] = False, ("did not say no paper is about it" if q.type == "mentioned" else
-                                               "said the corpus lacks a name it has")
+        row["passed"], row["reason"] = False, ("did not say no paper is about it" if q.type in ("mentioned", "famous")
+                                               else "said the corpus lacks a name it has")
     return row
 
 
@@ -173,7 +174,8 @@ def table_scores(q: Question, table: Any, paper: Callable[[str], Any]) -> dict[s
 def verdict(row: dict[str, Any]) -> tuple[bool, str]:
     """Did the question pass, and if not, why (in words a maintainer can act on)?
 
-    Answerable: answered (no abstention), citations valid, and at least one expected paper cited.
+    Answerable: answered (no abstention), citations valid, and at least one expected paper cited; a `famous`
+    question (its expected papers: those that mention the method) may also be abstained on.
     Unanswerable: abstained."""
     if not row["citation_valid"]:
         return False, "a citation does not point to a source it was given"
@@ -187,6 +189,8 @@ def verdict(row: dict[str, Any]) -> tuple[bool, str]:
                        f"{ev.get('unknown', 0):.0%} unknown words, cosine {ev.get('dense', 0):.2f})")
     rank = row["first_rank"]
     where = f"first expected paper at rank {rank}" if rank else f"no expected paper in the top {RANK_K}"
+    if row["abstained"] and row["type"] == "famous":
+        return True, "abstained (no paper introduces what it asks about)"
     if row["abstained"]:
         ev = row["evidence"] or {}
         return False, f"abstained wrongly ({where}; coverage {ev.get('coverage', 0):.0%}, unknown {ev.get('unknown', 0):.0%})"

@@ -16,7 +16,7 @@ def test_the_named_thing_questions_keep_their_claims():
     questions = golden.load()
     counts = Counter(q.type for q in questions if q.type in KINDS)
     assert counts["absent"] >= 30 and counts["twin"] >= 30 and counts["mentioned"] >= 15, counts
-    assert counts["described"] >= 40, counts
+    assert counts["described"] >= 40 and counts["famous"] >= 40 and counts["introduced"] >= 20, counts
     assert {q.split for q in questions if q.type in KINDS} == {"dev", "holdout"}
     assert problems(questions, corpus_papers(SEEDS)) == []
 
@@ -45,3 +45,25 @@ def test_the_check_catches_a_false_claim():
     assert any(p.startswith("x6:") and "should describe" in p for p in found)
     assert not any(p.startswith("x7:") for p in found)
     assert not any(p.startswith("x4:") for p in found)  # "Mamba" only in passing ("MambaMixer" is another word)
+
+
+def test_the_check_catches_a_false_famous_or_introduced_claim():
+    papers = {"S-LoRA: Serving Adapters": "We present S-LoRA, built on LoRA. It serves LoRA adapters.",
+              "Tied-LoRA: Weight Tying": "We tie LoRA weights.", "Other": "Nothing named here."}
+    qs = [golden.parse({"id": "y1", "type": "famous", "question": "how does lora work",  # kept: any casing
+                        "expected_titles": ["S-LoRA: Serving Adapters", "Tied-LoRA: Weight Tying"],
+                        "names": ["LoRA"]}, "y"),
+          golden.parse({"id": "y2", "type": "famous", "question": "What is QLoRA?",  # no paper mentions it
+                        "expected_titles": [], "names": ["QLoRA"]}, "y"),
+          golden.parse({"id": "y3", "type": "famous", "question": "What is LoRA?",  # Other does not mention it
+                        "expected_titles": ["Other"], "names": ["LoRA"]}, "y"),
+          golden.parse({"id": "y4", "type": "introduced", "question": "What is S-LoRA?",
+                        "expected_titles": ["Other"], "names": ["S-LoRA"]}, "y"),  # not its gold paper's name
+          golden.parse({"id": "y5", "type": "introduced", "question": "How does it serve adapters?",
+                        "expected_titles": ["S-LoRA: Serving Adapters"], "names": ["S-LoRA"]}, "y")]  # unnamed
+    found = problems(qs, papers)
+    assert not any(p.startswith("y1:") for p in found)
+    assert any(p.startswith("y2:") and "mentioned by 0" in p for p in found)
+    assert any(p.startswith("y3:") and "do not mention" in p for p in found)
+    assert any(p.startswith("y4:") and "gold paper" in p for p in found)
+    assert any(p.startswith("y5:") and "names none" in p for p in found)

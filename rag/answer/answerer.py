@@ -122,11 +122,15 @@ class Answerer:
         hits, n_papers = found.hits, found.papers_searched
         # what the corpus holds of the names asked about; a name the corpus has but no returned paper mentions
         # is searched again with the name required: its papers come first
-        cov = (coverage.check(question, found.mentions, {h.paper_id for h in hits}, found.spellings, found.paper_text)
+        # (a question about several papers asks for papers, not about a method itself: no subject is looked for)
+        cov = (coverage.check(question, found.mentions, {h.paper_id for h in hits}, found.spellings,
+                              None if many else found.paper_text, frozenset() if many else found.concept_keys())
                if self.settings.coverage_check else coverage.Coverage())
         first, last = cov.required_papers()
         hits = self._with_required(hits, first, last, since, until)
-        if cov.subject in cov.only_passing:  # asked about a method no paper is about: cite papers that mention it
+        if cov.subject in cov.only_passing and cov.subject not in cov.concepts:
+            # asked about a method no paper is about: cite the papers that name it (a concept, "speculative
+            # decoding", is also written in other words: its papers are kept)
             hits = [h for h in hits if h.paper_id in cov.mentioning[cov.subject]] or hits
         if many and hits:  # the papers that answer, however many: those close to the top paper
             hits = [h for h in hits if h.score >= MANY_FLOOR * hits[0].score] + [
@@ -158,8 +162,10 @@ class Answerer:
             return
         if cov.missing:  # part of the question is not covered: answered, and said
             base.caveats.append(coverage.say_missing(cov.missing) + " The answer covers the rest of the question.")
-        if cov.only_passing:
-            base.caveats.append(coverage.say_passing(cov.only_passing))
+        if cov.only_passing:  # no paper is about them, or (the method asked about) none introduces it
+            passing = [n for n in cov.only_passing if n not in cov.unintroduced]
+            base.caveats += ([coverage.say_passing(passing)] if passing else []) + (
+                [coverage.say_unintroduced(cov.unintroduced)] if cov.unintroduced else [])
         if found.unsure:
             base.caveats.append(WEAK_MATCH)
         t2 = time.perf_counter()

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from rag.text.names import TOKEN, Name, lowercase_names, question_names
+from rag.text.names import TOKEN, Name, is_name_token, lowercase_names, question_names, surface_key
 
 # Products, platforms and languages a question names as its setting ("actions on an iPhone", "Java functions"),
 # not as what it asks about: when they are the only names and the corpus lacks them, the question is answered
@@ -40,6 +40,12 @@ ITSELF = re.compile(
     r"(?:idea|intuition|architecture|objective|loss|mechanism|design|math|trick|point|motivation) (?:behind|of)|"
     r"what (?:problem|problems) (?:does|do|did)|what (?:does|did|do)|"
     r"who (?:proposed|introduced|invented|created|developed|came up with|wrote|made))$")
+# companies named as a model's maker ("Meta's LLaMA", "Google's Gemini"): never what a question asks about
+MAKERS = frozenset("meta google openai anthropic microsoft deepmind nvidia apple amazon ibm baidu alibaba tencent "
+                   "huawei facebook bytedance salesforce intel amd".split())
+MAKER_OR_FILLER = re.compile(r"\b(?:" + "|".join(sorted(MAKERS)) + r")(?:'s|’s)?(?=\s|$)|"
+                             r"\b(?:the|a|an|original|famous|popular|so-called|called)\b|[,:;]")
+PAPER_AFTER = re.compile(r"(?:'s|’s)?\s+(?:paper|technical report|report)\b", re.IGNORECASE)
 # "we present S-LoRA", "we introduce a new benchmark, X", "a technique called LAMB": a verb that presents a name,
 # then only words that can stand between it and the name
 PRESENTS = frozenset("propose proposes present presents introduce introduces develop develops release releases "
@@ -64,6 +70,8 @@ class Coverage:
     about: dict[str, list[str]] = field(default_factory=dict)  # name -> paper ids about it
     mentioning: dict[str, frozenset[str]] = field(default_factory=dict)  # name -> every paper id mentioning it
     subject: str | None = None  # the name the question asks about itself ("How does PPO work?"), if any
+    unintroduced: list[str] = field(default_factory=list)  # the subject, when papers use it and none introduces it
+    concepts: list[str] = field(default_factory=list)  # names that are the corpus's terms for a concept
     unretrieved: list[str] = field(default_factory=list)  # names the corpus has but no retrieved paper mentions
 
     @property
@@ -72,14 +80,17 @@ class Coverage:
         first name, early in the question ("How does YaRN extend RoPE?"), is missing while the corpus has the
         others only in passing (what the corpus has of it is beside the point). A question that describes a paper
         by names in passing ("Which index ... beats DiskANN in RAM?") is not abstained on. Products named as the
-        setting (CONTEXT_NAMES) never count as missing."""
-        missing = [n for n in self.names if n.text in self.missing and n.key not in CONTEXT_NAMES]
+        setting (CONTEXT_NAMES) never count as missing, and concepts asked about (the corpus's own terms) are
+        beside the point: "How does speculative decoding work in Medusa?" asks about Medusa."""
+        names = [n for n in self.names if n.text not in self.concepts]
+        missing = [n for n in names if n.text in self.missing and n.key not in CONTEXT_NAMES]
         if not missing:
             return False
-        if len(self.missing) == len(self.names):
+        if all(n.text in self.missing for n in names):
             return True
-        first = self.names[0]
-        return first in missing and not self.about and _is_subject(self.question, first)
+        first = names[0]
+        about = {k: v for k, v in self.about.items() if k not in self.concepts}
+        return first in missing and not about and _is_subject(self.question, first)
 
     def say_absent(self) -> str:
         """Why the question is not answered: the names no paper mentions, and those only mentioned in passing."""
@@ -107,7 +118,8 @@ class Coverage:
         last: list[str] = []
         # and the papers that mention most the method the question asks about when none is about it (the answer
         # cites only papers that mention it)
-        asked = [self.subject] if self.subject in self.only_passing and self.subject not in self.unretrieved else []
+        asked = [self.subject] if (self.subject in self.only_passing and self.subject not in self.unretrieved
+                                   and self.subject not in self.concepts) else []
         for name in self.unretrieved + asked:
             if name in self.about:
                 first += [p for p in self.about[name] if p not in first]
@@ -119,14 +131,18 @@ class Coverage:
 def check(question: str, mentions: Callable[[str], dict[str, tuple[int, bool]]],
           retrieved: set[str] | frozenset[str] = frozenset(),
           spellings: Callable[[list[str]], list[str]] | None = None,
-          paper_text: Callable[[str], tuple[str, str] | None] | None = None) -> Coverage:
+          paper_text: Callable[[str], tuple[str, str] | None] | None = None,
+          concepts: frozenset[str] = frozenset()) -> Coverage:
     """The coverage of a question's names; mentions(key) -> paper id -> (occurrences, in title); retrieved: the
     ids of the papers the search returned; paper_text(id) -> (title, abstract): with it, the question's subject
-    counts as covered only when a paper introduces it."""
+    counts as covered only when a paper introduces it; concepts: surface keys of the corpus's terms for concepts
+    ("knowledgedistillation"), taken as names when the question asks about one itself."""
     names = question_names(question)
     if spellings is not None:  # and names typed in lower case that the corpus writes as names
         names += lowercase_names(question, spellings, {n.key for n in names})
-    cov = Coverage(sorted(names, key=lambda n: _at(question, n.text)), question)
+    found = concept_names(question, concepts, {n.key for n in names})
+    names += found
+    cov = Coverage(sorted(names, key=lambda n: _at(question, n.text)), question, concepts=[n.text for n in found])
     cov.subject = next((n.text for n in cov.names if asks_itself(question, n)), None)
     for name in cov.names:
         found = mentions(name.key)
@@ -134,18 +150,43 @@ def check(question: str, mentions: Callable[[str], dict[str, tuple[int, bool]]],
             cov.missing.append(name.text)
             continue
         cov.mentioning[name.text] = frozenset(found)
+        if name.key in MAKERS:
+            continue  # "Meta's", "Google's": who made what is asked about; papers about Meta-learning are beside it
         if not set(found) & set(retrieved):
             cov.unretrieved.append(name.text)
         ranked = sorted(found, key=lambda p: (-found[p][1], -found[p][0], p))
         about = [p for p in ranked if found[p][1] or found[p][0] >= ABOUT_COUNT]
         if about and name.text == cov.subject and paper_text is not None and not any(
                 introduces(*text, name.key) for p in about[:MAX_PAPERS] if (text := paper_text(p)) is not None):
-            about = []  # used, improved on or compared with by papers that do not introduce it
+            cov.unintroduced.append(name.text)  # used, improved on or compared with by papers that do not introduce it
+            about = []
         if about:
             cov.about[name.text] = about[:MAX_PAPERS]
         else:
             cov.passing[name.text] = ranked[:MAX_PAPERS]
     return cov
+
+
+def concept_names(question: str, concepts: frozenset[str], taken: set[str] = frozenset()) -> list[Name]:
+    """Concepts the question asks about itself, by a term the corpus uses ("What is knowledge distillation?",
+    "Who came up with speculative decoding?", "chain of thought" for "chain-of-thought"), the longest term at a
+    place; concepts: the terms' surface keys; taken: keys already found."""
+    out: list[Name] = []
+    if not concepts:
+        return out
+    words = list(re.finditer(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*", question))
+    i = 0
+    while i < len(words):
+        for n in range(min(MAX_NAME_WORDS, len(words) - i), 0, -1):
+            text = question[words[i].start(): words[i + n - 1].end()]
+            name = Name(text, surface_key(text))
+            if name.key in concepts and name.key not in taken and asks_itself(question, name):
+                out.append(name)
+                taken = taken | {name.key}
+                i += n - 1
+                break
+        i += 1
+    return out
 
 
 def _is_subject(question: str, name: Name) -> bool:
@@ -157,9 +198,11 @@ def asks_itself(question: str, name: Name) -> bool:
     """Whether the question asks about the named thing itself: what it is, how it works, who made it ("What is
     DPO?", "how does lora work", "Explain the architecture of BERT", "PPO's clipped objective?")."""
     at = question.find(name.text)
-    if at < 0 or name.key in CONTEXT_NAMES:
+    if at < 0 or name.key in CONTEXT_NAMES or name.key in MAKERS:
         return False
-    before = re.sub(r"\b(?:the|a|an|original|famous|popular|so-called|called)\b|[,:;]", " ", question[:at].lower())
+    if PAPER_AFTER.match(question[at + len(name.text):]):
+        return True  # "the Chinchilla paper", "GPT-4's technical report"
+    before = MAKER_OR_FILLER.sub(" ", question[:at].lower())
     before = " ".join(before.split())
     return not before or ITSELF.search(before) is not None
 
@@ -191,12 +234,16 @@ def introduces(title: str, abstract: str, key: str) -> bool:
 
 def _named_at(text: str, i: int, keys: set[str], spans: list[re.Match[str]]) -> list[int]:
     """Where each run of words from the i-th ends (the index after it) that spells one of the keys and is not part
-    of a longer hyphenated name ("LoRA" in "LoRA-SP")."""
+    of a longer name ("LoRA" in "LoRA-SP", "PyTorch" in "PyTorch FSDP" or "PyTorch Fully Sharded Data Parallel",
+    "Llama" in "Llama 2")."""
     out = []
     for n in range(1, min(MAX_NAME_WORDS, len(spans) - i) + 1):
         run = spans[i: i + n]
-        if "".join(m.group().lower() for m in run) in keys and not _joined(text, run[0].start(), run[-1].end()):
-            out.append(i + n)
+        if "".join(m.group().lower() for m in run) in keys and not _joined(text, run[0].start(), run[-1].end()) and not (
+                i + n < len(spans) and text[run[-1].end(): spans[i + n].start()] == " "
+                and (is_name_token(spans[i + n].group()) or spans[i + n].group()[0].isupper()
+                     or spans[i + n].group().isdigit())):
+            out.append(i + n)  # not followed by more of a name: "PyTorch FSDP", "PyTorch Fully Sharded", "Llama 2"
     return out
 
 
@@ -220,6 +267,12 @@ def say_passing(names: list[str]) -> str:
     """'No paper in the corpus is about X itself; the papers cited below only mention or use it.'"""
     it = "it" if len(names) == 1 else "them"
     return f"No paper in the corpus is about {_join(names)} itself; the papers cited below only mention or use {it}."
+
+
+def say_unintroduced(names: list[str]) -> str:
+    """'No paper in the corpus introduces X; the papers cited below build on or use it.'"""
+    it = "it" if len(names) == 1 else "them"
+    return f"No paper in the corpus introduces {_join(names)}; the papers cited below build on or use {it}."
 
 
 def _join(names: list[str]) -> str:

@@ -15,6 +15,7 @@ the other way: a chunk that names a concept also counts as saying its plain phra
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
@@ -23,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from rag.text.names import question_names
+from rag.text.names import question_names, surface_key
 from rag.text.terms import tokenize
 
 GLOSSARY = Path(__file__).with_name("glossary.json")
@@ -67,6 +68,14 @@ def concepts(path: Path = GLOSSARY) -> tuple[Concept, ...]:
         phrases = (tuple(dict.fromkeys(next(plain_toks))) for _ in ps)
         out.append(Concept(t, stems, tuple(p for p in phrases if len(p) >= MIN_WORDS)))
     return tuple(out)
+
+
+@cache
+def concept_keys(path: Path = GLOSSARY) -> frozenset[str]:
+    """Surface keys of the glossary's terms of two or more words ("speculative decoding" -> "speculativedecoding",
+    "chain-of-thought"): the concepts a question may ask about by a name in lower case."""
+    return frozenset(surface_key(t) for e in json.loads(path.read_text(encoding="utf-8")) for t in e["terms"]
+                     if len(re.findall(r"[A-Za-z0-9]+", t)) > 1)
 
 
 def _near(words: tuple[str, ...], positions: dict[str, list[int]]) -> bool:

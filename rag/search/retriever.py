@@ -20,7 +20,8 @@ from rag.embed.base import get_embedder
 from rag.errors import IndexMissingError, RagError
 from rag.search import catalogue
 from rag.search.fusion import fuse, paper_ranks, top_positions
-from rag.search.glossary import CONCEPT_WEIGHT, MAPPED_WEIGHT, ConceptIndex, mapped_concepts, names_few_papers
+from rag.search.glossary import (CONCEPT_WEIGHT, MAPPED_WEIGHT, ConceptIndex, concept_keys, mapped_concepts,
+                                 names_few_papers)
 from rag.store.chroma import Store, build_params, digest
 from rag.store.paths import Paths
 from rag.store.side_index import SideIndex, refresh_side_index
@@ -68,6 +69,10 @@ class SearchResult:
     def spellings(self, words: list[str]) -> list[str]:
         """How the index searched writes a run of words (for names typed in lower case)."""
         return self.index.spellings(words)
+
+    def concept_keys(self) -> frozenset[str]:
+        """Surface keys of the glossary's concepts of two or more words ("speculativedecoding")."""
+        return concept_keys()
 
     def paper_text(self, paper_id: str) -> tuple[str, str] | None:
         """(title, whole abstract) of a paper of the index searched, or None."""
