@@ -12,6 +12,8 @@ S-LoRA", "an optimizer called LAMB"). Famous methods are used by many papers and
 ("Training BERT in 76 minutes" names BERT in its title and is about an optimizer): such a subject is said to be
 only mentioned, and the answer cites only papers that mention it. A name in any other place of a question
 ("... with Microsoft's system", "Which JAX toolkits ...") is not held to that: the paper asked for may not name it.
+A concept asked about by the corpus's own term ("speculative decoding") is held to it only when the question asks
+where it comes from ("Who came up with ...", "the original paper"): otherwise the papers on it answer.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ ITSELF = re.compile(
     r"(?:idea|intuition|architecture|objective|loss|mechanism|design|math|trick|point|motivation) (?:behind|of)|"
     r"what (?:problem|problems) (?:does|do|did)|what (?:does|did|do)|"
     r"who (?:proposed|introduced|invented|created|developed|came up with|wrote|made))$")
+# a question after where a method comes from: a concept ("speculative decoding") is held to a paper that
+# introduces it only then; "How does speculative decoding speed up inference?" is answered from the papers on it
+ORIGIN = re.compile(r"\b(?:who (?:first |originally )?(?:came up with|introduced|proposed|invented|created|developed|"
+                    r"coined|described)|original|first (?:proposed|introduced|described|paper)|where does .{1,60} come "
+                    r"from|which paper (?:first )?(?:introduced|proposed))\b", re.IGNORECASE)
 # companies named as a model's maker ("Meta's LLaMA", "Google's Gemini"): never what a question asks about
 MAKERS = frozenset("meta google openai anthropic microsoft deepmind nvidia apple amazon ibm baidu alibaba tencent "
                    "huawei facebook bytedance salesforce intel amd".split())
@@ -140,9 +147,9 @@ def check(question: str, mentions: Callable[[str], dict[str, tuple[int, bool]]],
     names = question_names(question)
     if spellings is not None:  # and names typed in lower case that the corpus writes as names
         names += lowercase_names(question, spellings, {n.key for n in names})
-    found = concept_names(question, concepts, {n.key for n in names})
-    names += found
-    cov = Coverage(sorted(names, key=lambda n: _at(question, n.text)), question, concepts=[n.text for n in found])
+    asked_concepts = concept_names(question, concepts, {n.key for n in names})
+    names += asked_concepts
+    cov = Coverage(sorted(names, key=lambda n: _at(question, n.text)), question, concepts=[n.text for n in asked_concepts])
     cov.subject = next((n.text for n in cov.names if asks_itself(question, n)), None)
     for name in cov.names:
         found = mentions(name.key)
@@ -156,7 +163,8 @@ def check(question: str, mentions: Callable[[str], dict[str, tuple[int, bool]]],
             cov.unretrieved.append(name.text)
         ranked = sorted(found, key=lambda p: (-found[p][1], -found[p][0], p))
         about = [p for p in ranked if found[p][1] or found[p][0] >= ABOUT_COUNT]
-        if about and name.text == cov.subject and paper_text is not None and not any(
+        if about and name.text == cov.subject and paper_text is not None and (
+                name not in asked_concepts or ORIGIN.search(question)) and not any(
                 introduces(*text, name.key) for p in about[:MAX_PAPERS] if (text := paper_text(p)) is not None):
             cov.unintroduced.append(name.text)  # used, improved on or compared with by papers that do not introduce it
             about = []
