@@ -228,6 +228,9 @@ def test_a_method_used_by_papers_that_do_not_introduce_it_is_said_and_only_they_
 def test_a_method_a_paper_introduces_is_answered_from_it(offline):
     a = offline.ask("What is S-LoRA?")
     assert not a.passing_terms and a.citations[0].title.startswith("S-LoRA")
+    # and from papers that name it: other LoRA papers the words brought up are not cited
+    mentioning = offline.retriever.find("S-LoRA", k=1).mentions(surface_key("S-LoRA"))
+    assert all(c.paper_id in mentioning for c in a.citations)
 
 
 def test_a_question_about_a_method_no_paper_is_about_cites_the_papers_that_mention_it(offline):
