@@ -271,3 +271,17 @@ def test_a_models_maker_is_not_what_is_asked_about():
     cov = check("What is the architecture of Meta's LLaMA model?", lambda key: has.get(key, {}),
                 paper_text=texts.get)
     assert cov.subject == "LLaMA" and cov.only_passing == ["LLaMA"] and cov.unintroduced == ["LLaMA"]
+
+
+def test_the_llm_is_told_the_method_asked_about_is_only_used(full_settings, retriever):
+    """A model asked about BERT from papers that use it would describe BERT from memory: it is told not to."""
+    from rag.answer.prompt import only_mentioned_note
+
+    client = ScriptedClient(["No paper here introduces BERT; one trains it with huge batches [1]."])
+    answerer = Answerer(full_settings, retriever=retriever, llm=LLM(full_settings, client=client))
+    a = answerer.ask("What is the architecture of BERT?", mode="llm")
+    [messages] = client.messages
+    assert only_mentioned_note(["BERT"]) in messages[-1]["content"] and a.passing_terms == ["BERT"]
+    client.add("S-LoRA pages adapters [1].")
+    answerer.ask("What is S-LoRA?", mode="llm")  # its own paper is in the corpus: no such note
+    assert "no source introduces" not in client.messages[-1][-1]["content"]

@@ -27,7 +27,8 @@ from rag.answer.many import asks_many
 from rag.embed.base import sentence_scorer
 from rag.llm.client import LLM, LLMError, StreamEnd, use_llm
 from rag.answer.question import clean_text, prepare
-from rag.answer.prompt import answer_messages, condense_messages, fit_sources, is_abstention, source_budget
+from rag.answer.prompt import (answer_messages, condense_messages, fit_sources, is_abstention, only_mentioned_note,
+                               source_budget)
 from rag.types import Answer, Citation, Flag, Hit, Source, Turn, Usage
 
 if TYPE_CHECKING:
@@ -180,7 +181,8 @@ class Answerer:
             known = [n.text for n in cov.names if n.text not in cov.missing]
             text, shown, end = yield from self._extract(question, qvec, found, sources, focus, cites, base, known, many)
         else:
-            text, shown, end = yield from self._generate(plan, sources, cites, timings, t2, found.unsure)
+            notes = (only_mentioned_note(cov.only_passing),) if cov.only_passing else ()
+            text, shown, end = yield from self._generate(plan, sources, cites, timings, t2, found.unsure, notes)
         timings["generate"] = _ms(t2)
         if mode == "llm" and not text.strip():
             raise LLMError(f"the LLM ({self.llm.model}) wrote an empty answer",
@@ -247,17 +249,18 @@ class Answerer:
             yield tail
         return "".join(out) + tail, sources, StreamEnd(Usage(), "stop")
 
-    def _generate(self, plan: Plan, sources: list[Source], cites: CitationFilter,
-                  timings: dict[str, float], t_start: float, weak: bool = False) -> Iterator[str]:
+    def _generate(self, plan: Plan, sources: list[Source], cites: CitationFilter, timings: dict[str, float],
+                  t_start: float, weak: bool = False, notes: tuple[str, ...] = ()) -> Iterator[str]:
         """LLM: stream the model's answer through the citation filter. Returns (text, sources shown, StreamEnd).
-        weak: no source matched the question closely (the model is told, and how to decline)."""
+        weak: no source matched the question closely (the model is told, and how to decline); notes: more lines
+        for the model (the method asked about is only mentioned)."""
         s = self.settings
         query = plan.search_query  # the question itself, or the standalone form of a follow-up
-        shown = fit_sources(sources, source_budget(query, s.llm_context_window, s.llm_max_tokens, weak))
+        shown = fit_sources(sources, source_budget(query, s.llm_context_window, s.llm_max_tokens, weak, notes))
         cites.valid = {src.n for src in shown}
         out: list[str] = []
         end = StreamEnd(Usage(), "stop")
-        for item in self.llm.stream(answer_messages(query, shown, weak)):
+        for item in self.llm.stream(answer_messages(query, shown, weak, notes)):
             if isinstance(item, StreamEnd):
                 end = item
                 continue

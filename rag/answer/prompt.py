@@ -90,19 +90,31 @@ WEAK_NOTE = ("Note: no source matches the question closely; they are the papers 
              f"of them is about what the question asks, reply with exactly this sentence: {ABSTAIN_PHRASE}")
 
 
-def answer_messages(question: str, sources: list[Source], weak: bool = False) -> list[dict[str, str]]:
+def only_mentioned_note(names: list[str]) -> str:
+    """The note for a question about a method no source introduces ("What is the architecture of BERT?"): a model
+    would otherwise describe it from memory, with citations to papers that only use it."""
+    what = " or ".join(names)
+    return (f"Note: no source introduces {what}; the sources only use, study or mention it. Say so first. Then state "
+            f"only what the sources say about {what}, and do not describe {what} from memory.")
+
+
+def answer_messages(question: str, sources: list[Source], weak: bool = False,
+                    notes: tuple[str, ...] = ()) -> list[dict[str, str]]:
     """The chat messages that ask for a cited answer to question from sources. weak: the search matched the question
-    only weakly (Answer.weak_match): the model is told so, and how to say that the sources do not answer."""
+    only weakly (Answer.weak_match): the model is told so, and how to say that the sources do not answer. notes:
+    more such lines, after the sources (only_mentioned_note)."""
     blocks = "\n\n".join(source_block(s) for s in sources)
-    note = f"{WEAK_NOTE}\n\n" if weak else ""
+    note = "".join(f"{n}\n\n" for n in ((WEAK_NOTE,) if weak else ()) + tuple(notes))
     user = f"Sources:\n\n{blocks}\n\n{note}Question: {question}\n\nAnswer with citations like [1]:"
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def source_budget(question: str, context_window: int, max_tokens: int, weak: bool = False) -> int:
-    """cl100k tokens left for sources once the system prompt, the question (with WEAK_NOTE when weak) and the answer
-    are accounted for (with TOKENIZER_MARGIN, so the prompt fits in the model's own tokens too)."""
-    fixed = count_tokens(SYSTEM) + count_tokens(question) + (count_tokens(WEAK_NOTE) if weak else 0) + 40 + PROMPT_SLACK
+def source_budget(question: str, context_window: int, max_tokens: int, weak: bool = False,
+                  notes: tuple[str, ...] = ()) -> int:
+    """cl100k tokens left for sources once the system prompt, the question (with WEAK_NOTE when weak, and the notes)
+    and the answer are accounted for (with TOKENIZER_MARGIN, so the prompt fits in the model's own tokens too)."""
+    fixed = (count_tokens(SYSTEM) + count_tokens(question) + (count_tokens(WEAK_NOTE) if weak else 0)
+             + sum(count_tokens(n) for n in notes) + 40 + PROMPT_SLACK)
     return max(int((context_window - max_tokens) / TOKENIZER_MARGIN) - fixed, 64)
 
 
