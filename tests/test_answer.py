@@ -292,7 +292,8 @@ def test_llm_prompt_has_numbered_sources_and_the_question(scripted, full_setting
     system, user = call["messages"]
     assert system["role"] == "system" and ABSTAIN_PHRASE in system["content"]
     assert re.findall(r'<source n="(\d+)"', user["content"]) == [str(s.n) for s in a.sources]
-    assert user["content"].count("</source>") == len(a.sources) == full_settings.answer_k
+    # the papers that name vLLM, what the question asks about (at most answer_k)
+    assert user["content"].count("</source>") == len(a.sources) and 2 <= len(a.sources) <= full_settings.answer_k
     for s in a.sources:
         assert s.title in user["content"] and s.text in user["content"]
     assert f"Question: {VLLM_Q}" in user["content"]

@@ -101,15 +101,17 @@ def test_chat_answer_citations_and_sources(page, app_url):
     page.locator(LAST_BOT).locator(f'a.cite[href="#{target}"]').first.click()
     card = page.locator(f"#sources #{target}")
     page.wait_for_function(f"() => document.getElementById('{target}').classList.contains('flash')", timeout=5000)
-    # the smooth scroll ends with the card at the top of the panel: waited for, not timed (a busy machine is slow)
-    page.wait_for_function(f"""() => {{
-      const d = document.getElementById('{target}').getBoundingClientRect().top
-              - document.querySelector('#sources .panel').getBoundingClientRect().top;
-      return d >= 0 && d < 40;
-    }}""", timeout=30_000)
+    # the smooth scroll ends with the card at the top of the panel, or as far up as the panel scrolls (the last
+    # cards of a short list stay where they are, whole on screen): waited for, not timed (a busy machine is slow)
+    at_top = f"""() => {{
+      const c = document.getElementById('{target}').getBoundingClientRect();
+      const p = document.querySelector('#sources .panel'), r = p.getBoundingClientRect();
+      const end = p.scrollTop >= p.scrollHeight - p.clientHeight - 1;
+      return (c.top - r.top >= 0 && c.top - r.top < 40) || (end && c.top >= r.top && c.bottom <= r.bottom + 1);
+    }}"""
+    page.wait_for_function(at_top, timeout=30_000)
     assert card.evaluate("el => el.open") is True
-    box, panel = card.bounding_box(), page.locator("#sources .panel").bounding_box()
-    assert 0 <= box["y"] - panel["y"] < 40  # the panel scrolled the card to its top...
+    assert page.evaluate(at_top) is True  # the panel scrolled the card to its top (or as far as it goes)...
     assert page.evaluate("() => window.scrollY") == 0  # ...and the chat stayed where it was
     assert len(page.context.pages) == 1
     shot(page, "02-citation-clicked.png")
