@@ -208,6 +208,17 @@ def test_what_a_question_asks_about_itself(question, asked):
     ("ReMax", "We propose to replace PPO with REINFORCE.", "PPO", False),  # "propose to", not "propose PPO"
     ("LoRA-SP", "We propose LoRA-SP (Streamlined Partial Parameter Adaptation).", "LoRA", False),  # a longer name
     ("Some Study", "In this work we introduce a new benchmark, CodeHog, of 500 tasks.", "CodeHog", True),
+    # a description between the verb and the name, or the name in brackets after it
+    ("Graph Networks at Scale", "We develop a data-efficient Graph Convolutional Network (GCN) algorithm PinSage, "
+     "which combines random walks and graph convolutions.", "PinSage", True),
+    ("Snapshots", "We present the Snapshot Reinforcement Learning (SnapshotRL) framework.", "SnapshotRL", True),
+    ("Thinking", "Bypassing the thinking process via prompting, denoted as NoThinking, is effective.", "NoThinking", True),
+    # the clause ends before the name, the name ends a longer one, or it describes another name
+    ("A Study", "We present a benchmark and evaluate GPT-4 on it.", "GPT-4", False),
+    ("A Study", "We introduce a new benchmark to evaluate GPT-4.", "GPT-4", False),
+    ("Reward", "We propose Reward-Guided Speculative Decoding, a framework.", "speculative decoding", False),
+    ("Serving", "This paper presents MoE-Infinity, a cost-efficient mixture-of-expert (MoE) serving system.",
+     "mixture of experts", False),
 ])
 def test_a_paper_introduces_a_name_when_its_title_or_abstract_presents_it(title, abstract, name, yes):
     from rag.answer.coverage import introduces

@@ -58,10 +58,18 @@ PAPER_AFTER = re.compile(r"(?:'s|’s)?\s+(?:paper|technical report|report)\b", 
 PRESENTS = frozenset("propose proposes present presents introduce introduces develop develops release releases "
                      "design designs build builds unveil unveils open-source".split())
 CALLS = frozenset("called named dubbed termed coined".split())
-BETWEEN = frozenset("a an the new novel simple our this their its family suite series method methods framework "
-                    "model models system algorithm approach technique benchmark dataset library tool architecture "
-                    "optimizer called named dubbed termed coined".split())
-BETWEEN_MAX = 6
+CALLS_AS = frozenset("denoted known referred dubbed termed".split())  # "denoted as X", "referred to as X"
+# words that end the clause of a presenting verb before a name: prepositions, conjunctions, auxiliaries and verbs
+# that use or study a method ("a study of PPO", "to evaluate GPT-4", "and compare with BERT")
+ENDS_CLAUSE = frozenset(
+    "of on for with to by in from over than against using via into upon at as about across after before between "
+    "within without under and or but nor that which who whose where when while because since if is are was were be "
+    "been being has have had do does did can could should would will may might must use uses used employ employs "
+    "adopt adopts apply applies follow follows compare compares compared evaluate evaluates evaluated study studies "
+    "analyze analyzes analyse analyses test tests train trains trained fine-tune fine-tunes show shows find finds "
+    "demonstrate demonstrates achieve achieves outperform outperforms outperforming improve improves improving "
+    "extend extends extending replace replaces replacing beat beats like such including e g i".split())
+CLAUSE_MAX = 14  # words between a presenting verb and the name, at most
 MAX_NAME_WORDS = 4
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -79,6 +87,7 @@ class Coverage:
     subject: str | None = None  # the name the question asks about itself ("How does PPO work?"), if any
     unintroduced: list[str] = field(default_factory=list)  # the subject, when papers use it and none introduces it
     concepts: list[str] = field(default_factory=list)  # names that are the corpus's terms for a concept
+    own: list[str] = field(default_factory=list)  # the papers that introduce the subject
     unretrieved: list[str] = field(default_factory=list)  # names the corpus has but no retrieved paper mentions
 
     @property
@@ -114,14 +123,15 @@ class Coverage:
         return [] if self.about else list(self.passing)
 
     def required_papers(self) -> tuple[list[str], list[str]]:
-        """(papers to put first, papers to add last), each once: for a name the corpus has but no retrieved paper
-        mentions, the search again with it required (papers about it first, papers that only mention it last);
-        for a name no paper is about, its papers that mention it most (last).
+        """(papers to put first, papers to add last), each once: the papers that introduce the method the question
+        asks about; for a name the corpus has but no retrieved paper mentions, the search again with it required
+        (papers about it first, papers that only mention it last); for a name no paper is about, its papers that
+        mention it most (last).
 
         Papers that only mention a name are never put first: a question naming hardware, a company or a benchmark
         in passing ("on A100s", "Microsoft's") would lose its paper to them (tried: single-paper hit@1 0.95 ->
         0.80)."""
-        first: list[str] = []
+        first: list[str] = list(self.own)  # asked about a method itself: its own paper first
         last: list[str] = []
         # and the papers that mention most the method the question asks about when none is about it (the answer
         # cites only papers that mention it)
@@ -164,10 +174,12 @@ def check(question: str, mentions: Callable[[str], dict[str, tuple[int, bool]]],
         ranked = sorted(found, key=lambda p: (-found[p][1], -found[p][0], p))
         about = [p for p in ranked if found[p][1] or found[p][0] >= ABOUT_COUNT]
         if about and name.text == cov.subject and paper_text is not None and (
-                name not in asked_concepts or ORIGIN.search(question)) and not any(
-                introduces(*text, name.key) for p in about[:MAX_PAPERS] if (text := paper_text(p)) is not None):
-            cov.unintroduced.append(name.text)  # used, improved on or compared with by papers that do not introduce it
-            about = []
+                name not in asked_concepts or ORIGIN.search(question)):
+            cov.own = [p for p in about[:MAX_PAPERS] if (text := paper_text(p)) is not None
+                       and introduces(*text, name.key)]
+            if not cov.own:
+                cov.unintroduced.append(name.text)  # used, improved on or compared with by papers that do not introduce it
+                about = []
         if about:
             cov.about[name.text] = about[:MAX_PAPERS]
         else:
@@ -232,11 +244,36 @@ def introduces(title: str, abstract: str, key: str) -> bool:
         for i in range(len(spans)):
             if not _named_at(sentence, i, keys, spans):
                 continue
-            j = i - 1  # back over the words that may stand between a verb and the name
-            while j >= max(0, i - BETWEEN_MAX) and lower[j] in BETWEEN and lower[j] not in CALLS:
-                j -= 1
-            if j >= 0 and (lower[j] in PRESENTS or lower[j] in CALLS):
+            if _presented(sentence, spans, i):
                 return True
+    return False
+
+
+def _presented(sentence: str, spans: list[re.Match[str]], i: int) -> bool:
+    """Whether the name at word i follows a verb that presents it, in its clause: back over the words of a
+    description ("we develop a data-efficient Graph Convolutional Network (GCN) algorithm PinSage", "we present the
+    Snapshot Reinforcement Learning (SnapshotRL) framework", "denoted as NoThinking") to the verb; a preposition,
+    conjunction or other verb on the way ends the clause ("we propose to replace PPO", "a benchmark to evaluate
+    GPT-4", "a study of PPO"), except inside a capitalised name ("Model Selection with Aptitude Test"). A name that
+    ends a longer one is not presented itself ("we propose Reward-Guided Speculative Decoding", "the Layerwise
+    Recurrent Router for Mixture-of-Experts"), unless in brackets after it ("... Reinforcement Learning
+    (SnapshotRL)"), nor one in what describes another ("MoE-Infinity, a ... mixture-of-expert serving system")."""
+    words = [m.group() for m in spans]
+    lower = [w.lower() for w in words]
+    bracketed = sentence[: spans[i].start()].rstrip().endswith("(")
+    if i > 0 and not bracketed and (words[i - 1][:1].isupper() or is_name_token(words[i - 1]) or (
+            i > 1 and lower[i - 1] in ("for", "of", "with", "and") and words[i - 2][:1].isupper())):
+        return False
+    for j in range(i - 1, max(-1, i - CLAUSE_MAX - 1), -1):
+        w = lower[j]
+        if w in PRESENTS or w in CALLS or (w == "as" and j > 0 and lower[j - 1] in CALLS_AS):
+            # and not inside what describes another name: "presents MoE-Infinity, a ... mixture-of-expert (MoE)
+            # serving system" presents MoE-Infinity ("we introduce a benchmark, X" presents X)
+            between = sentence[spans[j].end(): spans[i].start()]
+            return "," not in between or between.rstrip().endswith(",")
+        inside_name = 0 < j < len(words) - 1 and words[j - 1][:1].isupper() and words[j + 1][:1].isupper()
+        if w in ENDS_CLAUSE and not inside_name:
+            return False
     return False
 
 
