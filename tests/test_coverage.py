@@ -296,3 +296,12 @@ def test_the_llm_is_told_the_method_asked_about_is_only_used(full_settings, retr
     client.add("S-LoRA pages adapters [1].")
     answerer.ask("What is S-LoRA?", mode="llm")  # its own paper is in the corpus: no such note
     assert "no source introduces" not in client.messages[-1][-1]["content"]
+
+
+def test_a_method_compared_with_another_keeps_the_papers_that_name_either(offline):
+    # FlashAttention is what is asked about; the paper that introduces PagedAttention does not name it
+    a = offline.ask("How does FlashAttention compare with PagedAttention?")
+    assert any("PagedAttention" in s.title for s in a.sources)
+    named = offline.retriever.find("x", k=1)
+    either = set(named.mentions(surface_key("FlashAttention"))) | set(named.mentions(surface_key("PagedAttention")))
+    assert all(s.paper_id in either for s in a.sources)

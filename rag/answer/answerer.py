@@ -130,10 +130,11 @@ class Answerer:
         first, last = cov.required_papers()
         hits = self._with_required(hits, first, last, since, until)
         if cov.subject in cov.mentioning and cov.subject not in cov.concepts:
-            # asked about a method itself ("What is S-LoRA?", "How does PPO work?"): cite the papers that name it,
-            # its own paper first when the corpus has one (a concept, "speculative decoding", is also written in
-            # other words: its papers are kept)
-            hits = [h for h in hits if h.paper_id in cov.mentioning[cov.subject]] or hits
+            # asked about a method itself ("What is S-LoRA?", "How does PPO work?"): cite the papers that name it
+            # (or another method the question names: "How does FlashAttention compare with PagedAttention?"), its
+            # own paper first when the corpus has one (a concept, "speculative decoding", is also written in other
+            # words: its papers are kept)
+            hits = [h for h in hits if h.paper_id in cov.naming()] or hits
         if many and hits:  # the papers that answer, however many: those close to the top paper
             hits = [h for h in hits if h.score >= MANY_FLOOR * hits[0].score] + [
                 h for h in hits[1:] if h.score < MANY_FLOOR * hits[0].score]

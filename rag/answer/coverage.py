@@ -116,6 +116,12 @@ class Coverage:
             said += f" No paper is about {_join(list(self.passing))} either; papers only mention {it} in passing."
         return said
 
+    def naming(self) -> frozenset[str]:
+        """The papers that name any method the question names (not a maker, not a concept)."""
+        keys = {n.text: n.key for n in self.names}
+        return frozenset().union(*(papers for name, papers in self.mentioning.items()
+                                   if name not in self.concepts and keys.get(name) not in MAKERS))
+
     @property
     def only_passing(self) -> list[str]:
         """Names only mentioned in passing, when no name of the question has a paper about it (the question's
