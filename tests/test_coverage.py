@@ -191,7 +191,7 @@ def test_the_surface_index_finds_a_name_however_it_is_split_into_tokens():
     ("Which JAX toolkits train encoder-decoder models?", None),
 ])
 def test_what_a_question_asks_about_itself(question, asked):
-    from rag.answer.coverage import asks_itself
+    from rag.answer.subject import asks_itself
 
     said = [n.text for n in question_names(question) if asks_itself(question, n)]
     assert said == ([asked] if asked else [])
@@ -221,7 +221,7 @@ def test_what_a_question_asks_about_itself(question, asked):
      "mixture of experts", False),
 ])
 def test_a_paper_introduces_a_name_when_its_title_or_abstract_presents_it(title, abstract, name, yes):
-    from rag.answer.coverage import introduces
+    from rag.text.introduces import introduces
 
     assert introduces(title, abstract, surface_key(name)) is yes
 
@@ -253,7 +253,7 @@ def test_a_question_about_a_method_no_paper_is_about_cites_the_papers_that_menti
 
 
 def test_a_concept_asked_about_itself_by_the_corpus_term_is_a_name():
-    from rag.answer.coverage import concept_names
+    from rag.answer.subject import concept_names
 
     concepts = frozenset({surface_key("speculative decoding"), surface_key("chain-of-thought")})
     assert [n.text for n in concept_names("Who came up with speculative decoding?", concepts)] == [

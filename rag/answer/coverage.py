@@ -6,72 +6,27 @@ Users ask about the famous methods they know; most are not among the papers. Ret
 nearest papers, and an answer from them would look checked while being about something else, so a question
 whose names are all absent is not answered. A name with papers about it is evidence enough to answer.
 
-A question about a method itself ("What is DPO?", "How does PPO's clipped objective work?", "Explain the
-architecture of BERT") needs more: a paper that introduces it (its title's head names it, or its abstract presents it: "we present
-S-LoRA", "an optimizer called LAMB"). Famous methods are used by many papers and introduced by none of them
-("Training BERT in 76 minutes" names BERT in its title and is about an optimizer): such a subject is said to be
-only mentioned, and the answer cites only papers that mention it. A name in any other place of a question
-("... with Microsoft's system", "Which JAX toolkits ...") is not held to that: the paper asked for may not name it.
-A concept asked about by the corpus's own term ("speculative decoding") is held to it only when the question asks
-where it comes from ("Who came up with ...", "the original paper"): otherwise the papers on it answer.
+A question about a method itself (rag/answer/subject.py: "What is DPO?", "How does PPO's clipped objective
+work?", "Explain the architecture of BERT") needs more: a paper that introduces it (rag/text/introduces.py). Famous
+methods are used by many papers and introduced by none of them: such a subject is said to be only used, and the
+answer cites only papers that name it. A name in any other place of a question ("... with Microsoft's system",
+"Which JAX toolkits ...") is not held to that: the paper asked for may not name it. A concept asked about by the
+corpus's own term ("speculative decoding") is held to it only when the question asks where it comes from ("Who
+came up with ...", "the original paper"): otherwise the papers on it answer.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from rag.text.names import TOKEN, Name, is_name_token, lowercase_names, question_names, surface_key
+from rag.answer.subject import CONTEXT_NAMES, MAKERS, ORIGIN, asks_itself, concept_names
+from rag.text.introduces import introduces
+from rag.text.names import Name, lowercase_names, question_names
 
-# Products, platforms and languages a question names as its setting ("actions on an iPhone", "Java functions"),
-# not as what it asks about: when they are the only names and the corpus lacks them, the question is answered
-# and the answer says so, instead of abstaining. Methods, models and datasets are never on this list.
-CONTEXT_NAMES = frozenset(
-    "iphone ipad mac macos ios android windows linux ubuntu chrome firefox safari excel powerpoint outlook whatsapp "
-    "wechat slack zoom teams python java javascript typescript kotlin swift rust golang bash jupyter wikipedia "
-    "reddit twitter youtube tiktok instagram facebook netflix spotify uber airbnb ebay walmart alexa siri".split())
 ABOUT_COUNT = 3  # a paper whose chunks name something this often (or whose title does) is about it
 MAX_PAPERS = 5
 SUBJECT_WORDS = 4  # a name this early in a question ("How does the Lion optimizer ...") is what it asks about
-# what stands before a name in a question about the named thing itself: "What is", "How does the", "Explain",
-# "the idea behind", "Who introduced" ("the", "a", "an" and commas dropped)
-ITSELF = re.compile(
-    r"(?:^|\s)(?:what(?:'s| is| are| was| were)|whats|who(?:'s| is| was)|how (?:does|do|did|is|was|are|were|can|would)|"
-    r"explain(?: how| what| why)?|describe(?: how)?|tell me about|summari[sz]e|"
-    r"(?:idea|intuition|architecture|objective|loss|mechanism|design|math|trick|point|motivation) (?:behind|of)|"
-    r"what (?:problem|problems) (?:does|do|did)|what (?:does|did|do)|"
-    r"who (?:proposed|introduced|invented|created|developed|came up with|wrote|made))$")
-# a question after where a method comes from: a concept ("speculative decoding") is held to a paper that
-# introduces it only then; "How does speculative decoding speed up inference?" is answered from the papers on it
-ORIGIN = re.compile(r"\b(?:who (?:first |originally )?(?:came up with|introduced|proposed|invented|created|developed|"
-                    r"coined|described)|original|first (?:proposed|introduced|described|paper)|where does .{1,60} come "
-                    r"from|which paper (?:first )?(?:introduced|proposed))\b", re.IGNORECASE)
-# companies named as a model's maker ("Meta's LLaMA", "Google's Gemini"): never what a question asks about
-MAKERS = frozenset("meta google openai anthropic microsoft deepmind nvidia apple amazon ibm baidu alibaba tencent "
-                   "huawei facebook bytedance salesforce intel amd".split())
-MAKER_OR_FILLER = re.compile(r"\b(?:" + "|".join(sorted(MAKERS)) + r")(?:'s|’s)?(?=\s|$)|"
-                             r"\b(?:the|a|an|original|famous|popular|so-called|called)\b|[,:;]")
-PAPER_AFTER = re.compile(r"(?:'s|’s)?\s+(?:paper|technical report|report)\b", re.IGNORECASE)
-# "we present S-LoRA", "we introduce a new benchmark, X", "a technique called LAMB": a verb that presents a name,
-# then only words that can stand between it and the name
-PRESENTS = frozenset("propose proposes present presents introduce introduces develop develops release releases "
-                     "design designs build builds unveil unveils open-source".split())
-CALLS = frozenset("called named dubbed termed coined".split())
-CALLS_AS = frozenset("denoted known referred dubbed termed".split())  # "denoted as X", "referred to as X"
-# words that end the clause of a presenting verb before a name: prepositions, conjunctions, auxiliaries and verbs
-# that use or study a method ("a study of PPO", "to evaluate GPT-4", "and compare with BERT")
-ENDS_CLAUSE = frozenset(
-    "of on for with to by in from over than against using via into upon at as about across after before between "
-    "within without under and or but nor that which who whose where when while because since if is are was were be "
-    "been being has have had do does did can could should would will may might must use uses used employ employs "
-    "adopt adopts apply applies follow follows compare compares compared evaluate evaluates evaluated study studies "
-    "analyze analyzes analyse analyses test tests train trains trained fine-tune fine-tunes show shows find finds "
-    "demonstrate demonstrates achieve achieves outperform outperforms outperforming improve improves improving "
-    "extend extends extending replace replaces replacing beat beats like such including e g i".split())
-CLAUSE_MAX = 14  # words between a presenting verb and the name, at most
-MAX_NAME_WORDS = 4
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass
@@ -193,115 +148,9 @@ def check(question: str, mentions: Callable[[str], dict[str, tuple[int, bool]]],
     return cov
 
 
-def concept_names(question: str, concepts: frozenset[str], taken: set[str] = frozenset()) -> list[Name]:
-    """Concepts the question asks about itself, by a term the corpus uses ("What is knowledge distillation?",
-    "Who came up with speculative decoding?", "chain of thought" for "chain-of-thought"), the longest term at a
-    place; concepts: the terms' surface keys; taken: keys already found."""
-    out: list[Name] = []
-    if not concepts:
-        return out
-    words = list(re.finditer(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*", question))
-    i = 0
-    while i < len(words):
-        for n in range(min(MAX_NAME_WORDS, len(words) - i), 0, -1):
-            text = question[words[i].start(): words[i + n - 1].end()]
-            name = Name(text, surface_key(text))
-            if name.key in concepts and name.key not in taken and asks_itself(question, name):
-                out.append(name)
-                taken = taken | {name.key}
-                i += n - 1
-                break
-        i += 1
-    return out
-
-
 def _is_subject(question: str, name: Name) -> bool:
     """A name this early in the question is what it asks about ("How does YaRN extend RoPE?")."""
     return name.key not in CONTEXT_NAMES and len(question[: max(question.find(name.text), 0)].split()) < SUBJECT_WORDS
-
-
-def asks_itself(question: str, name: Name) -> bool:
-    """Whether the question asks about the named thing itself: what it is, how it works, who made it ("What is
-    DPO?", "how does lora work", "Explain the architecture of BERT", "PPO's clipped objective?")."""
-    at = question.find(name.text)
-    if at < 0 or name.key in CONTEXT_NAMES or name.key in MAKERS:
-        return False
-    if PAPER_AFTER.match(question[at + len(name.text):]):
-        return True  # "the Chinchilla paper", "GPT-4's technical report"
-    before = MAKER_OR_FILLER.sub(" ", question[:at].lower())
-    before = " ".join(before.split())
-    return not before or ITSELF.search(before) is not None
-
-
-def introduces(title: str, abstract: str, key: str) -> bool:
-    """Whether a paper introduces the name with this surface key: its title's head (before a colon, or its first
-    words) is the name ("S-LoRA: Serving ...", "Mixtral of Experts"), or its abstract presents it ("we present
-    S-LoRA", "we introduce a new benchmark, X", "a technique called LAMB"). Using, extending ("Tied-LoRA") or
-    comparing with it is not introducing it. A plural is the name ("MambaMixers")."""
-    keys = {key, key[:-1] if key.endswith("s") else key + "s"}
-    words = list(TOKEN.finditer(title.split(":")[0]))
-    if ":" in title and "".join(m.group().lower() for m in words) in keys:
-        return True
-    if ":" not in title and any(end < len(words) for end in _named_at(title, 0, keys, words)):
-        return True  # the title's first words, and more after them
-    for sentence in SENTENCE_END.split(abstract):
-        spans = list(TOKEN.finditer(sentence))
-        lower = [m.group().lower() for m in spans]
-        for i in range(len(spans)):
-            if not _named_at(sentence, i, keys, spans):
-                continue
-            if _presented(sentence, spans, i):
-                return True
-    return False
-
-
-def _presented(sentence: str, spans: list[re.Match[str]], i: int) -> bool:
-    """Whether the name at word i follows a verb that presents it, in its clause: back over the words of a
-    description ("we develop a data-efficient Graph Convolutional Network (GCN) algorithm PinSage", "we present the
-    Snapshot Reinforcement Learning (SnapshotRL) framework", "denoted as NoThinking") to the verb; a preposition,
-    conjunction or other verb on the way ends the clause ("we propose to replace PPO", "a benchmark to evaluate
-    GPT-4", "a study of PPO"), except inside a capitalised name ("Model Selection with Aptitude Test"). A name that
-    ends a longer one is not presented itself ("we propose Reward-Guided Speculative Decoding", "the Layerwise
-    Recurrent Router for Mixture-of-Experts"), unless in brackets after it ("... Reinforcement Learning
-    (SnapshotRL)"), nor one in what describes another ("MoE-Infinity, a ... mixture-of-expert serving system")."""
-    words = [m.group() for m in spans]
-    lower = [w.lower() for w in words]
-    bracketed = sentence[: spans[i].start()].rstrip().endswith("(")
-    if i > 0 and not bracketed and (words[i - 1][:1].isupper() or is_name_token(words[i - 1]) or (
-            i > 1 and lower[i - 1] in ("for", "of", "with", "and") and words[i - 2][:1].isupper())):
-        return False
-    for j in range(i - 1, max(-1, i - CLAUSE_MAX - 1), -1):
-        w = lower[j]
-        if w in PRESENTS or w in CALLS or (w == "as" and j > 0 and lower[j - 1] in CALLS_AS):
-            # and not inside what describes another name: "presents MoE-Infinity, a ... mixture-of-expert (MoE)
-            # serving system" presents MoE-Infinity ("we introduce a benchmark, X" presents X)
-            between = sentence[spans[j].end(): spans[i].start()]
-            return "," not in between or between.rstrip().endswith(",")
-        inside_name = 0 < j < len(words) - 1 and words[j - 1][:1].isupper() and words[j + 1][:1].isupper()
-        if w in ENDS_CLAUSE and not inside_name:
-            return False
-    return False
-
-
-def _named_at(text: str, i: int, keys: set[str], spans: list[re.Match[str]]) -> list[int]:
-    """Where each run of words from the i-th ends (the index after it) that spells one of the keys and is not part
-    of a longer name ("LoRA" in "LoRA-SP", "PyTorch" in "PyTorch FSDP" or "PyTorch Fully Sharded Data Parallel",
-    "Llama" in "Llama 2")."""
-    out = []
-    for n in range(1, min(MAX_NAME_WORDS, len(spans) - i) + 1):
-        run = spans[i: i + n]
-        if "".join(m.group().lower() for m in run) in keys and not _joined(text, run[0].start(), run[-1].end()) and not (
-                i + n < len(spans) and text[run[-1].end(): spans[i + n].start()] == " "
-                and (is_name_token(spans[i + n].group()) or spans[i + n].group()[0].isupper()
-                     or spans[i + n].group().isdigit())):
-            out.append(i + n)  # not followed by more of a name: "PyTorch FSDP", "PyTorch Fully Sharded", "Llama 2"
-    return out
-
-
-def _joined(text: str, start: int, end: int) -> bool:
-    """Whether text[start:end] is part of a longer hyphenated name ("LoRA" in "LoRA-SP", "S-LoRA")."""
-    return (end + 1 < len(text) and text[end] == "-" and text[end + 1].isalnum()) or (
-        start >= 2 and text[start - 1] == "-" and text[start - 2].isalnum())
 
 
 def _at(question: str, text: str) -> int:
