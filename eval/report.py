@@ -22,7 +22,7 @@ MISSES = {
     "declined": lambda r: not (r["abstained"] or r.get("said_not_stated")),
     "not_stated": lambda r: bool(r.get("said_not_stated")),
     "coverage_ok": lambda r: r.get("coverage_ok") is False,
-    "false_abstention": lambda r: r["answerable"] and r["abstained"],
+    "false_abstention": lambda r: r["answerable"] and r["abstained"] and r["type"] != "famous",
     "keyword_recall": lambda r: (r.get("keyword_recall") or 0.0) < 1.0,
     "citation_recall": lambda r: r["answerable"] and (r.get("citation_recall") or 0.0) < 1.0,
     "citation_precision": lambda r: r["answerable"] and (r.get("citation_precision") or 0.0) < 1.0,
