@@ -305,3 +305,22 @@ def test_a_method_compared_with_another_keeps_the_papers_that_name_either(offlin
     named = offline.retriever.find("x", k=1)
     either = set(named.mentions(surface_key("FlashAttention"))) | set(named.mentions(surface_key("PagedAttention")))
     assert all(s.paper_id in either for s in a.sources)
+
+
+@pytest.mark.parametrize("question, compared", [
+    ("What's the difference between DPO and RLHF?", ["RLHF"]),
+    ("How does FlashAttention compare with PagedAttention?", ["PagedAttention"]),
+    ("PPO vs DPO vs ReMax: which is cheapest?", ["DPO", "ReMax"]),
+    ("How does LAMB let BERT train with huge batches?", []),  # BERT is what LAMB is used on, not compared
+])
+def test_the_methods_a_question_compares_with_its_subject(question, compared):
+    from rag.answer.subject import asks_itself, compared_with
+
+    names = question_names(question)
+    subject = next(n.text for n in names if asks_itself(question, n))
+    assert compared_with(question, names, subject) == compared
+
+
+def test_both_methods_of_a_comparison_are_held_to_a_paper_that_introduces_them(offline):
+    a = offline.ask("What's the difference between DPO and RLHF?")
+    assert set(a.passing_terms) == {"DPO", "RLHF"} and len(a.caveats) == 2

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from rag.answer.subject import CONTEXT_NAMES, MAKERS, ORIGIN, asks_itself, concept_names
+from rag.answer.subject import CONTEXT_NAMES, MAKERS, ORIGIN, asks_itself, compared_with, concept_names
 from rag.text.introduces import introduces
 from rag.text.names import Name, lowercase_names, question_names
 
@@ -42,7 +42,7 @@ class Coverage:
     subject: str | None = None  # the name the question asks about itself ("How does PPO work?"), if any
     unintroduced: list[str] = field(default_factory=list)  # the subject, when papers use it and none introduces it
     concepts: list[str] = field(default_factory=list)  # names that are the corpus's terms for a concept
-    own: list[str] = field(default_factory=list)  # the papers that introduce the subject
+    own: list[str] = field(default_factory=list)  # the papers that introduce the subject (and what it is compared with)
     unretrieved: list[str] = field(default_factory=list)  # names the corpus has but no retrieved paper mentions
 
     @property
@@ -122,6 +122,7 @@ def check(question: str, mentions: Callable[[str], dict[str, tuple[int, bool]]],
     names += asked_concepts
     cov = Coverage(sorted(names, key=lambda n: _at(question, n.text)), question, concepts=[n.text for n in asked_concepts])
     cov.subject = next((n.text for n in cov.names if asks_itself(question, n)), None)
+    asked = {cov.subject, *compared_with(question, cov.names, cov.subject)} - {None}
     for name in cov.names:
         found = mentions(name.key)
         if not found:
@@ -134,11 +135,11 @@ def check(question: str, mentions: Callable[[str], dict[str, tuple[int, bool]]],
             cov.unretrieved.append(name.text)
         ranked = sorted(found, key=lambda p: (-found[p][1], -found[p][0], p))
         about = [p for p in ranked if found[p][1] or found[p][0] >= ABOUT_COUNT]
-        if about and name.text == cov.subject and paper_text is not None and (
+        if about and name.text in asked and paper_text is not None and (
                 name not in asked_concepts or ORIGIN.search(question)):
-            cov.own = [p for p in about[:MAX_PAPERS] if (text := paper_text(p)) is not None
-                       and introduces(*text, name.key)]
-            if not cov.own:
+            own = [p for p in about[:MAX_PAPERS] if (text := paper_text(p)) is not None and introduces(*text, name.key)]
+            cov.own += own
+            if not own:
                 cov.unintroduced.append(name.text)  # used, improved on or compared with by papers that do not introduce it
                 about = []
         if about:

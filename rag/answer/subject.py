@@ -24,7 +24,8 @@ ITSELF = re.compile(
     r"explain(?: how| what| why)?|describe(?: how)?|tell me about|summari[sz]e|"
     r"(?:idea|intuition|architecture|objective|loss|mechanism|design|math|trick|point|motivation) (?:behind|of)|"
     r"what (?:problem|problems) (?:does|do|did)|what (?:does|did|do)|"
-    r"who (?:proposed|introduced|invented|created|developed|came up with|wrote|made))$")
+    r"who (?:proposed|introduced|invented|created|developed|came up with|wrote|made)|"
+    r"differences? between|compare|comparing|contrast)$")
 # a question after where a method comes from: a concept ("speculative decoding") is held to a paper that
 # introduces it only then; "How does speculative decoding speed up inference?" is answered from the papers on it
 ORIGIN = re.compile(r"\b(?:who (?:first |originally )?(?:came up with|introduced|proposed|invented|created|developed|"
@@ -71,3 +72,24 @@ def asks_itself(question: str, name: Name) -> bool:
     before = MAKER_OR_FILLER.sub(" ", question[:at].lower())
     before = " ".join(before.split())
     return not before or ITSELF.search(before) is not None
+
+
+# between two methods a question compares: "DPO and RLHF", "FlashAttention vs PagedAttention", "compare with"
+BESIDE = re.compile(r"^[\s,]*(?:and|or|vs\.?|versus|compared? (?:to|with)|compares (?:to|with)|different from|"
+                    r"differ from|against)\s+(?:the\s+)?$", re.IGNORECASE)
+
+
+def compared_with(question: str, names: list[Name], subject: str | None) -> list[str]:
+    """The names a question compares with its subject, each right after the one before ("What's the difference
+    between DPO and RLHF?", "How does FlashAttention compare with PagedAttention?"): asked about themselves too."""
+    out: list[str] = []
+    last = subject
+    for name in names:
+        if last is None or name.text == subject or name.key in MAKERS:
+            continue
+        end = question.find(last) + len(last)
+        at = question.find(name.text, end)
+        if at >= end and BESIDE.match(question[end:at]):
+            out.append(name.text)
+            last = name.text
+    return out
