@@ -165,10 +165,7 @@ class Answerer:
             return
         if cov.missing:  # part of the question is not covered: answered, and said
             base.caveats.append(coverage.say_missing(cov.missing) + " The answer covers the rest of the question.")
-        if cov.only_passing:  # no paper is about them, or (the method asked about) none introduces it
-            passing = [n for n in cov.only_passing if n not in cov.unintroduced]
-            base.caveats += ([coverage.say_passing(passing)] if passing else []) + (
-                [coverage.say_unintroduced(cov.unintroduced)] if cov.unintroduced else [])
+        base.caveats += cov.say_only_used()  # no paper is about them, or (a method asked about) none introduces it
         if found.unsure:
             base.caveats.append(WEAK_MATCH)
         t2 = time.perf_counter()

@@ -71,6 +71,16 @@ class Coverage:
             said += f" No paper is about {_join(list(self.passing))} either; papers only mention {it} in passing."
         return said
 
+    def say_only_used(self) -> list[str]:
+        """The caveats for names the answer's papers only mention or use, when no name asked has a paper about it:
+        'No paper ... is about X itself' and, for a method asked about that papers use, 'No paper ... introduces
+        X'."""
+        if not self.only_passing:
+            return []
+        passing = [n for n in self.only_passing if n not in self.unintroduced]
+        return ([say_passing(passing)] if passing else []) + (
+            [say_unintroduced(self.unintroduced)] if self.unintroduced else [])
+
     def naming(self) -> frozenset[str]:
         """The papers that name any method the question names (not a maker, not a concept)."""
         keys = {n.text: n.key for n in self.names}
